@@ -1,0 +1,115 @@
+// The state model shared by sluice-dataplane, sluice-controlplane, sluicectl and the control
+// protocol. One YAML format (docs/config.md) describes it; the dataplane uses `dataplane` and
+// `vips`, the control plane also `controlplane`, `dataplanes` and the health checks.
+//
+// Backend semantics the dataplane relies on:
+//   weight > 0           takes new flows in proportion to its weight
+//   weight == 0          drained: no new flows, existing flows stay until they end
+//   absent from the VIP  gone (removed or failed health checks): its flows are rescheduled
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/ip_address.hpp"
+
+namespace sluice::config {
+
+enum class Protocol : std::uint8_t { tcp = 6, udp = 17 };
+enum class Scheduler : std::uint8_t {
+  maglev,
+  round_robin,
+  weighted_round_robin,
+  random,
+  least_connections,
+  source_hash,
+};
+enum class Encap : std::uint8_t { ipip, gue };
+// What to do with IP fragments addressed to a VIP.
+enum class FragmentPolicy : std::uint8_t {
+  forward,  // all fragments of a datagram follow the 3-tuple hash to one backend (default)
+  drop,     // counted as fragment_unsupported
+};
+
+enum class HealthCheckType : std::uint8_t { none, tcp, http, https, udp };
+
+struct HealthCheck {
+  HealthCheckType type = HealthCheckType::none;
+  std::uint16_t port = 0;             // 0: the VIP's port
+  std::uint32_t interval_ms = 2000;   // between checks of one backend
+  std::uint32_t timeout_ms = 1000;    // per attempt, < interval
+  std::uint32_t rise = 2;             // consecutive successes to become healthy
+  std::uint32_t fall = 3;             // consecutive failures to become unhealthy
+  std::string http_path = "/";        // http/https
+  std::string http_host;              // Host header; empty: the backend address
+  std::uint16_t expect_status = 200;  // http/https
+  std::string expect_body;            // http/https: substring the body must contain; empty: any
+  std::string udp_request;            // udp: payload sent
+  std::string udp_expect;             // udp: substring the reply must contain; empty: any reply
+};
+
+struct Backend {
+  IpAddress address;
+  std::uint32_t weight = 1;
+  // Control-plane intent; the dataplane only ever sees the effective weight.
+  bool drained = false;
+  std::optional<HealthCheck> health_check;  // overrides the VIP's check
+};
+
+// VIP whose backends are all unhealthy.
+enum class AllDownPolicy : std::uint8_t {
+  keep_last_healthy,  // keep forwarding to the last healthy set (default; no blackhole)
+  drop,               // push an empty set: packets are counted as no_backend
+};
+
+struct Vip {
+  IpAddress address;
+  std::uint16_t port = 0;  // 0 = any port
+  Protocol protocol = Protocol::tcp;
+  Scheduler scheduler = Scheduler::maglev;
+  Encap encap = Encap::ipip;
+  std::uint32_t maglev_table_size = 65537;
+  FragmentPolicy fragments = FragmentPolicy::forward;
+  std::vector<Backend> backends;
+  std::optional<HealthCheck> health_check;
+  AllDownPolicy all_down = AllDownPolicy::keep_last_healthy;
+};
+
+struct DataplaneSettings {
+  std::array<std::uint8_t, 6> next_hop_mac{};  // L2 destination of encapsulated packets
+  std::optional<IpAddress> tunnel_source_v4;   // outer IPv4 source (required for v4 backends)
+  std::optional<IpAddress> tunnel_source_v6;   // outer IPv6 source (required for v6 backends)
+  std::uint16_t mtu = 1500;                    // L3 MTU towards backends
+  std::uint16_t gue_port = 6080;               // GUE destination UDP port
+  std::uint8_t outer_ttl = 64;                 // outer TTL / hop limit
+  std::uint32_t flow_table_entries = 1u << 20; // per lcore
+  std::uint32_t flow_idle_timeout_s = 300;     // established flows
+  std::uint32_t flow_closed_timeout_s = 10;    // after FIN or RST
+  std::uint32_t udp_idle_timeout_s = 60;
+};
+
+// One dataplane the control plane programs.
+struct DataplaneEndpoint {
+  std::string name;
+  std::string control_socket;  // path of the dataplane's Unix control socket
+};
+
+struct ControlplaneSettings {
+  std::string api_socket = "/run/sluice/controlplane.sock";
+  std::string state_file = "/var/lib/sluice/state.yaml";  // persisted runtime changes
+  std::string metrics_listen = "127.0.0.1:9780";          // Prometheus text exposition
+};
+
+struct State {
+  std::uint64_t generation = 0;  // set by whoever pushes; strictly increasing per dataplane
+  DataplaneSettings dataplane;
+  std::vector<Vip> vips;
+  // Control-plane only; ignored by the dataplane.
+  std::optional<ControlplaneSettings> controlplane;
+  std::vector<DataplaneEndpoint> dataplanes;
+};
+
+}  // namespace sluice::config

@@ -49,6 +49,8 @@ struct HealthCheck {
   std::string expect_body;            // http/https: substring the body must contain; empty: any
   std::string udp_request;            // udp: payload sent
   std::string udp_expect;             // udp: substring the reply must contain; empty: any reply
+
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
 };
 
 struct Backend {
@@ -57,6 +59,8 @@ struct Backend {
   // Control-plane intent; the dataplane only ever sees the effective weight.
   bool drained = false;
   std::optional<HealthCheck> health_check;  // overrides the VIP's check
+
+  friend bool operator==(const Backend&, const Backend&) = default;
 };
 
 // VIP whose backends are all unhealthy.
@@ -76,6 +80,8 @@ struct Vip {
   std::vector<Backend> backends;
   std::optional<HealthCheck> health_check;
   AllDownPolicy all_down = AllDownPolicy::keep_last_healthy;
+
+  friend bool operator==(const Vip&, const Vip&) = default;
 };
 
 struct DataplaneSettings {
@@ -89,18 +95,24 @@ struct DataplaneSettings {
   std::uint32_t flow_idle_timeout_s = 300;     // established flows
   std::uint32_t flow_closed_timeout_s = 10;    // after FIN or RST
   std::uint32_t udp_idle_timeout_s = 60;
+
+  friend bool operator==(const DataplaneSettings&, const DataplaneSettings&) = default;
 };
 
 // One dataplane the control plane programs.
 struct DataplaneEndpoint {
   std::string name;
   std::string control_socket;  // path of the dataplane's Unix control socket
+
+  friend bool operator==(const DataplaneEndpoint&, const DataplaneEndpoint&) = default;
 };
 
 struct ControlplaneSettings {
   std::string api_socket = "/run/sluice/controlplane.sock";
   std::string state_file = "/var/lib/sluice/state.yaml";  // persisted runtime changes
   std::string metrics_listen = "127.0.0.1:9780";          // Prometheus text exposition
+
+  friend bool operator==(const ControlplaneSettings&, const ControlplaneSettings&) = default;
 };
 
 struct State {
@@ -110,6 +122,8 @@ struct State {
   // Control-plane only; ignored by the dataplane.
   std::optional<ControlplaneSettings> controlplane;
   std::vector<DataplaneEndpoint> dataplanes;
+
+  friend bool operator==(const State&, const State&) = default;
 };
 
 }  // namespace sluice::config

@@ -16,6 +16,7 @@ namespace sluice {
   /* Layer 2 */                                                                                \
   X(l2_truncated, "frame shorter than its Ethernet or 802.1Q header")                          \
   X(l2_double_vlan, "more than one 802.1Q/802.1ad tag (QinQ is not supported)")                \
+  X(l2_too_long, "frame longer than 65535 bytes")                                              \
   /* IPv4 */                                                                                   \
   X(ipv4_truncated, "IPv4 header runs past the end of the frame")                              \
   X(ipv4_bad_version, "IPv4 ethertype but the version field is not 4")                         \
@@ -28,7 +29,8 @@ namespace sluice {
   X(ipv6_bad_payload_length, "IPv6 payload length larger than the frame")                      \
   X(ipv6_ext_truncated, "an IPv6 extension header runs past the payload")                      \
   X(ipv6_ext_chain_too_long, "more IPv6 extension headers than the parser follows")           \
-  X(ipv6_bad_fragment, "IPv6 fragment header is malformed")                                    \
+  X(ipv6_bad_fragment, "IPv6 fragment header repeated, or impossible offset/length")          \
+  X(ipv6_misplaced_hop_by_hop, "IPv6 hop-by-hop header not directly after the IPv6 header")  \
   /* Layer 4 */                                                                                \
   X(tcp_truncated, "TCP header runs past the end of the IP payload")                           \
   X(tcp_bad_data_offset, "TCP data offset below 5 or beyond the IP payload")                   \
@@ -37,7 +39,7 @@ namespace sluice {
   X(icmp_truncated, "ICMP/ICMPv6 header runs past the end of the IP payload")                  \
   X(icmp_inner_malformed, "ICMP error whose embedded packet cannot be parsed")                 \
   X(gue_truncated, "GUE header runs past the end of the UDP payload")                          \
-  X(gue_bad_version, "GUE version field is not 0 or 1")                                        \
+  X(gue_bad_version, "GUE version is neither 0 nor 1 followed by an IPv4/IPv6 header")         \
   /* Dataplane decisions */                                                                    \
   X(no_backend, "VIP matched but no backend can take new flows")                               \
   X(fragment_unsupported, "fragment for a VIP whose policy drops fragments")                   \
@@ -46,7 +48,11 @@ namespace sluice {
   X(too_big, "packet plus encapsulation exceeds the MTU (a PTB/frag-needed was sent)")         \
   X(tx_full, "transmit queue full: packet could not be sent")                                  \
   X(pass_full, "exception path to the host kernel full: packet could not be passed")           \
-  X(no_snapshot, "no forwarding state loaded yet")
+  X(no_snapshot, "no forwarding state loaded yet")                                             \
+  X(no_host_port, "not for a VIP and no exception port to the host kernel is configured")     \
+  X(segmented_frame, "frame split over several mbuf segments (the pipeline needs one)")        \
+  X(no_headroom, "mbuf headroom too small for the encapsulation headers")                      \
+  X(too_big_no_df, "packet plus encapsulation exceeds the MTU, DF clear (Sluice does not fragment)")
 
 enum class DropReason : std::uint8_t {
 #define SLUICE_DROP_ENUM(id, desc) id,

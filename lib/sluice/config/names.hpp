@@ -66,8 +66,8 @@ struct VipKey {
 [[nodiscard]] VipKey key_of(const Vip& vip);
 [[nodiscard]] std::string to_string(const VipKey& key);
 [[nodiscard]] std::string vip_key(const Vip& vip);  // to_string(key_of(vip))
-// Accepts the text form above; "/tcp" may be omitted (tcp), and a v4 address may be written
-// without the port (port 0 is then explicit: "198.18.0.10:0/udp").
+// Accepts the text form above; "/tcp" may be omitted (tcp). The port is always required
+// (write 0 for an any-port VIP: "198.18.0.10:0/udp").
 [[nodiscard]] Result<VipKey> parse_vip_key(std::string_view text);
 
 // The VIP with this key, or nullptr.

@@ -37,6 +37,8 @@ struct IcmpInfo {
   std::uint16_t embedded_offset = 0;  // frame offset of the quoted IP header (errors only)
   std::uint32_t mtu = 0;              // next-hop MTU (frag-needed) or MTU (packet too big)
   FlowKey embedded;                   // errors only
+
+  friend bool operator==(const IcmpInfo&, const IcmpInfo&) = default;
 };
 
 struct ParsedPacket {
@@ -57,6 +59,10 @@ struct ParsedPacket {
   std::uint32_t fragment_id = 0;     // IPv4 16-bit id or IPv6 32-bit identification
   FlowKey key;                       // protocol = upper-layer protocol; ports 0 when absent
   IcmpInfo icmp;                     // valid when key.protocol is ICMP or ICMPv6
+  std::uint16_t payload_length = 0;  // bytes from payload_offset: UDP by its length field,
+                                     // others to the end of the IP datagram (never padding)
+
+  friend bool operator==(const ParsedPacket&, const ParsedPacket&) = default;
 };
 
 struct ParseResult {
@@ -64,6 +70,9 @@ struct ParseResult {
   ParsedPacket packet;
   [[nodiscard]] bool ok() const { return !drop.has_value(); }
 };
+
+// The parser follows at most this many IPv6 extension headers (ipv6_ext_chain_too_long beyond).
+inline constexpr int kMaxIpv6ExtensionHeaders = 8;
 
 [[nodiscard]] ParseResult parse(std::span<const std::byte> frame);
 

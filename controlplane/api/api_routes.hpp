@@ -1,0 +1,27 @@
+// The control-plane API: HTTP/1.1 + JSON, served on a Unix socket. Every endpoint, field,
+// unit and limit is documented in docs/operations.md. Invalid input is refused with a 4xx
+// and a message naming the field; the state is then unchanged.
+#pragma once
+
+#include "api/http_server.hpp"
+#include "dataplanes/dataplane_sync.hpp"
+#include "health/health_table.hpp"
+#include "state/state_store.hpp"
+
+namespace sluice::cp {
+
+class ApiRoutes {
+ public:
+  ApiRoutes(StateStore& store, HealthTable& health, DataplaneSync& sync)
+      : store_(store), health_(health), sync_(sync) {}
+
+  // Thread-safe.
+  [[nodiscard]] HttpResponse handle(const HttpRequest& request);
+
+ private:
+  StateStore& store_;
+  HealthTable& health_;
+  DataplaneSync& sync_;
+};
+
+}  // namespace sluice::cp

@@ -1,0 +1,301 @@
+#include "api/views.hpp"
+
+#include <chrono>
+#include <string>
+
+#include "sluice/config/names.hpp"
+#include "sluice/lb/maglev.hpp"
+
+namespace sluice::cp {
+namespace {
+
+using nlohmann::json;
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+  if (t == std::chrono::system_clock::time_point{}) return 0;
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+const BackendHealth* find_health(const HealthSnapshot& health, const BackendRef& ref) {
+  for (const auto& [r, h] : health) {
+    if (r == ref) return &h;
+  }
+  return nullptr;
+}
+
+std::string health_word(const BackendHealth* h) {
+  if (h == nullptr) return "unchecked";
+  return h->healthy ? "up" : "down";
+}
+
+std::uint64_t delta(std::uint64_t now, std::uint64_t before) { return now >= before ? now - before : 0; }
+
+// Per-VIP and per-backend counters of one dataplane, keyed for summing.
+struct Totals {
+  std::uint64_t packets = 0, bytes = 0, new_flows = 0, active_flows = 0;
+  double pps = 0, bps = 0, new_flows_per_s = 0;
+};
+
+void add(Totals& t, std::uint64_t packets, std::uint64_t bytes, std::uint64_t new_flows,
+         std::uint64_t active_flows) {
+  t.packets += packets;
+  t.bytes += bytes;
+  t.new_flows += new_flows;
+  t.active_flows += active_flows;
+}
+
+json totals_json(const Totals& t) {
+  return json{{"packets", t.packets},       {"bytes", t.bytes},
+              {"new_flows", t.new_flows},   {"active_flows", t.active_flows},
+              {"packets_per_s", t.pps},     {"bits_per_s", t.bps},
+              {"new_flows_per_s", t.new_flows_per_s}};
+}
+
+const control::VipCounters* find_vip_counters(const control::Counters& c, const std::string& vip) {
+  for (const control::VipCounters& v : c.per_vip) {
+    if (v.vip == vip) return &v;
+  }
+  return nullptr;
+}
+
+const control::BackendCounters* find_backend_counters(const control::VipCounters* v,
+                                                      const std::string& address) {
+  if (v == nullptr) return nullptr;
+  for (const control::BackendCounters& b : v->per_backend) {
+    if (b.address == address) return &b;
+  }
+  return nullptr;
+}
+
+// Active flows of one backend (or the VIP when address is empty) over every dataplane.
+std::uint64_t active_flows(const std::vector<DataplaneReport>& dataplanes, const std::string& vip,
+                           const std::string& address) {
+  std::uint64_t sum = 0;
+  for (const DataplaneReport& d : dataplanes) {
+    if (!d.counters) continue;
+    const control::VipCounters* v = find_vip_counters(d.counters->counters, vip);
+    if (address.empty()) {
+      if (v != nullptr) sum += v->active_flows;
+    } else if (const control::BackendCounters* b = find_backend_counters(v, address)) {
+      sum += b->active_flows;
+    }
+  }
+  return sum;
+}
+
+}  // namespace
+
+std::map<IpAddress, double> maglev_shares(const config::Vip& effective_vip) {
+  std::map<IpAddress, double> shares;
+  if (effective_vip.scheduler != config::Scheduler::maglev || effective_vip.backends.empty()) {
+    return shares;
+  }
+  std::vector<lb::MaglevBackend> backends;
+  backends.reserve(effective_vip.backends.size());
+  for (const config::Backend& b : effective_vip.backends) {
+    backends.push_back(lb::MaglevBackend{b.address.to_string(), b.weight});
+  }
+  Result<lb::MaglevTable> table = lb::build_maglev(backends, effective_vip.maglev_table_size);
+  if (!table.ok()) return shares;
+  std::vector<std::uint64_t> slots(backends.size(), 0);
+  for (const std::uint16_t slot : table->slots()) {
+    if (slot < slots.size()) ++slots[slot];
+  }
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    shares[effective_vip.backends[i].address] =
+        static_cast<double>(slots[i]) / static_cast<double>(table->size());
+  }
+  return shares;
+}
+
+json dataplanes_view(const std::vector<DataplaneReport>& dataplanes) {
+  json out = json::array();
+  for (const DataplaneReport& d : dataplanes) {
+    out.push_back(json{{"name", d.name},
+                       {"socket", d.socket},
+                       {"reachable", d.reachable},
+                       {"in_sync", d.in_sync},
+                       {"generation", d.generation},
+                       {"uptime_ms", d.uptime_ms},
+                       {"pushes", d.pushes},
+                       {"push_failures", d.push_failures},
+                       {"consecutive_failures", d.consecutive_failures},
+                       {"retry_in_ms", d.retry_in.count()},
+                       {"last_error", d.last_error}});
+  }
+  return out;
+}
+
+json status_view(const StatusInputs& in) {
+  json vips = json::array();
+  for (const config::Vip& vip : in.desired.vips) {
+    const config::VipKey key = config::key_of(vip);
+    const std::string key_text = config::to_string(key);
+    const config::Vip* effective = config::find_vip(in.effective.state, key);
+    const std::map<IpAddress, double> shares =
+        effective ? maglev_shares(*effective) : std::map<IpAddress, double>{};
+
+    bool all_down = false;
+    for (const AllDownVip& d : in.effective.all_down) all_down = all_down || d.vip == key_text;
+
+    json backends = json::array();
+    for (const config::Backend& b : vip.backends) {
+      const BackendHealth* h = find_health(in.health, BackendRef{key, b.address});
+      const config::Backend* eb = nullptr;
+      if (effective != nullptr) {
+        for (const config::Backend& candidate : effective->backends) {
+          if (candidate.address == b.address) eb = &candidate;
+        }
+      }
+      const auto share = shares.find(b.address);
+      backends.push_back(json{
+          {"address", b.address.to_string()},
+          {"weight", b.weight},
+          {"drained", b.drained},
+          {"health", health_word(h)},
+          {"scheduled", eb != nullptr},  // present in the pushed state
+          {"effective_weight", eb != nullptr ? eb->weight : 0},
+          {"maglev_share", share != shares.end() ? json(share->second) : json(nullptr)},
+          {"active_flows", active_flows(in.dataplanes, key_text, b.address.to_string())},
+      });
+    }
+    vips.push_back(json{{"vip", key_text},
+                        {"scheduler", config::to_string(vip.scheduler)},
+                        {"encap", config::to_string(vip.encap)},
+                        {"all_down_policy", config::to_string(vip.all_down)},
+                        {"all_down", all_down},
+                        {"active_flows", active_flows(in.dataplanes, key_text, "")},
+                        {"backends", std::move(backends)}});
+  }
+  return json{{"generation", in.generation},
+              {"revision", in.revision},
+              {"dataplanes", dataplanes_view(in.dataplanes)},
+              {"vips", std::move(vips)}};
+}
+
+json stats_view(const std::vector<DataplaneReport>& dataplanes) {
+  std::map<std::string, Totals> vips;
+  std::map<std::string, std::map<std::string, Totals>> backends;
+  std::map<std::string, std::pair<std::uint64_t, double>> drops;
+  json lcores = json::array();
+  double interval_s = 0;
+
+  for (const DataplaneReport& d : dataplanes) {
+    if (!d.counters) continue;
+    const control::Counters& now = d.counters->counters;
+    const control::Counters* before = d.previous_counters ? &d.previous_counters->counters : nullptr;
+    const double dt = before ? std::chrono::duration<double>(d.counters->at - d.previous_counters->at).count() : 0;
+    if (dt > 0) interval_s = std::max(interval_s, dt);
+    auto rate = [&](std::uint64_t n, std::uint64_t b) { return dt > 0 ? static_cast<double>(delta(n, b)) / dt : 0.0; };
+
+    for (const control::VipCounters& v : now.per_vip) {
+      const control::VipCounters* pv = before ? find_vip_counters(*before, v.vip) : nullptr;
+      Totals& t = vips[v.vip];
+      add(t, v.packets, v.bytes, v.new_flows, v.active_flows);
+      if (pv != nullptr) {
+        t.pps += rate(v.packets, pv->packets);
+        t.bps += rate(v.bytes, pv->bytes) * 8;
+        t.new_flows_per_s += rate(v.new_flows, pv->new_flows);
+      }
+      for (const control::BackendCounters& b : v.per_backend) {
+        const control::BackendCounters* pb = find_backend_counters(pv, b.address);
+        Totals& bt = backends[v.vip][b.address];
+        add(bt, b.packets, b.bytes, b.new_flows, b.active_flows);
+        if (pb != nullptr) {
+          bt.pps += rate(b.packets, pb->packets);
+          bt.bps += rate(b.bytes, pb->bytes) * 8;
+          bt.new_flows_per_s += rate(b.new_flows, pb->new_flows);
+        }
+      }
+    }
+    for (const auto& [reason, count] : now.drops) {
+      auto& [total, per_s] = drops[reason];
+      total += count;
+      if (before != nullptr) {
+        const auto it = before->drops.find(reason);
+        if (it != before->drops.end()) per_s += rate(count, it->second);
+      }
+    }
+    for (const control::LcoreCounters& l : now.per_lcore) {
+      const control::LcoreCounters* pl = nullptr;
+      if (before != nullptr) {
+        for (const control::LcoreCounters& c : before->per_lcore) {
+          if (c.lcore == l.lcore) pl = &c;
+        }
+      }
+      // Load: the share of polls that found packets, over the last interval when known.
+      const std::uint64_t polls = pl ? delta(l.rx_polls, pl->rx_polls) : l.rx_polls;
+      const std::uint64_t busy = pl ? delta(l.busy_polls, pl->busy_polls) : l.busy_polls;
+      lcores.push_back(json{{"dataplane", d.name},
+                            {"lcore", l.lcore},
+                            {"rx_packets", l.rx_packets},
+                            {"tx_packets", l.tx_packets},
+                            {"rx_packets_per_s", pl ? rate(l.rx_packets, pl->rx_packets) : 0.0},
+                            {"tx_packets_per_s", pl ? rate(l.tx_packets, pl->tx_packets) : 0.0},
+                            {"load", polls > 0 ? static_cast<double>(busy) / static_cast<double>(polls) : 0.0}});
+    }
+  }
+
+  json vip_list = json::array();
+  for (const auto& [vip, totals] : vips) {
+    json entry = totals_json(totals);
+    entry["vip"] = vip;
+    json backend_list = json::array();
+    for (const auto& [address, bt] : backends[vip]) {
+      json b = totals_json(bt);
+      b["address"] = address;
+      backend_list.push_back(std::move(b));
+    }
+    entry["backends"] = std::move(backend_list);
+    vip_list.push_back(std::move(entry));
+  }
+  json drop_list = json::array();
+  for (const auto& [reason, value] : drops) {
+    drop_list.push_back(json{{"reason", reason}, {"packets", value.first}, {"packets_per_s", value.second}});
+  }
+  return json{{"interval_s", interval_s},
+              {"vips", std::move(vip_list)},
+              {"drops", std::move(drop_list)},
+              {"lcores", std::move(lcores)},
+              {"dataplanes", dataplanes_view(dataplanes)}};
+}
+
+json health_view(const config::State& desired, const HealthSnapshot& health) {
+  json out = json::array();
+  for (const config::Vip& vip : desired.vips) {
+    const config::VipKey key = config::key_of(vip);
+    for (const config::Backend& b : vip.backends) {
+      const BackendHealth* h = find_health(health, BackendRef{key, b.address});
+      json entry{{"vip", config::to_string(key)},
+                 {"address", b.address.to_string()},
+                 {"health", health_word(h)}};
+      if (h != nullptr) {
+        entry["check"] = h->target;
+        entry["since"] = unix_seconds(h->since);
+        entry["reason"] = h->reason;
+        entry["streak"] = h->streak;
+        entry["rise"] = h->rise;
+        entry["fall"] = h->fall;
+        entry["checks"] = h->checks;
+        entry["failures"] = h->failures;
+        entry["latency_avg_ms"] =
+            h->latency.count() > 0 ? h->latency.sum_seconds() * 1000 / static_cast<double>(h->latency.count()) : 0.0;
+        if (h->last) {
+          entry["last"] = json{{"success", h->last->success},
+                               {"latency_ms", static_cast<double>(h->last->latency.count()) / 1000.0},
+                               {"detail", h->last->detail},
+                               {"at", unix_seconds(h->last_checked)}};
+        } else {
+          entry["last"] = nullptr;
+        }
+      } else {
+        entry["check"] = "none";
+        entry["reason"] = "no health check configured";
+      }
+      out.push_back(std::move(entry));
+    }
+  }
+  return json{{"backends", std::move(out)}};
+}
+
+}  // namespace sluice::cp

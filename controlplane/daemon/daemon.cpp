@@ -1,0 +1,161 @@
+#include "daemon/daemon.hpp"
+
+#include <grp.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "api/api_routes.hpp"
+#include "api/http_server.hpp"
+#include "dataplanes/dataplane_sync.hpp"
+#include "health/health_monitor.hpp"
+#include "metrics/prometheus.hpp"
+#include "sluice/config/yaml.hpp"
+#include "sluice/control/unix_socket.hpp"
+#include "state/state_store.hpp"
+
+namespace sluice::cp {
+namespace {
+
+constexpr int kExitRefusedConfig = 2;
+constexpr int kExitSocket = 3;
+constexpr int kServerThreads = 2;
+
+HttpResponse metrics_response(const HttpRequest& request, StateStore& store, HealthTable& health,
+                              DataplaneSync& sync) {
+  HttpResponse response{http::status::ok, 11};
+  response.set(http::field::server, "sluice-controlplane");
+  if (request.target() != "/metrics" || request.method() != http::verb::get) {
+    response.result(http::status::not_found);
+    response.set(http::field::content_type, "text/plain");
+    response.body() = "only GET /metrics is served here\n";
+    return response;
+  }
+  const config::State desired = store.desired();
+  const EffectiveState effective = sync.effective();
+  const HealthSnapshot checks = health.snapshot();
+  const std::vector<DataplaneReport> dataplanes = sync.reports();
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.body() =
+      render_metrics(MetricsInputs{desired, effective, sync.generation(), checks, dataplanes});
+  return response;
+}
+
+Result<control::UniqueFd> open_api_socket(const std::string& path, const std::string& group) {
+  control::ListenOptions listen;
+  listen.mode = 0660;
+  if (!group.empty()) {
+    const struct group* g = ::getgrnam(group.c_str());
+    if (g == nullptr) return Error{"--api-group: no group named \"" + group + "\""};
+    listen.group = g->gr_gid;
+  }
+  std::error_code ec;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  return control::listen_unix(path, listen);
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  // Settings first: the state file's location may come from the config file.
+  Result<config::State> config = config::load_yaml_file(options.config_path);
+  if (!config.ok()) {
+    spdlog::error("refusing to start: {}", config.error().message);
+    return kExitRefusedConfig;
+  }
+  const config::ControlplaneSettings settings = effective_settings(options, config.value());
+  Result<ListenAddress> metrics_address = parse_metrics_listen(settings.metrics_listen);
+  if (!metrics_address.ok()) {
+    spdlog::error("refusing to start: {}", metrics_address.error().message);
+    return kExitRefusedConfig;
+  }
+  Result<LoadedState> loaded = load_desired_state(options.config_path, settings.state_file);
+  if (!loaded.ok()) {
+    spdlog::error("refusing to start: {}", loaded.error().message);
+    return kExitRefusedConfig;
+  }
+  const config::State& desired = loaded->desired;
+  spdlog::info("state: {} VIP(s) from {}; {} dataplane(s) to program", desired.vips.size(),
+               loaded->from_state_file ? settings.state_file + " (runtime changes)"
+                                       : options.config_path,
+               desired.dataplanes.size());
+  if (desired.dataplanes.empty()) {
+    spdlog::warn("config: no `dataplanes:` listed; nothing will be programmed");
+  }
+
+  StateStore store(desired, settings.state_file);
+  HealthTable health;
+  DataplaneSync sync(store, health, desired.dataplanes);
+  HealthMonitor monitor(health, [&sync] { sync.notify(); });
+  store.add_listener([&] {
+    monitor.reconcile(store.desired());
+    sync.notify();
+  });
+  ApiRoutes routes(store, health, sync);
+
+  asio::io_context io;
+  Result<control::UniqueFd> api_fd = open_api_socket(settings.api_socket, options.api_group);
+  if (!api_fd.ok()) {
+    spdlog::error("cannot open the API socket {}: {}", settings.api_socket, api_fd.error().message);
+    return kExitSocket;
+  }
+  asio::local::stream_protocol::acceptor api_acceptor(io, asio::local::stream_protocol(),
+                                                      api_fd.value().release());
+  HttpServer<asio::local::stream_protocol> api(
+      io, std::move(api_acceptor), [&routes](const HttpRequest& r) { return routes.handle(r); },
+      "api");
+
+  asio::ip::tcp::acceptor metrics_acceptor(io);
+  boost::system::error_code ec;
+  const asio::ip::tcp::endpoint metrics_endpoint(
+      asio::ip::make_address(metrics_address->host, ec), metrics_address->port);
+  if (!ec) metrics_acceptor.open(metrics_endpoint.protocol(), ec);
+  if (!ec) metrics_acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) metrics_acceptor.bind(metrics_endpoint, ec);
+  if (!ec) metrics_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::error("cannot listen for metrics on {}: {}", settings.metrics_listen, ec.message());
+    std::error_code ignored;
+    std::filesystem::remove(settings.api_socket, ignored);
+    return kExitSocket;
+  }
+  HttpServer<asio::ip::tcp> metrics(
+      io, std::move(metrics_acceptor),
+      [&](const HttpRequest& r) { return metrics_response(r, store, health, sync); }, "metrics");
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    spdlog::info("signal {}: shutting down; dataplanes keep forwarding with their last state",
+                 signal);
+    api.stop();
+    metrics.stop();
+    io.stop();
+  });
+
+  monitor.reconcile(desired);
+  monitor.start();
+  sync.start();
+  api.start();
+  metrics.start();
+  spdlog::info("api on {} (mode 0660), metrics on http://{}/metrics", settings.api_socket,
+               settings.metrics_listen);
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < kServerThreads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (std::thread& t : threads) t.join();
+
+  sync.stop();
+  monitor.stop();
+  std::error_code ignored;
+  std::filesystem::remove(settings.api_socket, ignored);
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace sluice::cp

@@ -1,0 +1,273 @@
+#include "dataplanes/dataplane_sync.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "sluice/config/names.hpp"
+
+namespace sluice::cp {
+namespace {
+
+std::string describe_backends(const config::Vip& vip) {
+  if (vip.backends.empty()) return "no backends";
+  std::string out;
+  for (const config::Backend& b : vip.backends) {
+    if (!out.empty()) out += ", ";
+    out += b.address.to_string() + " weight " + std::to_string(b.weight);
+  }
+  return out;
+}
+
+// One log line per VIP whose effective backends changed.
+void log_changes(const config::State* before, const EffectiveState& after,
+                 std::uint64_t generation) {
+  for (const config::Vip& vip : after.state.vips) {
+    const config::Vip* old = before ? config::find_vip(*before, config::key_of(vip)) : nullptr;
+    if (old != nullptr && *old == vip) continue;
+    spdlog::info("state: generation {}: VIP {} -> {}", generation, config::vip_key(vip),
+                 describe_backends(vip));
+  }
+  if (before != nullptr) {
+    for (const config::Vip& vip : before->vips) {
+      if (config::find_vip(after.state, config::key_of(vip)) == nullptr) {
+        spdlog::info("state: generation {}: VIP {} removed", generation, config::vip_key(vip));
+      }
+    }
+  }
+  for (const AllDownVip& down : after.all_down) {
+    if (down.policy == config::AllDownPolicy::drop) {
+      spdlog::error("state: VIP {} has no healthy backend; all_down policy drop: new flows are "
+                    "dropped (counted as no_backend)",
+                    down.vip);
+    } else {
+      spdlog::error("state: VIP {} has no healthy backend; all_down policy keep-last-healthy: "
+                    "still sending to {} backend(s)",
+                    down.vip, down.backends_kept);
+    }
+  }
+}
+
+}  // namespace
+
+DataplaneSync::DataplaneSync(StateStore& store, HealthTable& health,
+                             std::vector<config::DataplaneEndpoint> dataplanes,
+                             SyncOptions options)
+    : store_(store), health_(health), options_(options) {
+  for (config::DataplaneEndpoint& endpoint : dataplanes) {
+    DataplaneReport report;
+    report.name = endpoint.name;
+    report.socket = endpoint.control_socket;
+    reports_.push_back(std::move(report));
+    links_.push_back(Link{std::move(endpoint), {}, {}, {}, {}, {}});
+  }
+  recompute();
+}
+
+DataplaneSync::~DataplaneSync() { stop(); }
+
+void DataplaneSync::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void DataplaneSync::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DataplaneSync::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    dirty_ = true;
+  }
+  wake_.notify_all();
+}
+
+std::vector<DataplaneReport> DataplaneSync::reports() const {
+  std::lock_guard lock(mutex_);
+  return reports_;
+}
+
+EffectiveState DataplaneSync::effective() const {
+  std::lock_guard lock(mutex_);
+  return effective_;
+}
+
+std::uint64_t DataplaneSync::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+void DataplaneSync::recompute() {
+  const config::State desired = store_.desired();
+  const HealthMap health = health_.healthy_map();
+  std::lock_guard lock(mutex_);
+  const config::State* previous = have_effective_ ? &effective_.state : nullptr;
+  EffectiveState next = compute_effective_state(desired, health, previous);
+  if (have_effective_ && next.state == effective_.state) return;
+  ++generation_;
+  log_changes(previous, next, generation_);
+  effective_ = std::move(next);
+  have_effective_ = true;
+}
+
+void DataplaneSync::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_ || dirty_; });
+      if (stopping_) return;
+      dirty_ = false;
+    }
+    recompute();
+    const auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      Link& link = links_[i];
+      if (link.next_attempt > now) continue;
+      DataplaneReport report;
+      {
+        std::lock_guard lock(mutex_);
+        report = reports_[i];
+      }
+      sync_one(link, report);
+      std::lock_guard lock(mutex_);
+      reports_[i] = std::move(report);
+    }
+  }
+}
+
+void DataplaneSync::mark_unreachable(Link& link, DataplaneReport& report,
+                                     const std::string& error) {
+  link.client.reset();
+  link.backoff = link.backoff.count() == 0
+                     ? options_.min_backoff
+                     : std::min(link.backoff * 2, options_.max_backoff);
+  link.next_attempt = std::chrono::steady_clock::now() + link.backoff;
+  ++report.consecutive_failures;
+  ++report.unreachable_events;
+  report.retry_in = link.backoff;
+  report.last_error = error;
+  report.in_sync = false;
+  if (report.reachable || report.consecutive_failures == 1) {
+    spdlog::warn("dataplane {}: unreachable at {}: {}; retrying with backoff", report.name,
+                 report.socket, error);
+  } else {
+    spdlog::debug("dataplane {}: still unreachable ({} tries): {}; next try in {} ms", report.name,
+                  report.consecutive_failures, error, link.backoff.count());
+  }
+  report.reachable = false;
+}
+
+void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
+  if (!link.client || !link.client->connected()) {
+    Result<control::ControlClient> client =
+        control::ControlClient::connect(link.endpoint.control_socket, options_.connect_timeout);
+    if (!client.ok()) return mark_unreachable(link, report, client.error().message);
+    link.client.emplace(std::move(client.value()));
+  }
+
+  Result<control::DataplaneStatus> status = link.client->get_status();
+  if (!status.ok()) return mark_unreachable(link, report, "get_status: " + status.error().message);
+  if (!report.reachable && report.consecutive_failures > 0) {
+    spdlog::info("dataplane {}: reachable again after {} failed tries", report.name,
+                 report.consecutive_failures);
+  }
+  report.reachable = true;
+  report.consecutive_failures = 0;
+  report.retry_in = std::chrono::milliseconds(0);
+  link.backoff = std::chrono::milliseconds(0);
+  report.generation = status->generation;
+  report.uptime_ms = status->uptime_ms;
+
+  // Why the dataplane needs the state (again), if it does.
+  std::string reason;
+  const bool restarted = link.last_uptime_ms && status->uptime_ms < *link.last_uptime_ms;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (!link.last_uptime_ms) {
+      reason = "adopting (found running generation " + std::to_string(status->generation) + ")";
+    } else if (restarted) {
+      reason = "resync after a dataplane restart";
+    } else if (status->generation != generation_) {
+      reason = status->generation == link.acked_generation.value_or(0)
+                   ? "new state"
+                   : "resync (it runs generation " + std::to_string(status->generation) + ")";
+    }
+    // Every push must carry a generation above anything the dataplane has seen.
+    if (!reason.empty() && generation_ <= status->generation) generation_ = status->generation + 1;
+    generation = generation_;
+  }
+  link.last_uptime_ms = status->uptime_ms;
+  report.status = std::move(status.value());
+
+  if (!reason.empty()) {
+    config::State state;
+    {
+      std::lock_guard lock(mutex_);
+      state = effective_.state;
+    }
+    state.generation = generation;
+    Result<control::PushStateReply> pushed = link.client->push_state(state);
+    if (!pushed.ok()) {
+      ++report.push_failures;
+      if (!link.client->connected()) {
+        return mark_unreachable(link, report, "push_state: " + pushed.error().message);
+      }
+      // Refused by the dataplane's validation: keep it reachable, retry with backoff.
+      spdlog::error("dataplane {}: refused generation {}: {}", report.name, generation,
+                    pushed.error().message);
+      report.last_error = "refused generation " + std::to_string(generation) + ": " +
+                          pushed.error().message;
+      link.backoff = std::min(std::max(link.backoff * 2, options_.min_backoff), options_.max_backoff);
+      link.next_attempt = std::chrono::steady_clock::now() + link.backoff;
+      report.in_sync = false;
+      return;
+    }
+    ++report.pushes;
+    link.acked_generation = pushed->generation;
+    report.generation = pushed->generation;
+    report.last_error.clear();
+    spdlog::info("dataplane {}: pushed generation {} ({})", report.name, pushed->generation,
+                 reason);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    report.in_sync = report.generation == generation_;
+  }
+
+  Result<control::Counters> counters = link.client->get_counters();
+  if (!counters.ok()) return mark_unreachable(link, report, "get_counters: " + counters.error().message);
+  report.previous_counters = std::move(report.counters);
+  report.counters = CountersSample{std::move(counters.value()), std::chrono::steady_clock::now()};
+}
+
+Result<std::pair<std::string, control::ExplainResult>> DataplaneSync::explain(
+    const control::ExplainFlow& flow, const std::string& dataplane) const {
+  std::vector<config::DataplaneEndpoint> candidates;
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      const bool wanted = dataplane.empty() ? reports_[i].reachable
+                                            : links_[i].endpoint.name == dataplane;
+      if (wanted) candidates.push_back(links_[i].endpoint);
+    }
+  }
+  if (candidates.empty()) {
+    return Error{dataplane.empty() ? "no dataplane is reachable to explain the flow"
+                                   : "dataplane: no dataplane named \"" + dataplane + "\""};
+  }
+  const config::DataplaneEndpoint& target = candidates.front();
+  Result<control::ControlClient> client =
+      control::ControlClient::connect(target.control_socket, options_.connect_timeout);
+  if (!client.ok()) return Error{"dataplane " + target.name + ": " + client.error().message};
+  Result<control::ExplainResult> result = client->explain(flow);
+  if (!result.ok()) return Error{"dataplane " + target.name + ": " + result.error().message};
+  return std::make_pair(target.name, std::move(result.value()));
+}
+
+}  // namespace sluice::cp

@@ -1,0 +1,28 @@
+// Prometheus text exposition (format 0.0.4) of everything the control plane knows: dataplane
+// counters labelled by dataplane, health state and check latency per backend, drop reasons,
+// per-lcore load, dataplane generation and reachability. Pure: built from snapshots.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/views.hpp"
+#include "dataplanes/dataplane_sync.hpp"
+#include "state/effective_state.hpp"
+
+namespace sluice::cp {
+
+struct MetricsInputs {
+  const config::State& desired;
+  const EffectiveState& effective;
+  std::uint64_t generation;
+  const HealthSnapshot& health;
+  const std::vector<DataplaneReport>& dataplanes;
+};
+
+[[nodiscard]] std::string render_metrics(const MetricsInputs& in);
+
+// Escapes a label value (backslash, double quote, newline).
+[[nodiscard]] std::string escape_label(std::string_view value);
+
+}  // namespace sluice::cp

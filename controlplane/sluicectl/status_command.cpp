@@ -1,0 +1,69 @@
+// sluicectl status: per VIP its backends, health, weight, Maglev share and active flows; then
+// the dataplanes and whether they run the current generation.
+#include "sluicectl/context.hpp"
+#include "sluicectl/table.hpp"
+
+namespace sluice::ctl {
+namespace {
+
+void print_dataplanes(const nlohmann::json& dataplanes) {
+  Table table({"DATAPLANE", "REACHABLE", "GENERATION", "IN SYNC", "UPTIME", "LAST ERROR"});
+  for (const auto& d : dataplanes) {
+    table.add({d["name"].get<std::string>(), d["reachable"].get<bool>() ? "yes" : "NO",
+               std::to_string(d["generation"].get<std::uint64_t>()),
+               d["in_sync"].get<bool>() ? "yes" : "no",
+               d["reachable"].get<bool>() ? duration(d["uptime_ms"].get<double>() / 1000) : "-",
+               d["last_error"].get<std::string>()});
+  }
+  if (table.empty()) {
+    std::cout << "no dataplanes configured (add `dataplanes:` to the config)\n";
+  } else {
+    table.print(std::cout);
+  }
+}
+
+void status(Context& ctx) {
+  auto reply = ctx.call({"GET", "/v1/status", ""});
+  if (!reply) return;
+  if (ctx.json) return Context::print_json(*reply);
+  const auto& s = *reply;
+  std::cout << "generation " << s["generation"] << ", revision " << s["revision"] << "\n\n";
+  for (const auto& vip : s["vips"]) {
+    std::cout << "VIP " << vip["vip"].get<std::string>() << "  " << vip["scheduler"].get<std::string>()
+              << "/" << vip["encap"].get<std::string>() << "  active flows "
+              << vip["active_flows"].get<std::uint64_t>();
+    if (vip["all_down"].get<bool>()) {
+      std::cout << "  ALL BACKENDS DOWN (policy " << vip["all_down_policy"].get<std::string>() << ")";
+    }
+    std::cout << "\n";
+    Table table({"BACKEND", "HEALTH", "WEIGHT", "EFFECTIVE", "MAGLEV SHARE", "ACTIVE FLOWS"});
+    for (const auto& b : vip["backends"]) {
+      std::string weight = std::to_string(b["weight"].get<std::uint32_t>());
+      if (b["drained"].get<bool>()) weight += " (drained)";
+      table.add({b["address"].get<std::string>(), b["health"].get<std::string>(), weight,
+                 b["scheduled"].get<bool>() ? std::to_string(b["effective_weight"].get<std::uint32_t>())
+                                            : "out",
+                 b["maglev_share"].is_null() ? "-" : percent(b["maglev_share"].get<double>()),
+                 std::to_string(b["active_flows"].get<std::uint64_t>())});
+    }
+    if (table.empty()) {
+      std::cout << "  no backends\n";
+    } else {
+      table.print(std::cout, 2);
+    }
+    std::cout << "\n";
+  }
+  if (s["vips"].empty()) std::cout << "no VIPs\n\n";
+  print_dataplanes(s["dataplanes"]);
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& app, Context& ctx) {
+  CLI::App* command = app.add_subcommand(
+      "status", "VIPs with backends, health, weights, Maglev shares, active flows; dataplanes");
+  add_json_flag(command, ctx);
+  command->callback([&ctx] { status(ctx); });
+}
+
+}  // namespace sluice::ctl

@@ -1,0 +1,40 @@
+// Effective state = desired state minus unhealthy backends, drained backends at weight 0.
+// This is what every dataplane runs. Pure: the same inputs give the same state, so a restarted
+// control plane recomputes exactly what the dataplanes already have (adoption, no hiccup).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sluice/config/model.hpp"
+#include "state/backend_ref.hpp"
+
+namespace sluice::cp {
+
+// Dampened health per backend; a backend without an entry counts as healthy (no check
+// configured, or not decided yet).
+using HealthMap = std::map<BackendRef, bool>;
+
+// A VIP none of whose backends is healthy, and what the all-down policy did about it.
+struct AllDownVip {
+  std::string vip;                 // config::vip_key()
+  config::AllDownPolicy policy;
+  std::size_t backends_kept = 0;   // keep_last_healthy: backends still receiving new flows
+};
+
+struct EffectiveState {
+  config::State state;  // generation 0: the pusher numbers it
+  std::vector<AllDownVip> all_down;
+};
+
+// `previous` is the effective state computed last time (nullptr at start): keep_last_healthy
+// keeps the backends it had for a VIP that is now all down. Without any (start-up, or every
+// previous backend was removed) it keeps every desired backend: a VIP never blackholes
+// silently under that policy.
+[[nodiscard]] EffectiveState compute_effective_state(const config::State& desired,
+                                                     const HealthMap& health,
+                                                     const config::State* previous);
+
+}  // namespace sluice::cp

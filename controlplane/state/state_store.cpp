@@ -1,0 +1,81 @@
+#include "state/state_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "sluice/config/validate.hpp"
+#include "sluice/config/yaml.hpp"
+
+namespace sluice::cp {
+
+Result<LoadedState> load_desired_state(const std::string& config_path,
+                                       const std::string& state_file) {
+  Result<config::State> config = config::load_yaml_file(config_path);
+  if (!config.ok()) return config.error();
+  LoadedState loaded{std::move(config.value()), false};
+
+  std::error_code ec;
+  if (state_file.empty() || !std::filesystem::exists(state_file, ec)) return loaded;
+
+  Result<config::State> persisted = config::load_yaml_file(state_file);
+  if (!persisted.ok()) {
+    return Error{persisted.error().message +
+                 "\n(the state file holds runtime changes made through the API; fix it, or move "
+                 "it away to start from the config's VIPs)"};
+  }
+  loaded.desired.vips = std::move(persisted.value().vips);
+  if (Status valid = config::validate(loaded.desired); !valid.ok()) {
+    return Error{state_file + ": its VIPs do not fit the settings of " + config_path + ":\n" +
+                 valid.error().message};
+  }
+  loaded.from_state_file = true;
+  return loaded;
+}
+
+StateStore::StateStore(config::State desired, std::string state_file)
+    : desired_(std::move(desired)), state_file_(std::move(state_file)) {}
+
+std::variant<std::uint64_t, Refusal> StateStore::change(
+    const std::function<Mutation(config::State&)>& change) {
+  std::vector<Listener> to_notify;
+  std::uint64_t revision = 0;
+  {
+    std::lock_guard lock(mutex_);
+    config::State next = desired_;
+    if (Mutation refused = change(next)) return *refused;
+    if (!state_file_.empty()) {
+      if (Status saved = config::save_yaml_file_atomic(next, state_file_); !saved.ok()) {
+        spdlog::error("state: change not applied: cannot persist {}: {}", state_file_,
+                      saved.error().message);
+        return Refusal{RefusalKind::internal,
+                       "state file " + state_file_ + " could not be written (" +
+                           saved.error().message + "); nothing was changed"};
+      }
+    }
+    desired_ = std::move(next);
+    revision = ++revision_;
+    to_notify = listeners_;
+  }
+  for (const Listener& listener : to_notify) listener();
+  return revision;
+}
+
+config::State StateStore::desired() const {
+  std::lock_guard lock(mutex_);
+  return desired_;
+}
+
+std::uint64_t StateStore::revision() const {
+  std::lock_guard lock(mutex_);
+  return revision_;
+}
+
+void StateStore::add_listener(Listener listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(std::move(listener));
+}
+
+}  // namespace sluice::cp

@@ -1,0 +1,58 @@
+// VIP lookup: (destination address, protocol, port) with a fallback to the port-0 (any port)
+// VIP. A flat open-addressing table built once per snapshot; lookups never allocate.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sluice/flow_key.hpp"
+
+namespace sluice::pipeline {
+
+inline constexpr std::uint16_t kNoVip = 0xFFFF;
+
+// What a lookup key means for the protocol byte; real protocols are 6 and 17.
+inline constexpr std::uint8_t kClassifyAnyProtocol = 0;  // "is this address a VIP address?"
+
+struct ClassifyKey {
+  std::uint8_t addr[16] = {};
+  std::uint8_t family = 0;
+  std::uint8_t protocol = 0;
+  std::uint16_t port = 0;
+};
+static_assert(sizeof(ClassifyKey) == 20);
+
+class ClassifyTable {
+ public:
+  ClassifyTable() = default;
+
+  // Adds (address, protocol, port) -> vip_index; returns false on a duplicate key.
+  bool insert(const ClassifyKey& key, std::uint16_t vip_index);
+  // Builds the probe table; call once after all inserts.
+  void finalize();
+
+  // Exact port, then port 0; kNoVip when neither.
+  [[nodiscard]] std::uint16_t lookup(const FlowKey& key) const;
+  [[nodiscard]] std::uint16_t lookup(const std::uint8_t* addr16, std::uint8_t family,
+                                     std::uint8_t protocol, std::uint16_t port) const;
+  // The VIP used for IP fragments to (address, protocol): the port-0 VIP, else the only VIP
+  // on that address and protocol; kNoVip when none or ambiguous.
+  [[nodiscard]] std::uint16_t lookup_fragment(const FlowKey& key) const;
+  // True when some VIP (any port or protocol) has this destination address.
+  [[nodiscard]] bool is_vip_address(const FlowKey& key) const;
+
+ private:
+  struct Slot {
+    ClassifyKey key;
+    std::uint16_t value = kNoVip;
+    std::uint16_t used = 0;
+  };
+  void place(const ClassifyKey& key, std::uint16_t value);
+  [[nodiscard]] std::uint16_t find(const ClassifyKey& key) const;
+
+  std::vector<Slot> pending_;
+  std::vector<Slot> slots_;  // power-of-two size, at most half full
+  std::uint32_t mask_ = 0;
+};
+
+}  // namespace sluice::pipeline

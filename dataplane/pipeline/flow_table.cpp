@@ -1,0 +1,108 @@
+#include "pipeline/flow_table.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace sluice::pipeline {
+
+std::uint32_t FlowTable::capacity_for(std::uint32_t entries) {
+  const std::uint32_t want = std::max<std::uint32_t>(entries, kFlowBucketWays);
+  return std::bit_ceil(want);
+}
+
+std::size_t FlowTable::bytes_for(std::uint32_t entries) {
+  const std::size_t capacity = capacity_for(entries);
+  return capacity / kFlowBucketWays * sizeof(FlowBucket) + capacity * sizeof(FlowEntry);
+}
+
+FlowTable::FlowTable(void* memory, std::uint32_t entries) {
+  const std::uint32_t capacity = capacity_for(entries);
+  bucket_count_ = capacity / kFlowBucketWays;
+  bucket_shift_ = 32 - static_cast<std::uint32_t>(std::countr_zero(bucket_count_));
+  buckets_ = static_cast<FlowBucket*>(memory);
+  entries_ = reinterpret_cast<FlowEntry*>(buckets_ + bucket_count_);
+}
+
+FlowRef FlowTable::find(const FlowKey& key, std::uint32_t hash, std::uint32_t now) const {
+  FlowBucket* bucket = bucket_of(hash);
+  const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
+  for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
+    if (bucket->signature[w] != hash || bucket->deadline[w] < now || bucket->deadline[w] == 0) {
+      continue;
+    }
+    FlowEntry* entry = &entries_[base + w];
+    if (entry->key == key) return FlowRef{entry, &bucket->deadline[w]};
+  }
+  return FlowRef{};
+}
+
+FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
+                          Displaced& displaced) {
+  FlowBucket* bucket = bucket_of(hash);
+  const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
+  // A free slot wins; otherwise the nearest deadline, which is also any expired slot.
+  std::uint32_t victim = 0;
+  std::uint32_t victim_deadline = UINT32_MAX;
+  for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
+    const std::uint32_t d = bucket->deadline[w];
+    if (d == 0) {
+      victim = w;
+      victim_deadline = 0;
+      break;
+    }
+    if (d < victim_deadline) {
+      victim = w;
+      victim_deadline = d;
+    }
+  }
+  FlowEntry* entry = &entries_[base + victim];
+  displaced = Displaced{};
+  if (victim_deadline != 0) {
+    displaced.any = true;
+    // `deadline` is now + timeout, so an entry whose deadline has passed lies before
+    // deadline - timeout; the caller passes now separately when it needs the distinction.
+    displaced.backend = entry->backend;
+    displaced.vip = entry->vip;
+    displaced.deadline = victim_deadline;
+  }
+  bucket->signature[victim] = hash;
+  bucket->deadline[victim] = deadline;
+  entry->key = key;
+  entry->backend = kNoBackendId;
+  entry->incarnation = 0;
+  entry->vip = kNoVipId;
+  entry->state = FlowState::open;
+  return FlowRef{entry, &bucket->deadline[victim]};
+}
+
+bool FlowTable::peek(const FlowKey& key, std::uint32_t hash, std::uint32_t now,
+                     FlowEntry& out) const {
+  if (bucket_count_ == 0) return false;
+  const FlowBucket* bucket = bucket_of(hash);
+  const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
+  for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
+    const std::uint32_t d = __atomic_load_n(&bucket->deadline[w], __ATOMIC_RELAXED);
+    const std::uint32_t sig = __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED);
+    if (sig != hash || d == 0 || d < now) continue;
+    std::memcpy(static_cast<void*>(&out), &entries_[base + w], sizeof(FlowEntry));
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (out.key == key && __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED) == hash) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::uint32_t FlowTable::count_live(std::uint32_t now) const {
+  std::uint32_t live = 0;
+  for (std::uint32_t b = 0; b < bucket_count_; ++b) {
+    for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
+      const std::uint32_t d = buckets_[b].deadline[w];
+      if (d != 0 && d >= now) ++live;
+    }
+  }
+  return live;
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,482 @@
+#include "pipeline/pipeline.hpp"
+
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include "pipeline/encap.hpp"
+#include "pipeline/icmp.hpp"
+#include "pipeline/scheduler.hpp"
+#include "sluice/lb/flow_hash.hpp"
+#include "sluice/net/headers.hpp"
+#include "sluice/net/parse.hpp"
+
+namespace sluice::pipeline {
+namespace {
+
+using net::L3Kind;
+using net::ParsedPacket;
+
+constexpr std::uint16_t kPrefetchAhead = 3;
+
+// What pass 1 decided for a packet; pass 2 acts on it in input order.
+enum class Plan : std::uint8_t { drop, pass, flow, fragment, echo, icmp_error };
+
+struct Work {
+  Plan plan = Plan::drop;
+  DropReason reason = DropReason::no_backend;
+  std::uint16_t vip = kNoVip;  // snapshot index
+  FlowHashes hashes;
+  FlowKey key;  // the flow: the packet's own, or the reversed embedded flow of an ICMP error
+  ParsedPacket parsed;
+};
+
+// Everything one burst needs besides the packets.
+struct Burst {
+  WorkerState& worker;
+  const Snapshot& snapshot;
+  BurstResult& out;
+  std::uint32_t now_s;
+};
+
+std::span<std::byte> frame_of(rte_mbuf* m) {
+  return {rte_pktmbuf_mtod(m, std::byte*), m->data_len};
+}
+
+void decrement(std::uint64_t& gauge) {
+  if (gauge != 0) --gauge;
+}
+
+bool is_icmp(const ParsedPacket& p) {
+  return p.key.protocol == (p.l3 == L3Kind::ipv4 ? net::kIpProtoIcmp : net::kIpProtoIcmpv6);
+}
+
+// Router/neighbour discovery (133..137) and MLD (130..132, 143) belong to the host's stack.
+bool is_icmpv6_host_control(const ParsedPacket& p) {
+  const std::uint8_t t = p.icmp.type;
+  return p.l3 == L3Kind::ipv6 && ((t >= 130 && t <= 137) || t == 143);
+}
+
+bool dont_fragment(std::span<const std::byte> frame, const ParsedPacket& p) {
+  if (p.l3 == L3Kind::ipv6) return true;  // IPv6 routers never fragment
+  return (std::to_integer<std::uint8_t>(frame[p.l3_offset + 6]) & 0x40) != 0;
+}
+
+// ---- verdict emission -------------------------------------------------------------------
+
+void emit_drop(Burst& b, rte_mbuf* m, std::uint16_t i, DropReason reason) {
+  rte_pktmbuf_free(m);
+  b.worker.counters.count_drop(reason);
+  ++b.worker.counters.verdicts[static_cast<std::size_t>(Verdict::drop)];
+  ++b.out.drop_count;
+  PacketVerdict& v = b.out.verdicts[i];
+  v.verdict = Verdict::drop;
+  v.has_reason = true;
+  v.reason = reason;
+}
+
+void emit_pass(Burst& b, rte_mbuf* m, std::uint16_t i) {
+  b.out.pass[b.out.pass_count++] = m;
+  ++b.worker.counters.verdicts[static_cast<std::size_t>(Verdict::pass)];
+  b.out.verdicts[i].verdict = Verdict::pass;
+}
+
+void emit_tx(Burst& b, rte_mbuf* m, std::uint16_t i, Verdict verdict) {
+  b.out.tx[b.out.tx_count++] = m;
+  ++b.worker.counters.verdicts[static_cast<std::size_t>(verdict)];
+  b.out.verdicts[i].verdict = verdict;
+}
+
+// Cuts Ethernet padding (and anything else) after the IP datagram.
+void trim_to_datagram(rte_mbuf* m, const ParsedPacket& p) {
+  const std::uint32_t want = std::uint32_t{p.l3_offset} + p.l3_length;
+  if (m->pkt_len > want) (void)rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - want));
+}
+
+// ---- replies ----------------------------------------------------------------------------
+
+void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const ParsedPacket& p,
+                   std::uint32_t mtu) {
+  const AddressFamily family = p.l3 == L3Kind::ipv4 ? AddressFamily::v4 : AddressFamily::v6;
+  const std::size_t quote = std::min<std::size_t>(p.l3_length, too_big_quote_limit(family));
+  const std::size_t l2 = p.l3_offset;
+  std::byte l2_header[32];
+  std::memcpy(l2_header, rte_pktmbuf_mtod(m, const std::byte*), l2);
+  // The addresses must be read before the new headers overwrite them.
+  FlowKey key = p.key;
+  (void)rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - (l2 + quote)));
+  (void)rte_pktmbuf_adj(m, static_cast<std::uint16_t>(l2));
+  const std::uint16_t grow = static_cast<std::uint16_t>(l2 + too_big_header_size(family));
+  if (rte_pktmbuf_prepend(m, grow) == nullptr) {
+    emit_drop(b, m, i, DropReason::no_headroom);
+    return;
+  }
+  write_too_big(frame_of(m), std::span<const std::byte>(l2_header, l2),
+                TooBigParams{family, key.dst_addr.data(), key.src_addr.data(), mtu,
+                             b.snapshot.settings.outer_ttl});
+  b.worker.counters.count_drop(DropReason::too_big);
+  ++b.worker.counters.too_big_sent;
+  PacketVerdict& v = b.out.verdicts[i];
+  v.has_reason = true;
+  v.reason = DropReason::too_big;
+  emit_tx(b, m, i, Verdict::reply);
+}
+
+void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+  const ParsedPacket& p = w.parsed;
+  if (p.has_ipv4_options || p.has_ipv6_extensions) {
+    emit_drop(b, m, i, DropReason::icmp_unsupported);
+    return;
+  }
+  trim_to_datagram(m, p);
+  write_echo_reply(frame_of(m), p, b.snapshot.settings.outer_ttl);
+  ++b.worker.counters.icmp_echo_replies;
+  b.out.verdicts[i].vip = b.snapshot.vips[w.vip].id;
+  emit_tx(b, m, i, Verdict::reply);
+}
+
+// ---- forwarding -------------------------------------------------------------------------
+
+// Encapsulates towards `backend` (or answers too-big). `icmp_error`: never answer an ICMP
+// error with another one (RFC 1122 3.2.2).
+void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, BackendId backend,
+             std::uint32_t encap_hash, bool icmp_error) {
+  const ParsedPacket& p = w.parsed;
+  const VipEntry& vip = b.snapshot.vips[w.vip];
+  const BackendSlot& slot = b.snapshot.backends[backend];
+  const AddressFamily outer = slot.address.family;
+  const std::size_t overhead = encap_overhead(vip.encap, outer);
+  const std::uint32_t mtu = b.snapshot.settings.mtu;
+  PacketVerdict& v = b.out.verdicts[i];
+  v.backend = backend;
+
+  if (p.l3_length + overhead > mtu) {
+    if (icmp_error || !dont_fragment(frame_of(m), p)) {
+      emit_drop(b, m, i, DropReason::too_big_no_df);
+    } else {
+      reply_too_big(b, m, i, p, static_cast<std::uint32_t>(mtu - overhead));
+    }
+    return;
+  }
+
+  const std::uint32_t bytes = m->pkt_len;
+  trim_to_datagram(m, p);
+  (void)rte_pktmbuf_adj(m, p.l3_offset);
+  const std::uint16_t header = static_cast<std::uint16_t>(encap_header_size(vip.encap, outer));
+  if (rte_pktmbuf_prepend(m, header) == nullptr) {
+    emit_drop(b, m, i, DropReason::no_headroom);
+    return;
+  }
+  EncapParams params;
+  params.encap = vip.encap;
+  params.outer_family = outer;
+  params.outer_src =
+      outer == AddressFamily::v4 ? b.snapshot.tunnel_source_v4 : b.snapshot.tunnel_source_v6;
+  params.outer_dst = slot.address.bytes.data();
+  params.dst_mac = b.snapshot.settings.next_hop_mac;
+  params.src_mac = b.worker.port_mac;
+  params.ttl = b.snapshot.settings.outer_ttl;
+  params.gue_port = b.snapshot.settings.gue_port;
+  params.flow_hash = encap_hash;
+  write_encap_headers(frame_of(m), params);
+
+  ObjectCounters& bc = b.worker.counters.backends[backend];
+  ++bc.packets;
+  bc.bytes += bytes;
+  if (p.has_ipv4_options) ++b.worker.counters.ipv4_options_forwarded;
+  if (p.has_ipv6_extensions) ++b.worker.counters.ipv6_extensions_forwarded;
+  emit_tx(b, m, i, Verdict::forward);
+}
+
+std::uint32_t flow_timeout(const config::DataplaneSettings& s, const FlowKey& key,
+                           FlowState state) {
+  if (state == FlowState::closing) return s.flow_closed_timeout_s;
+  return key.protocol == net::kIpProtoTcp ? s.flow_idle_timeout_s : s.udp_idle_timeout_s;
+}
+
+void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+  const Snapshot& snap = b.snapshot;
+  const VipEntry& vip = snap.vips[w.vip];
+  LcoreCounters& c = b.worker.counters;
+  FlowTable& flows = b.worker.flows;
+  const std::uint32_t hash = w.hashes.five_tuple;
+
+  FlowRef ref = flows.find(w.key, hash, b.now_s);
+  BackendId backend = kNoBackendId;
+  if (ref) {
+    FlowEntry& e = *ref.entry;
+    const BackendSlot* slot = snap.backend(e.backend);
+    if (slot != nullptr && slot->present && slot->incarnation == e.incarnation &&
+        slot->vip == vip.id) {
+      backend = e.backend;
+    } else {
+      // Its backend is gone: move the flow to a live one.
+      backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
+      if (e.backend != kNoBackendId) decrement(c.backends[e.backend].active_flows);
+      if (e.vip != kNoVipId) decrement(c.vips[e.vip].active_flows);
+      if (backend == kNoBackendId) {
+        FlowTable::erase(ref);
+        emit_drop(b, m, i, DropReason::no_backend);
+        return;
+      }
+      ++c.flows_rescheduled;
+      ++c.backends[backend].new_flows;
+      ++c.backends[backend].active_flows;
+      ++c.vips[vip.id].active_flows;
+      e.backend = backend;
+      e.incarnation = snap.backends[backend].incarnation;
+      e.vip = vip.id;
+    }
+  } else {
+    backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
+    if (backend == kNoBackendId) {
+      emit_drop(b, m, i, DropReason::no_backend);
+      return;
+    }
+    Displaced displaced;
+    ref = flows.insert(w.key, hash, 0, displaced);
+    if (displaced.any) {
+      if (displaced.backend != kNoBackendId) decrement(c.backends[displaced.backend].active_flows);
+      if (displaced.vip != kNoVipId) decrement(c.vips[displaced.vip].active_flows);
+      if (displaced.deadline < b.now_s) {
+        ++c.flows_expired;
+      } else {
+        ++c.flows_evicted;
+      }
+    }
+    FlowEntry& e = *ref.entry;
+    e.backend = backend;
+    e.incarnation = snap.backends[backend].incarnation;
+    e.vip = vip.id;
+    ++c.vips[vip.id].new_flows;
+    ++c.vips[vip.id].active_flows;
+    ++c.backends[backend].new_flows;
+    ++c.backends[backend].active_flows;
+  }
+
+  FlowEntry& e = *ref.entry;
+  if (w.key.protocol == net::kIpProtoTcp) {
+    const std::uint8_t flags = w.parsed.tcp_flags;
+    if ((flags & (net::kTcpFin | net::kTcpRst)) != 0) {
+      e.state = FlowState::closing;
+    } else if ((flags & (net::kTcpSyn | net::kTcpAck)) == net::kTcpSyn) {
+      e.state = FlowState::open;  // a new connection reusing the 5-tuple
+    }
+  }
+  *ref.deadline = std::max<std::uint32_t>(1, b.now_s + flow_timeout(snap.settings, w.key, e.state));
+  forward(b, m, i, w, backend, hash, false);
+}
+
+void handle_fragment(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+  const VipEntry& vip = b.snapshot.vips[w.vip];
+  if (vip.fragments == config::FragmentPolicy::drop) {
+    emit_drop(b, m, i, DropReason::fragment_unsupported);
+    return;
+  }
+  // Every fragment of a datagram has the same 3-tuple, so they all reach one backend.
+  const BackendId backend = maglev_pick(vip, w.hashes.three_tuple);
+  if (backend == kNoBackendId) {
+    emit_drop(b, m, i, DropReason::no_backend);
+    return;
+  }
+  ++b.worker.counters.fragments_forwarded;
+  forward(b, m, i, w, backend, w.hashes.three_tuple, false);
+}
+
+void handle_icmp_error(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+  const VipEntry& vip = b.snapshot.vips[w.vip];
+  LcoreCounters& c = b.worker.counters;
+  BackendId backend = kNoBackendId;
+  if (FlowRef ref = b.worker.flows.find(w.key, w.hashes.five_tuple, b.now_s)) {
+    const BackendSlot* slot = b.snapshot.backend(ref.entry->backend);
+    if (slot != nullptr && slot->present && slot->incarnation == ref.entry->incarnation &&
+        slot->vip == vip.id) {
+      backend = ref.entry->backend;
+    }
+  }
+  if (backend == kNoBackendId) backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
+  if (backend == kNoBackendId) {
+    emit_drop(b, m, i, DropReason::no_backend);
+    return;
+  }
+  ++c.icmp_errors_forwarded;
+  forward(b, m, i, w, backend, w.hashes.five_tuple, true);
+}
+
+FlowKey reversed(const FlowKey& k) {
+  FlowKey r = k;
+  r.src_addr = k.dst_addr;
+  r.dst_addr = k.src_addr;
+  r.src_port = k.dst_port;
+  r.dst_port = k.src_port;
+  return r;
+}
+
+// Pass 1: parse and decide what kind of packet this is; hash and prefetch for flows.
+void plan(const Snapshot& snap, const WorkerState& worker, rte_mbuf* m, Work& w) {
+  if (m->nb_segs != 1) {
+    w.plan = Plan::drop;
+    w.reason = DropReason::segmented_frame;
+    return;
+  }
+  const net::ParseResult r = net::parse(frame_of(m));
+  if (!r.ok()) {
+    w.plan = Plan::drop;
+    w.reason = *r.drop;
+    return;
+  }
+  w.parsed = r.packet;
+  const ParsedPacket& p = w.parsed;
+  w.plan = Plan::pass;
+  if (p.l3 == L3Kind::other) return;
+
+  if (p.fragment != net::FragmentKind::none) {
+    w.vip = snap.classify.lookup_fragment(p.key);
+    if (w.vip == kNoVip) {
+      if (snap.classify.is_vip_address(p.key)) {
+        w.plan = Plan::drop;  // a VIP address, but no VIP (or several) for its protocol
+        w.reason = DropReason::fragment_unsupported;
+      }
+      return;
+    }
+    w.plan = Plan::fragment;
+    w.key = p.key;
+    w.hashes.three_tuple = lb::flow_hash_3tuple(p.key);
+    return;
+  }
+
+  if (is_icmp(p)) {
+    if (is_icmpv6_host_control(p) || !snap.classify.is_vip_address(p.key)) return;
+    if (p.icmp.is_echo_request) {
+      w.plan = Plan::echo;
+      w.vip = 0;
+      // Any VIP on the address answers; count it under the first one found.
+      for (std::uint16_t v = 0; v < snap.vips.size(); ++v) {
+        const auto& a = snap.vips[v].key.address;
+        if (a.family == p.key.family && a.bytes == p.key.dst_addr) {
+          w.vip = v;
+          break;
+        }
+      }
+      return;
+    }
+    if (!p.icmp.is_error) {
+      w.plan = Plan::drop;
+      w.reason = DropReason::icmp_unsupported;
+      return;
+    }
+    // The quoted packet went VIP -> client; the flow it belongs to is client -> VIP.
+    w.key = reversed(p.icmp.embedded);
+    w.vip = snap.classify.lookup(w.key);
+    if (w.vip == kNoVip) {
+      w.plan = Plan::drop;
+      w.reason = DropReason::icmp_error_no_flow;
+      return;
+    }
+    w.plan = Plan::icmp_error;
+    w.hashes.five_tuple = lb::flow_hash_5tuple(w.key);
+    w.hashes.three_tuple = lb::flow_hash_3tuple(w.key);
+    worker.flows.prefetch_bucket(w.hashes.five_tuple);
+    return;
+  }
+
+  w.vip = snap.classify.lookup(p.key);
+  if (w.vip == kNoVip) return;
+  w.plan = Plan::flow;
+  w.key = p.key;
+  w.hashes.five_tuple = lb::flow_hash_5tuple(p.key);
+  if (snap.vips[w.vip].scheduler == config::Scheduler::source_hash) {
+    w.hashes.three_tuple = lb::flow_hash_3tuple(p.key);
+  }
+  worker.flows.prefetch_bucket(w.hashes.five_tuple);
+}
+
+}  // namespace
+
+void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
+                   std::uint64_t now, BurstResult& out) {
+  n = std::min(n, kMaxBurst);
+  out.tx_count = 0;
+  out.pass_count = 0;
+  out.drop_count = 0;
+  worker.now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);
+  worker.counters.rx_packets += n;
+  Burst b{worker, snapshot, out, worker.now_s};
+
+  // Constructed only for the packets of this burst (a Work is a few hundred bytes).
+  struct alignas(Work) WorkStorage {
+    std::byte bytes[sizeof(Work)];
+  };
+  WorkStorage storage[kMaxBurst];
+  Work* work = reinterpret_cast<Work*>(storage);
+  static_assert(std::is_trivially_destructible_v<Work>);
+  for (std::uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  }
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    out.verdicts[i] = PacketVerdict{};
+    new (&storage[i]) Work{};
+    plan(snapshot, worker, pkts[i], work[i]);
+  }
+  // The buckets have had a pass to arrive; fetch the matching entries before using them.
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (work[i].plan == Plan::flow || work[i].plan == Plan::icmp_error) {
+      worker.flows.prefetch_entry(work[i].hashes.five_tuple);
+    }
+  }
+
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    const Work& w = work[i];
+    if (w.plan == Plan::flow || w.plan == Plan::fragment || w.plan == Plan::icmp_error) {
+      const VipEntry& vip = snapshot.vips[w.vip];
+      ObjectCounters& vc = worker.counters.vips[vip.id];
+      ++vc.packets;
+      vc.bytes += m->pkt_len;
+      out.verdicts[i].vip = vip.id;
+    }
+    switch (w.plan) {
+      case Plan::drop:
+        emit_drop(b, m, i, w.reason);
+        break;
+      case Plan::pass:
+        emit_pass(b, m, i);
+        break;
+      case Plan::flow:
+        handle_flow(b, m, i, w);
+        break;
+      case Plan::fragment:
+        handle_fragment(b, m, i, w);
+        break;
+      case Plan::echo:
+        reply_echo(b, m, i, w);
+        break;
+      case Plan::icmp_error:
+        handle_icmp_error(b, m, i, w);
+        break;
+    }
+  }
+}
+
+void drop_burst(WorkerState& worker, rte_mbuf** pkts, std::uint16_t n, DropReason reason) {
+  worker.counters.rx_packets += n;
+  worker.counters.drops[static_cast<std::size_t>(reason)] += n;
+  worker.counters.verdicts[static_cast<std::size_t>(Verdict::drop)] += n;
+  rte_pktmbuf_free_bulk(pkts, n);
+}
+
+void expire_flows(WorkerState& worker, std::uint64_t now, std::uint32_t max_buckets) {
+  const auto now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);
+  LcoreCounters& c = worker.counters;
+  c.flows_expired += worker.flows.expire(now_s, max_buckets, [&c](const FlowEntry& e) {
+    if (e.backend != kNoBackendId) decrement(c.backends[e.backend].active_flows);
+    if (e.vip != kNoVipId) decrement(c.vips[e.vip].active_flows);
+  });
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,136 @@
+#include "pipeline/snapshot.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "sluice/config/names.hpp"
+#include "sluice/lb/maglev.hpp"
+
+namespace sluice::pipeline {
+namespace {
+
+// The weight the dataplane acts on: the control plane pushes effective weights, but a drained
+// flag in a hand-written file means the same thing.
+std::uint32_t effective_weight(const config::Backend& b) {
+  return b.drained ? 0 : b.weight;
+}
+
+Status check_tunnel_sources(const config::State& state) {
+  for (std::size_t v = 0; v < state.vips.size(); ++v) {
+    for (std::size_t b = 0; b < state.vips[v].backends.size(); ++b) {
+      const IpAddress& a = state.vips[v].backends[b].address;
+      const bool missing = a.is_v4() ? !state.dataplane.tunnel_source_v4.has_value()
+                                     : !state.dataplane.tunnel_source_v6.has_value();
+      if (missing) {
+        return Error{"vips[" + std::to_string(v) + "].backends[" + std::to_string(b) +
+                     "].address: an IPv" + (a.is_v4() ? "4" : "6") +
+                     " backend needs dataplane.tunnel_source_v" + (a.is_v4() ? "4" : "6")};
+      }
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& state,
+                                                       BackendRegistry& committed) {
+  // Work on a copy: a state that fails leaves the registry exactly as it was.
+  BackendRegistry registry = committed;
+  if (state.vips.size() > kMaxVips) {
+    return Error{"vips: " + std::to_string(state.vips.size()) +
+                 " VIPs, the dataplane holds at most " + std::to_string(kMaxVips)};
+  }
+  if (auto s = check_tunnel_sources(state); !s) return s.error();
+
+  auto snap = std::make_unique<Snapshot>();
+  snap->generation = state.generation;
+  snap->settings = state.dataplane;
+  if (const auto& v4 = state.dataplane.tunnel_source_v4) {
+    std::copy_n(v4->bytes.begin(), 4, snap->tunnel_source_v4);
+    snap->has_tunnel_source_v4 = true;
+  }
+  if (const auto& v6 = state.dataplane.tunnel_source_v6) {
+    std::copy_n(v6->bytes.begin(), 16, snap->tunnel_source_v6);
+    snap->has_tunnel_source_v6 = true;
+  }
+
+  // Ids first, so a failure leaves nothing half-built in the snapshot.
+  std::vector<config::VipKey> vip_keys;
+  std::vector<BackendIdentity> backend_keys;
+  for (const config::Vip& vip : state.vips) {
+    vip_keys.push_back(config::key_of(vip));
+    for (const config::Backend& b : vip.backends) {
+      backend_keys.push_back(BackendIdentity{vip_keys.back(), b.address});
+    }
+  }
+  // Retire first so that ids of departed backends can be recycled by newcomers when full.
+  registry.vips().retire_all_except(vip_keys);
+  registry.backends().retire_all_except(backend_keys);
+
+  snap->vips.reserve(state.vips.size());
+  std::size_t backend_index = 0;
+  for (std::size_t v = 0; v < state.vips.size(); ++v) {
+    const config::Vip& cv = state.vips[v];
+    const std::string where = "vips[" + std::to_string(v) + "]";
+    VipEntry e;
+    e.key = vip_keys[v];
+    e.name = config::to_string(e.key);
+    const auto vip_id = registry.vips().acquire(e.key);
+    if (!vip_id) return Error{where + ": no free VIP id"};
+    e.id = vip_id->id;
+    e.scheduler = cv.scheduler;
+    e.encap = cv.encap;
+    e.fragments = cv.fragments;
+
+    std::vector<lb::MaglevBackend> maglev_input;
+    for (std::size_t b = 0; b < cv.backends.size(); ++b, ++backend_index) {
+      const config::Backend& cb = cv.backends[b];
+      const auto id = registry.backends().acquire(backend_keys[backend_index]);
+      if (!id) {
+        return Error{where + ".backends[" + std::to_string(b) + "]: more than " +
+                     std::to_string(kMaxBackends) + " backends in the dataplane"};
+      }
+      if (snap->backends.size() <= id->id) snap->backends.resize(id->id + 1u);
+      BackendSlot& slot = snap->backends[id->id];
+      slot.address = cb.address;
+      slot.incarnation = id->incarnation;
+      slot.vip = e.id;
+      slot.weight = effective_weight(cb);
+      slot.present = true;
+      e.backends.push_back(id->id);
+      if (slot.weight > 0) {
+        e.eligible.push_back(id->id);
+        e.eligible_weight.push_back(slot.weight);
+        e.eligible_total_weight += slot.weight;
+        e.eligible_cumulative.push_back(e.eligible_total_weight);
+      }
+      maglev_input.push_back(lb::MaglevBackend{cb.address.to_string(), slot.weight});
+    }
+
+    auto table = lb::build_maglev(maglev_input, cv.maglev_table_size);
+    if (!table) return Error{where + ".maglev_table_size: " + table.error().message};
+    e.maglev.reserve(table->size());
+    for (const std::uint16_t index : table->slots()) {
+      e.maglev.push_back(index == lb::kNoBackend ? kNoBackendId : e.backends[index]);
+    }
+
+    ClassifyKey key;
+    std::copy(cv.address.bytes.begin(), cv.address.bytes.end(), key.addr);
+    key.family = static_cast<std::uint8_t>(cv.address.family);
+    key.protocol = static_cast<std::uint8_t>(cv.protocol);
+    key.port = cv.port;
+    if (!snap->classify.insert(key, static_cast<std::uint16_t>(v))) {
+      return Error{where + ": duplicate VIP " + e.name};
+    }
+    snap->vips.push_back(std::move(e));
+  }
+  snap->classify.finalize();
+  if (snap->backends.size() < registry.backends().high_water()) {
+    snap->backends.resize(registry.backends().high_water());
+  }
+  committed = std::move(registry);
+  return std::unique_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,73 @@
+// The immutable forwarding state the workers read: built by the control thread from a
+// config::State, published by pointer (RCU), never modified after build_snapshot() returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/backend_registry.hpp"
+#include "pipeline/classify.hpp"
+#include "pipeline/limits.hpp"
+#include "sluice/config/model.hpp"
+#include "sluice/ip_address.hpp"
+#include "sluice/result.hpp"
+
+namespace sluice::pipeline {
+
+// Per stable backend id. A slot whose `present` is false belongs to a backend that is not in
+// this state (removed, failed health checks, or never used): flows pinned to it reschedule.
+struct BackendSlot {
+  IpAddress address;
+  std::uint16_t incarnation = 0;
+  VipId vip = kNoVipId;      // stable id of the VIP the backend serves
+  std::uint32_t weight = 0;  // 0: drained (keeps its flows, gets no new ones)
+  bool present = false;
+};
+
+struct VipEntry {
+  config::VipKey key;
+  std::string name;     // config::vip_key(): "198.18.0.10:80/tcp"
+  VipId id = kNoVipId;  // stable id (per-VIP counters)
+  config::Scheduler scheduler = config::Scheduler::maglev;
+  config::Encap encap = config::Encap::ipip;
+  config::FragmentPolicy fragments = config::FragmentPolicy::forward;
+  // Every backend of the VIP in config order (drained ones included): stable ids.
+  std::vector<BackendId> backends;
+  // Backends that take new flows (weight > 0), config order, with their weights and the
+  // running weight sums (for weighted random).
+  std::vector<BackendId> eligible;
+  std::vector<std::uint32_t> eligible_weight;
+  std::vector<std::uint64_t> eligible_cumulative;  // eligible_cumulative[i] = sum of w[0..i]
+  std::uint64_t eligible_total_weight = 0;
+  // Weighted Maglev table over the backends, slots hold stable ids (kNoBackendId: none).
+  // Built for every scheduler: IP fragments and source-hash use it too.
+  std::vector<BackendId> maglev;
+};
+
+struct Snapshot {
+  std::uint64_t generation = 0;
+  config::DataplaneSettings settings;
+  ClassifyTable classify;             // (address, protocol, port) -> index into vips
+  std::vector<VipEntry> vips;         // by snapshot index (ClassifyTable values)
+  std::vector<BackendSlot> backends;  // by stable BackendId, size = registry high water
+  // Precomputed from settings.
+  std::uint8_t tunnel_source_v4[4] = {};
+  std::uint8_t tunnel_source_v6[16] = {};
+  bool has_tunnel_source_v4 = false;
+  bool has_tunnel_source_v6 = false;
+
+  [[nodiscard]] const BackendSlot* backend(BackendId id) const {
+    return id < backends.size() ? &backends[id] : nullptr;
+  }
+};
+
+// Builds a snapshot (Maglev tables included: can take milliseconds per VIP; call it off the
+// fast path). On success, ids of VIPs/backends absent from `state` are retired in `registry`
+// and new ones allocated; on failure (too many VIPs/backends, Maglev size, missing tunnel
+// source) the registry is left exactly as it was.
+[[nodiscard]] Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& state,
+                                                                     BackendRegistry& registry);
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,45 @@
+// What the pipeline decided for one packet. Verdicts are data: the worker and sluice-pcap act
+// on them, so live traffic and offline replay share one code path.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "pipeline/limits.hpp"
+#include "sluice/drop_reason.hpp"
+
+namespace sluice::pipeline {
+
+enum class Verdict : std::uint8_t {
+  forward,  // encapsulated towards a backend
+  pass,     // not VIP traffic: to the host kernel
+  drop,     // freed and counted under `reason`
+  reply,    // answered in place (echo reply, frag-needed / packet-too-big) back to the client
+};
+inline constexpr std::size_t kVerdictCount = 4;
+
+[[nodiscard]] constexpr std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::forward:
+      return "forward";
+    case Verdict::pass:
+      return "pass";
+    case Verdict::drop:
+      return "drop";
+    case Verdict::reply:
+      return "reply";
+  }
+  return "?";
+}
+
+struct PacketVerdict {
+  Verdict verdict = Verdict::drop;
+  // For drop: the reason counted. For a too-big reply: DropReason::too_big (the client's
+  // packet was not delivered). Otherwise unset.
+  bool has_reason = false;
+  DropReason reason = DropReason::no_backend;
+  BackendId backend = kNoBackendId;  // forward: the chosen backend (stable id)
+  VipId vip = kNoVipId;              // the VIP matched, if any
+};
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,58 @@
+// One started DPDK port as an RAII handle: configure (RSS across the worker queues when the
+// PMD supports it), set up queues, start; stop and close on destruction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sluice/result.hpp"
+
+struct rte_mempool;
+
+namespace sluice::dataplane {
+
+struct PortRequest {
+  std::uint16_t port_id = 0;
+  std::uint16_t rx_queues = 1;  // wanted; capped by what the device offers
+  std::uint16_t tx_queues = 1;
+  std::uint16_t rx_descriptors = 1024;
+  std::uint16_t tx_descriptors = 1024;
+  rte_mempool* pool = nullptr;  // receive buffers
+};
+
+class Port {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Port>> start(const PortRequest& request);
+
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+  ~Port();
+
+  [[nodiscard]] std::uint16_t id() const { return id_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const std::string& driver() const { return driver_; }
+  [[nodiscard]] const std::array<std::uint8_t, 6>& mac() const { return mac_; }
+  [[nodiscard]] std::uint16_t rx_queues() const { return rx_queues_; }
+  [[nodiscard]] std::uint16_t tx_queues() const { return tx_queues_; }
+  [[nodiscard]] bool rss() const { return rss_; }
+  // "link up, 10000 Mbps, full-duplex" or "link down", without waiting for autonegotiation.
+  [[nodiscard]] std::string link_status() const;
+
+ private:
+  explicit Port(std::uint16_t id) : id_(id) {}
+  std::uint16_t id_;
+  bool started_ = false;
+  std::string name_;
+  std::string driver_;
+  std::array<std::uint8_t, 6> mac_{};
+  std::uint16_t rx_queues_ = 0;
+  std::uint16_t tx_queues_ = 0;
+  bool rss_ = false;
+};
+
+// Human-readable MAC "02:00:00:00:00:01".
+[[nodiscard]] std::string format_mac(const std::array<std::uint8_t, 6>& mac);
+
+}  // namespace sluice::dataplane

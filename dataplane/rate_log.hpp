@@ -1,0 +1,26 @@
+// --stats-interval: one log line of RX/TX/drop rates every interval, summed over the workers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "pipeline/pipeline.hpp"
+
+namespace sluice::dataplane {
+
+class RateLog {
+ public:
+  explicit RateLog(std::chrono::seconds interval) : interval_(interval) {}
+  void maybe_log(const std::vector<const pipeline::WorkerState*>& workers);
+
+ private:
+  struct Totals {
+    std::uint64_t rx = 0, tx = 0, dropped = 0, polls = 0, idle = 0;
+  };
+  std::chrono::seconds interval_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  Totals previous_;
+};
+
+}  // namespace sluice::dataplane

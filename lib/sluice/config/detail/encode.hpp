@@ -1,0 +1,108 @@
+// Internal: the State as a JSON tree, in the field order of docs/config.md. Templated on the
+// JSON type: nlohmann::json for the wire, nlohmann::ordered_json for the YAML writer (which
+// keeps that order so a persisted file reads like the reference).
+#pragma once
+
+#include "sluice/config/model.hpp"
+#include "sluice/config/names.hpp"
+
+namespace sluice::config::detail {
+
+// Fields that belong to another check type are written only when they differ from the
+// default, so a tcp check stays short and an odd state still round-trips exactly.
+template <typename J>
+J encode_health_check(const HealthCheck& c) {
+  static const HealthCheck kDefaults;
+  const bool http = c.type == HealthCheckType::http || c.type == HealthCheckType::https;
+  const bool udp = c.type == HealthCheckType::udp;
+  J j = J::object();
+  j["type"] = std::string(to_string(c.type));
+  j["port"] = c.port;
+  j["interval_ms"] = c.interval_ms;
+  j["timeout_ms"] = c.timeout_ms;
+  j["rise"] = c.rise;
+  j["fall"] = c.fall;
+  if (http || c.http_path != kDefaults.http_path) j["path"] = c.http_path;
+  if (http || c.http_host != kDefaults.http_host) j["host"] = c.http_host;
+  if (http || c.expect_status != kDefaults.expect_status) j["expect_status"] = c.expect_status;
+  if (http || c.expect_body != kDefaults.expect_body) j["expect_body"] = c.expect_body;
+  if (udp || c.udp_request != kDefaults.udp_request) j["request"] = c.udp_request;
+  if (udp || c.udp_expect != kDefaults.udp_expect) j["expect"] = c.udp_expect;
+  return j;
+}
+
+template <typename J>
+J encode_backend(const Backend& b) {
+  J j = J::object();
+  j["address"] = b.address.to_string();
+  j["weight"] = b.weight;
+  j["drained"] = b.drained;
+  if (b.health_check) j["health_check"] = encode_health_check<J>(*b.health_check);
+  return j;
+}
+
+template <typename J>
+J encode_vip(const Vip& v) {
+  J j = J::object();
+  j["address"] = v.address.to_string();
+  j["port"] = v.port;
+  j["protocol"] = std::string(to_string(v.protocol));
+  j["scheduler"] = std::string(to_string(v.scheduler));
+  j["encap"] = std::string(to_string(v.encap));
+  j["maglev_table_size"] = v.maglev_table_size;
+  j["fragments"] = std::string(to_string(v.fragments));
+  j["all_down"] = std::string(to_string(v.all_down));
+  if (v.health_check) j["health_check"] = encode_health_check<J>(*v.health_check);
+  J backends = J::array();
+  for (const Backend& b : v.backends)
+    backends.push_back(encode_backend<J>(b));
+  j["backends"] = std::move(backends);
+  return j;
+}
+
+template <typename J>
+J encode_dataplane_settings(const DataplaneSettings& s) {
+  J j = J::object();
+  j["next_hop_mac"] = format_mac(s.next_hop_mac);
+  if (s.tunnel_source_v4) j["tunnel_source_v4"] = s.tunnel_source_v4->to_string();
+  if (s.tunnel_source_v6) j["tunnel_source_v6"] = s.tunnel_source_v6->to_string();
+  j["mtu"] = s.mtu;
+  j["gue_port"] = s.gue_port;
+  j["outer_ttl"] = s.outer_ttl;
+  j["flow_table_entries"] = s.flow_table_entries;
+  j["flow_idle_timeout_s"] = s.flow_idle_timeout_s;
+  j["flow_closed_timeout_s"] = s.flow_closed_timeout_s;
+  j["udp_idle_timeout_s"] = s.udp_idle_timeout_s;
+  return j;
+}
+
+template <typename J>
+J encode_state(const State& s) {
+  J j = J::object();
+  j["generation"] = s.generation;
+  j["dataplane"] = encode_dataplane_settings<J>(s.dataplane);
+  J vips = J::array();
+  for (const Vip& v : s.vips)
+    vips.push_back(encode_vip<J>(v));
+  j["vips"] = std::move(vips);
+  if (s.controlplane) {
+    J cp = J::object();
+    cp["api_socket"] = s.controlplane->api_socket;
+    cp["state_file"] = s.controlplane->state_file;
+    cp["metrics_listen"] = s.controlplane->metrics_listen;
+    j["controlplane"] = std::move(cp);
+  }
+  if (!s.dataplanes.empty()) {
+    J dps = J::array();
+    for (const DataplaneEndpoint& d : s.dataplanes) {
+      J e = J::object();
+      e["name"] = d.name;
+      e["control_socket"] = d.control_socket;
+      dps.push_back(std::move(e));
+    }
+    j["dataplanes"] = std::move(dps);
+  }
+  return j;
+}
+
+}  // namespace sluice::config::detail

@@ -1,0 +1,154 @@
+#include "state/effective_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include "sluice/config/names.hpp"
+#include "test_state.hpp"
+
+namespace sluice::cp {
+namespace {
+
+using testing::backend;
+using testing::base_state;
+using testing::ip;
+using testing::vip;
+
+config::State desired_three() {
+  config::State s = base_state();
+  s.vips.push_back(vip("198.18.0.10", 80,
+                       {backend("198.18.1.1"), backend("198.18.1.2", 3), backend("198.18.1.3")}));
+  return s;
+}
+
+BackendRef ref(const config::State& s, const char* address) {
+  return BackendRef{config::key_of(s.vips[0]), ip(address)};
+}
+
+std::vector<std::string> addresses(const config::Vip& v) {
+  std::vector<std::string> out;
+  for (const auto& b : v.backends) out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
+  return out;
+}
+
+TEST(EffectiveState, AllHealthyKeepsEveryBackendWithItsWeight) {
+  const config::State s = desired_three();
+  const EffectiveState e = compute_effective_state(s, {}, nullptr);
+  ASSERT_EQ(e.state.vips.size(), 1u);
+  EXPECT_EQ(addresses(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.2/3", "198.18.1.3/1"}));
+  EXPECT_TRUE(e.all_down.empty());
+  EXPECT_EQ(e.state.generation, 0u);
+}
+
+TEST(EffectiveState, UnhealthyBackendIsRemoved) {
+  const config::State s = desired_three();
+  const HealthMap health{{ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), true}};
+  const EffectiveState e = compute_effective_state(s, health, nullptr);
+  EXPECT_EQ(addresses(e.state.vips[0]), (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+}
+
+TEST(EffectiveState, DrainedBackendStaysWithWeightZero) {
+  config::State s = desired_three();
+  s.vips[0].backends[1].drained = true;
+  const EffectiveState e = compute_effective_state(s, {}, nullptr);
+  EXPECT_EQ(addresses(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.2/0", "198.18.1.3/1"}));
+  EXPECT_FALSE(e.state.vips[0].backends[1].drained);  // the dataplane sees only the weight
+}
+
+TEST(EffectiveState, DrainedAndUnhealthyIsRemoved) {
+  config::State s = desired_three();
+  s.vips[0].backends[1].drained = true;
+  const EffectiveState e = compute_effective_state(s, {{ref(s, "198.18.1.2"), false}}, nullptr);
+  EXPECT_EQ(addresses(e.state.vips[0]), (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+}
+
+TEST(EffectiveState, ControlPlaneOnlyFieldsAreStripped) {
+  config::State s = desired_three();
+  s.vips[0].health_check = config::HealthCheck{};
+  s.vips[0].health_check->type = config::HealthCheckType::tcp;
+  s.vips[0].backends[0].health_check = s.vips[0].health_check;
+  s.controlplane = config::ControlplaneSettings{};
+  s.dataplanes.push_back({"dp1", "/run/dp1.sock"});
+  const EffectiveState e = compute_effective_state(s, {}, nullptr);
+  EXPECT_FALSE(e.state.vips[0].health_check.has_value());
+  EXPECT_FALSE(e.state.vips[0].backends[0].health_check.has_value());
+  EXPECT_FALSE(e.state.controlplane.has_value());
+  EXPECT_TRUE(e.state.dataplanes.empty());
+  EXPECT_EQ(e.state.dataplane, s.dataplane);
+}
+
+TEST(EffectiveState, AllDownKeepLastHealthyKeepsThePreviousSet) {
+  const config::State s = desired_three();
+  // Before: .1 and .3 healthy.
+  const EffectiveState before =
+      compute_effective_state(s, {{ref(s, "198.18.1.2"), false}}, nullptr);
+  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
+                           {ref(s, "198.18.1.2"), false},
+                           {ref(s, "198.18.1.3"), false}};
+  const EffectiveState after = compute_effective_state(s, all_down, &before.state);
+  EXPECT_EQ(addresses(after.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+  ASSERT_EQ(after.all_down.size(), 1u);
+  EXPECT_EQ(after.all_down[0].vip, "198.18.0.10:80/tcp");
+  EXPECT_EQ(after.all_down[0].backends_kept, 2u);
+  // Still all down next round: stable.
+  const EffectiveState again = compute_effective_state(s, all_down, &after.state);
+  EXPECT_EQ(again.state, after.state);
+}
+
+TEST(EffectiveState, AllDownKeepLastHealthyWithoutHistoryKeepsEveryBackend) {
+  const config::State s = desired_three();
+  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
+                           {ref(s, "198.18.1.2"), false},
+                           {ref(s, "198.18.1.3"), false}};
+  const EffectiveState e = compute_effective_state(s, all_down, nullptr);
+  EXPECT_EQ(e.state.vips[0].backends.size(), 3u);
+  EXPECT_EQ(e.all_down.at(0).backends_kept, 3u);
+}
+
+TEST(EffectiveState, AllDownDropPushesAnEmptySet) {
+  config::State s = desired_three();
+  s.vips[0].all_down = config::AllDownPolicy::drop;
+  const EffectiveState before = compute_effective_state(s, {}, nullptr);
+  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
+                           {ref(s, "198.18.1.2"), false},
+                           {ref(s, "198.18.1.3"), false}};
+  const EffectiveState e = compute_effective_state(s, all_down, &before.state);
+  EXPECT_TRUE(e.state.vips[0].backends.empty());
+  ASSERT_EQ(e.all_down.size(), 1u);
+  EXPECT_EQ(e.all_down[0].policy, config::AllDownPolicy::drop);
+  EXPECT_EQ(e.all_down[0].backends_kept, 0u);
+}
+
+TEST(EffectiveState, RecoveryAfterAllDownUsesOnlyHealthyBackends) {
+  const config::State s = desired_three();
+  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
+                           {ref(s, "198.18.1.2"), false},
+                           {ref(s, "198.18.1.3"), false}};
+  const EffectiveState down = compute_effective_state(s, all_down, nullptr);
+  HealthMap one_back = all_down;
+  one_back[ref(s, "198.18.1.2")] = true;
+  const EffectiveState e = compute_effective_state(s, one_back, &down.state);
+  EXPECT_EQ(addresses(e.state.vips[0]), (std::vector<std::string>{"198.18.1.2/3"}));
+  EXPECT_TRUE(e.all_down.empty());
+}
+
+TEST(EffectiveState, HealthOfTheSameAddressUnderAnotherVipDoesNotLeak) {
+  config::State s = desired_three();
+  s.vips.push_back(vip("198.18.0.11", 443, {backend("198.18.1.2")}));
+  const HealthMap health{{BackendRef{config::key_of(s.vips[1]), ip("198.18.1.2")}, false}};
+  const EffectiveState e = compute_effective_state(s, health, nullptr);
+  EXPECT_EQ(e.state.vips[0].backends.size(), 3u);
+  EXPECT_EQ(e.all_down.size(), 1u);  // the second VIP's only backend is down
+}
+
+TEST(EffectiveState, SameInputsGiveTheSameState) {
+  const config::State s = desired_three();
+  const HealthMap health{{ref(s, "198.18.1.2"), false}};
+  EXPECT_EQ(compute_effective_state(s, health, nullptr).state,
+            compute_effective_state(s, health, nullptr).state);
+}
+
+}  // namespace
+}  // namespace sluice::cp

@@ -1,0 +1,142 @@
+#include "metrics/prometheus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "sluice/config/names.hpp"
+#include "test_state.hpp"
+
+namespace sluice::cp {
+namespace {
+
+using testing::backend;
+using testing::base_state;
+using testing::ip;
+using testing::vip;
+
+bool has_line(const std::string& text, const std::string& line) {
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+class PrometheusTest : public ::testing::Test {
+ protected:
+  PrometheusTest() {
+    desired = base_state();
+    desired.vips.push_back(vip("198.18.0.10", 80, {backend("198.18.1.1"), backend("198.18.1.2")}));
+    const config::VipKey key = config::key_of(desired.vips[0]);
+    BackendHealth down;
+    down.type = config::HealthCheckType::http;
+    down.healthy = false;
+    down.checks = 10;
+    down.failures = 4;
+    down.latency.observe(std::chrono::microseconds(800));   // 0.0008 s
+    down.latency.observe(std::chrono::microseconds(30000));  // 0.03 s
+    health.emplace_back(BackendRef{key, ip("198.18.1.2")}, down);
+    effective = compute_effective_state(desired, {{BackendRef{key, ip("198.18.1.2")}, false}}, nullptr);
+
+    DataplaneReport dp;
+    dp.name = "dp1";
+    dp.reachable = true;
+    dp.in_sync = true;
+    dp.generation = 7;
+    control::Counters c;
+    control::VipCounters v;
+    v.vip = "198.18.0.10:80/tcp";
+    v.packets = 100;
+    v.bytes = 6400;
+    v.new_flows = 10;
+    v.active_flows = 3;
+    v.per_backend.push_back({"198.18.1.1", 100, 6400, 10, 3});
+    c.per_vip.push_back(v);
+    c.drops["no_backend"] = 7;
+    c.per_lcore.push_back({1, 150, 140, 1000, 900, 100});
+    dp.counters = CountersSample{c, std::chrono::steady_clock::now()};
+    control::Counters before = c;
+    before.per_lcore[0].rx_polls = 500;
+    before.per_lcore[0].busy_polls = 50;
+    dp.previous_counters = CountersSample{before, std::chrono::steady_clock::now()};
+    DataplaneReport gone;
+    gone.name = "dp2";
+    dataplanes = {dp, gone};
+    text = render_metrics(MetricsInputs{desired, effective, 7, health, dataplanes});
+  }
+
+  config::State desired;
+  EffectiveState effective;
+  HealthSnapshot health;
+  std::vector<DataplaneReport> dataplanes;
+  std::string text;
+};
+
+TEST_F(PrometheusTest, TrafficCountersAreLabelledByDataplane) {
+  EXPECT_TRUE(has_line(text, R"(sluice_vip_packets_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 100)")) << text;
+  EXPECT_TRUE(has_line(text, R"(sluice_vip_bytes_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 6400)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_vip_active_flows{dataplane="dp1",vip="198.18.0.10:80/tcp"} 3)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_backend_new_flows_total{dataplane="dp1",vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 10)"));
+}
+
+TEST_F(PrometheusTest, EveryDropReasonIsExportedByName) {
+  EXPECT_TRUE(has_line(text, R"(sluice_drops_total{dataplane="dp1",reason="no_backend"} 7)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_drops_total{dataplane="dp1",reason="l2_truncated"} 0)"));
+}
+
+TEST_F(PrometheusTest, DataplaneReachabilityAndGeneration) {
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_up{dataplane="dp1"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_up{dataplane="dp2"} 0)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_generation{dataplane="dp1"} 7)"));
+  EXPECT_TRUE(has_line(text, "sluice_controlplane_generation 7"));
+}
+
+TEST_F(PrometheusTest, LcoreLoadIsOverTheLastInterval) {
+  // Polls went 500 -> 1000 and busy polls 50 -> 100 since the previous sample: load 0.1.
+  EXPECT_TRUE(has_line(text, R"(sluice_lcore_rx_packets_total{dataplane="dp1",lcore="1"} 150)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_lcore_load{dataplane="dp1",lcore="1"} 0.1)")) << text;
+}
+
+TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {
+  EXPECT_TRUE(has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_backend_scheduled{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.0005"} 0)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.001"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.05"} 2)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="+Inf"} 2)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_count{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 2)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="failure"} 4)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="success"} 6)"));
+}
+
+TEST_F(PrometheusTest, EachFamilyIsDeclaredOnceAndItsSamplesAreContiguous) {
+  std::istringstream in(text);
+  std::set<std::string> declared;
+  std::set<std::string> finished;
+  std::string current;
+  for (std::string line; std::getline(in, line);) {
+    ASSERT_FALSE(line.empty());
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(declared.insert(name).second) << "declared twice: " << name;
+      if (!current.empty()) finished.insert(current);
+      current = name;
+      continue;
+    }
+    if (line[0] == '#') continue;
+    const std::string sample = line.substr(0, line.find_first_of("{ "));
+    const bool belongs = sample == current || sample == current + "_bucket" ||
+                         sample == current + "_sum" || sample == current + "_count";
+    EXPECT_TRUE(belongs) << "sample " << sample << " outside its family (current " << current << ")";
+  }
+}
+
+TEST(PrometheusEscape, LabelValues) {
+  EXPECT_EQ(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+}  // namespace
+}  // namespace sluice::cp

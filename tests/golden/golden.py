@@ -1,0 +1,269 @@
+"""Golden packet tests for sluice-pcap: the framework.
+
+A case is a config, a list of input packets (steps) and, for each input packet, the expected
+verdict and the exact bytes of every frame the dataplane must transmit for it. The expected
+frames are built here with scapy, independently of the C++ code (the flow hash is recomputed
+from its documented canonical layout), and compared byte for byte.
+"""
+
+import dataclasses
+import ipaddress
+import json
+import os
+import struct
+import subprocess
+import tempfile
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+from scapy.all import ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap
+from scapy.packet import Packet
+
+NEXT_HOP_MAC = "02:00:00:00:00:fe"
+PORT_MAC = "02:00:00:00:00:01"  # sluice-pcap's default --port-mac
+CLIENT_MAC = "02:00:00:00:00:c1"
+LB_MAC = "02:00:00:00:00:01"
+TUNNEL_V4 = "198.18.0.1"
+TUNNEL_V6 = "2001:db8::1"
+GUE_PORT = 6080
+OUTER_TTL = 64
+FLOW_HASH_SEED = 0x5EED1CE5
+T0 = 1_700_000_000.0
+
+
+# ---- flow hash: CRC32C over the canonical layout of lib/sluice/lb/flow_hash.cpp -------------
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc32c(data: bytes, seed: int = 0) -> int:
+    crc = seed ^ 0xFFFFFFFF
+    for b in data:
+        crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283  # the CRC32C check value
+
+
+def _addr16(text: str) -> bytes:
+    a = ipaddress.ip_address(text)
+    return a.packed + bytes(16 - len(a.packed))
+
+
+def _family(text: str) -> int:
+    return 4 if ipaddress.ip_address(text).version == 4 else 6
+
+
+def hash5(src: str, dst: str, sport: int, dport: int, proto: int) -> int:
+    data = _addr16(src) + _addr16(dst) + struct.pack("!HHBBxx", sport, dport, proto, _family(src))
+    return crc32c(data, FLOW_HASH_SEED)
+
+
+def hash3(src: str, dst: str, proto: int) -> int:
+    data = _addr16(src) + _addr16(dst) + struct.pack("!BBxx", proto, _family(src))
+    return crc32c(data, FLOW_HASH_SEED)
+
+
+# ---- expected frames -------------------------------------------------------------------------
+
+def ip_datagram(frame: Union[bytes, Packet]) -> bytes:
+    """The IP datagram of an Ethernet frame: without L2 header (802.1Q included) and padding."""
+    raw = bytes(frame)
+    off = 14
+    if struct.unpack("!H", raw[12:14])[0] == 0x8100:
+        off = 18
+    version = raw[off] >> 4
+    if version == 4:
+        length = struct.unpack("!H", raw[off + 2:off + 4])[0]
+    else:
+        length = 40 + struct.unpack("!H", raw[off + 4:off + 6])[0]
+    return raw[off:off + length]
+
+
+def encap(frame, backend: str, kind: str = "ipip", flow_hash: int = 0) -> bytes:
+    """What Sluice sends to `backend` for the client frame `frame` (docs/dataplane.md)."""
+    inner = ip_datagram(frame)
+    if inner[0] >> 4 == 4:
+        tos, df, ip_id, proto = inner[1], bool(inner[6] & 0x40), struct.unpack("!H", inner[4:6])[0], 4
+    else:
+        tos, df, ip_id, proto = ((inner[0] & 0x0F) << 4) | (inner[1] >> 4), True, 0, 41
+    outer_v4 = _family(backend) == 4
+    if kind == "gue":
+        udp = UDP(sport=0x8000 | (flow_hash & 0x7FFF), dport=GUE_PORT,
+                  chksum=0 if outer_v4 else None)
+        payload = udp / Raw(bytes([0, proto, 0, 0]) + inner)
+        proto = 17
+    else:
+        payload = Raw(inner)
+    if outer_v4:
+        outer = IP(tos=tos, id=ip_id, flags="DF" if df else 0, ttl=OUTER_TTL, proto=proto,
+                   src=TUNNEL_V4, dst=backend) / payload
+    else:
+        outer = IPv6(tc=tos, fl=flow_hash & 0xFFFFF, hlim=OUTER_TTL, nh=proto, src=TUNNEL_V6,
+                     dst=backend) / payload
+    return bytes(Ether(dst=NEXT_HOP_MAC, src=PORT_MAC) / outer)
+
+
+def too_big_reply(frame, mtu: int) -> bytes:
+    """frag-needed (IPv4) / packet-too-big (IPv6) from the VIP to the client, quoting the
+    datagram up to the minimum MTU, L2 addresses swapped."""
+    eth = Ether(bytes(frame))
+    inner = ip_datagram(frame)
+    if inner[0] >> 4 == 4:
+        vip, client = str(ipaddress.ip_address(inner[16:20])), str(ipaddress.ip_address(inner[12:16]))
+        reply = IP(tos=0, id=0, flags=0, ttl=OUTER_TTL, proto=1, src=vip, dst=client) / \
+            ICMP(type=3, code=4, unused=0, nexthopmtu=mtu) / Raw(inner[:576 - 28])
+    else:
+        from scapy.layers.inet6 import ICMPv6PacketTooBig
+        vip, client = str(ipaddress.ip_address(inner[24:40])), str(ipaddress.ip_address(inner[8:24]))
+        reply = IPv6(tc=0, fl=0, hlim=OUTER_TTL, src=vip, dst=client) / \
+            ICMPv6PacketTooBig(mtu=mtu) / Raw(inner[:1280 - 48])
+    l2 = Ether(dst=eth.src, src=eth.dst)
+    if eth.type == 0x8100:
+        from scapy.all import Dot1Q
+        l2 = l2 / Dot1Q(vlan=eth[Dot1Q].vlan, prio=eth[Dot1Q].prio)
+    return bytes(l2 / reply)
+
+
+def write_pcap(path: str, packets) -> None:
+    """A classic Ethernet pcap (microsecond timestamps); malformed frames are written as-is."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for p in packets:
+            data = bytes(p)
+            usec = round(float(p.time) * 1_000_000)
+            f.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(data), len(data)))
+            f.write(data)
+
+
+# ---- cases -----------------------------------------------------------------------------------
+
+Expected = Union[bytes, Callable[[str], bytes]]  # a frame, or a function of the chosen backend
+
+
+@dataclasses.dataclass
+class Step:
+    packet: Union[Packet, bytes]
+    verdict: str
+    reason: str = ""
+    backend: Union[None, str, Sequence[str]] = None  # one address, or the allowed set
+    out: List[Expected] = dataclasses.field(default_factory=list)
+    t: Optional[float] = None  # seconds after T0; default: previous + 1 ms
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    config: dict
+    steps: List[Step]
+    updates: Dict[int, dict] = dataclasses.field(default_factory=dict)  # after index -> config
+    # Extra checks on (verdict lines, counters JSON); raise AssertionError with a message.
+    check: Optional[Callable[[List[dict], dict], None]] = None
+
+
+def config(vips: List[dict], mtu: int = 1500, **dataplane) -> dict:
+    dp = {"next_hop_mac": NEXT_HOP_MAC, "tunnel_source_v4": TUNNEL_V4,
+          "tunnel_source_v6": TUNNEL_V6, "mtu": mtu, "flow_table_entries": 4096}
+    dp.update(dataplane)
+    return {"dataplane": dp, "vips": vips}
+
+
+def vip(address: str, port: int, protocol: str, backends: List[str], weights=None, **extra):
+    weights = weights or [1] * len(backends)
+    v = {"address": address, "port": port, "protocol": protocol,
+         "backends": [{"address": b, "weight": w} for b, w in zip(backends, weights)]}
+    v.update(extra)
+    return v
+
+
+class Failure(Exception):
+    pass
+
+
+def _describe(frame: bytes) -> str:
+    try:
+        return Ether(frame).show(dump=True)
+    except Exception:  # pragma: no cover - diagnostics only
+        return frame.hex()
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"first difference at byte {i}: got 0x{x:02x}, expected 0x{y:02x}"
+    return f"lengths differ: got {len(a)}, expected {len(b)}"
+
+
+def run_case(case: Case, sluice_pcap: str, workdir: str) -> None:
+    d = os.path.join(workdir, case.name)
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "config.yaml")
+    with open(cfg, "w") as f:
+        json.dump(case.config, f, indent=1)  # JSON is YAML
+    packets = []
+    t = 0.0
+    for i, step in enumerate(case.steps):
+        t = step.t if step.t is not None else (t + 0.001 if i else 0.0)
+        p = Raw(load=bytes(step.packet))  # written as bytes, malformed frames included
+        p.time = T0 + t
+        packets.append(p)
+    inp = os.path.join(d, "in.pcap")
+    write_pcap(inp, packets)
+    outp = os.path.join(d, "out.pcap")
+    verdicts_path = os.path.join(d, "verdicts.jsonl")
+    counters_path = os.path.join(d, "counters.json")
+    cmd = [sluice_pcap, "--config", cfg, "--in", inp, "--out", outp, "--verdicts", verdicts_path,
+           "--counters", counters_path]
+    for index, update in sorted(case.updates.items()):
+        path = os.path.join(d, f"update-{index}.yaml")
+        with open(path, "w") as f:
+            json.dump(update, f, indent=1)
+        cmd += ["--update-at", f"{index}:{path}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise Failure(f"sluice-pcap exited {proc.returncode}: {proc.stderr.strip()}")
+
+    with open(verdicts_path) as f:
+        verdicts = [json.loads(line) for line in f]
+    if len(verdicts) != len(case.steps):
+        raise Failure(f"{len(verdicts)} verdict lines for {len(case.steps)} packets")
+    expected_frames: List[bytes] = []
+    for i, (step, v) in enumerate(zip(case.steps, verdicts)):
+        if v["index"] != i:
+            raise Failure(f"verdict line {i} has index {v['index']}")
+        got = (v["verdict"], v["reason"])
+        if got != (step.verdict, step.reason):
+            raise Failure(f"packet {i}: verdict {got}, expected {(step.verdict, step.reason)}")
+        if step.backend is not None:
+            allowed = [step.backend] if isinstance(step.backend, str) else list(step.backend)
+            if v["backend"] not in allowed:
+                raise Failure(f"packet {i}: backend {v['backend']!r}, expected one of {allowed}")
+        elif step.verdict != "forward" and v["backend"] != "":
+            raise Failure(f"packet {i}: backend {v['backend']!r} on a {step.verdict} verdict")
+        for e in step.out:
+            expected_frames.append(e(v["backend"]) if callable(e) else bytes(e))
+
+    got_frames = [bytes(p) for p in rdpcap(outp)] if os.path.getsize(outp) > 24 else []
+    if len(got_frames) != len(expected_frames):
+        raise Failure(f"{len(got_frames)} frames transmitted, expected {len(expected_frames)}")
+    for i, (g, e) in enumerate(zip(got_frames, expected_frames)):
+        if g != e:
+            raise Failure(f"transmitted frame {i} differs: {_first_difference(g, e)}\n"
+                          f"--- got\n{_describe(g)}--- expected\n{_describe(e)}")
+    with open(counters_path) as f:
+        counters = json.load(f)
+    if case.check is not None:
+        try:
+            case.check(verdicts, counters)
+        except AssertionError as e:
+            raise Failure(f"check failed: {e}") from e

@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""A lab backend: an HTTP server and a UDP service that both answer with the backend's name, so
+a client can tell which backend served it.
+
+HTTP (TCP, IPv4 and IPv6 on one socket):
+  GET /                 -> "<name>\\n"
+  GET /health           -> "ok\\n"            (health checks)
+  GET /slow?seconds=N   -> "<name> i\\n" once a second, N lines (N <= 300): a long-lived
+                           connection for drain and restart tests
+UDP: every datagram gets "<name> <datagram>" back. The UDP sockets are bound to each given
+address (the VIPs and the backend's own address) so that replies leave from the address the
+client used: with DSR that must be the VIP.
+"""
+import argparse
+import http.server
+import os
+import selectors
+import socket
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+MAX_SLOW_SECONDS = 300
+
+
+def make_handler(name):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # one line per request would fill the lab's disk
+            pass
+
+        def send_text(self, text):
+            body = text.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Backend", name)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            url = urllib.parse.urlparse(self.path)
+            if url.path == "/health":
+                self.send_text("ok\n")
+            elif url.path == "/slow":
+                self.slow(urllib.parse.parse_qs(url.query))
+            else:
+                self.send_text(f"{name}\n")
+
+        def slow(self, query):
+            try:
+                seconds = max(1, min(MAX_SLOW_SECONDS, int(query.get("seconds", ["10"])[0])))
+            except ValueError:
+                seconds = 10
+            lines = [f"{name} {i}\n".encode() for i in range(seconds)]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(sum(len(line) for line in lines)))
+            self.send_header("X-Backend", name)
+            self.end_headers()
+            for i, line in enumerate(lines):
+                if i:
+                    time.sleep(1)
+                self.wfile.write(line)
+                self.wfile.flush()
+
+    return Handler
+
+
+class DualStackHttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def serve_udp(name, addresses, port):
+    selector = selectors.DefaultSelector()
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        selector.register(sock, selectors.EVENT_READ)
+    prefix = f"{name} ".encode()
+    while True:
+        for key, _ in selector.select():
+            data, peer = key.fileobj.recvfrom(2048)
+            key.fileobj.sendto(prefix + data, peer)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--http-port", type=int, default=80)
+    parser.add_argument("--udp-port", type=int, default=7)
+    parser.add_argument("--udp-address", action="append", default=[],
+                        help="address to answer UDP on; repeat (VIPs and the backend's own)")
+    parser.add_argument("--pidfile")
+    args = parser.parse_args()
+
+    if args.pidfile:
+        with open(args.pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    if args.udp_address:
+        threading.Thread(target=serve_udp, args=(args.name, args.udp_address, args.udp_port),
+                         daemon=True).start()
+    server = DualStackHttpServer(("::", args.http_port), make_handler(args.name))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

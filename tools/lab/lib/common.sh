@@ -1,0 +1,86 @@
+# Lab topology, defined once: namespace names, addresses, ports. Sourced by tools/lab/lab and by
+# end-to-end tests that need the same facts. Everything is inside 198.18.0.0/15 and
+# 2001:db8::/32; nothing routes out of the lab.
+# shellcheck shell=bash
+
+LAB_PREFIX=${SLUICE_LAB_PREFIX:-sluice-}
+LAB_RUN_DIR=${SLUICE_LAB_RUN_DIR:-/run/sluice-lab}
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+LAB_DIR="$LAB_ROOT/tools/lab"
+LAB_PYTHON=/usr/bin/python3  # the Debian python3 has scapy
+
+LAB_NS_CLIENT=${LAB_PREFIX}client
+LAB_NS_ROUTER=${LAB_PREFIX}router
+LAB_NS_LB=${LAB_PREFIX}lb
+LAB_BACKENDS=(be1 be2 be3)
+lab_backend_ns() { echo "${LAB_PREFIX}$1"; }
+LAB_ALL_NS=("$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_LB")
+for _be in "${LAB_BACKENDS[@]}"; do LAB_ALL_NS+=("$(lab_backend_ns "$_be")"); done
+unset _be
+
+# Services.
+LAB_VIP4=198.18.0.10
+LAB_VIP6=2001:db8::10
+LAB_HTTP_PORT=80
+LAB_UDP_PORT=7
+LAB_GUE_PORT=6080
+
+# Links. client <-> router (1500 bytes, like an outside client).
+LAB_CLIENT4=198.18.1.2
+LAB_CLIENT6=2001:db8:1::2
+LAB_ROUTER_CLIENT4=198.18.1.1
+LAB_ROUTER_CLIENT6=2001:db8:1::1
+# router <-> lb (1600 bytes: a full-size client packet plus any Sluice encapsulation fits).
+LAB_LB4=198.18.2.2
+LAB_LB6=2001:db8:2::2
+LAB_ROUTER_LB4=198.18.2.1
+LAB_ROUTER_LB6=2001:db8:2::1
+# router bridge <-> backends (1600 bytes).
+LAB_ROUTER_BE4=198.18.3.1
+LAB_ROUTER_BE6=2001:db8:3::1
+LAB_INNER_MTU=1600
+lab_backend_index() { echo "${1#be}"; }
+lab_backend_addr4() { echo "198.18.3.1$(lab_backend_index "$1")"; }
+lab_backend_addr6() { echo "2001:db8:3::1$(lab_backend_index "$1")"; }
+
+lab_log() { echo "lab: $*"; }
+lab_die() {
+  echo "lab: error: $*" >&2
+  exit 1
+}
+lab_ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+lab_in() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+# The sluice-decap binary: $SLUICE_DECAP, else the build dir, else PATH.
+lab_decap_binary() {
+  local candidate
+  for candidate in "${SLUICE_DECAP:-}" "$LAB_ROOT/${SLUICE_BUILD_DIR:-build}/bpf/sluice-decap" \
+                   "$(command -v sluice-decap 2>/dev/null)"; do
+    [[ -n $candidate && -x $candidate ]] && { echo "$candidate"; return 0; }
+  done
+  return 1
+}
+
+# A process the lab started: its pid file lives in $LAB_RUN_DIR; it is ours only while the pid
+# still runs in the expected namespace (guards against a reused pid).
+lab_pid_alive() {
+  local pidfile=$1 ns=$2 pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(ip netns identify "$pid" 2>/dev/null) == "$ns" ]]
+}
+lab_stop_pidfile() {
+  local pidfile=$1 ns=$2 pid
+  if lab_pid_alive "$pidfile" "$ns"; then
+    pid=$(<"$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}

@@ -57,7 +57,7 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--mbuf-size", o.mbuf_data_room, "bytes per packet buffer, headroom included")
       ->capture_default_str()
-      ->check(CLI::Range(256, 65535));
+      ->check(CLI::Range(192, 65535));
   app.add_option("--rx-descriptors", o.rx_descriptors, "RX ring size per queue")
       ->capture_default_str();
   app.add_option("--tx-descriptors", o.tx_descriptors, "TX ring size per queue")

@@ -3,8 +3,11 @@
 //   /sluice/status                 generation, uptime, VIPs, lcores
 //   /sluice/counters               totals and per-lcore rx/tx/idle polls
 //   /sluice/drops                  every drop reason by name
-//   /sluice/vips                   per VIP: packets, bytes, new and active flows
-//   /sluice/backends,<vip key>     the same per backend of one VIP ("198.18.0.10:80/tcp")
+//   /sluice/vips                   per VIP ("vip_<i>": {"vip": "198.18.0.10:80/tcp", ...}):
+//                                  packets, bytes, new and active flows, backends
+//   /sluice/backends,<vip key>     the same per backend of one VIP ("backend_<i>":
+//                                  {"address": ...}); e.g. /sluice/backends,198.18.0.10:80/tcp
+// (telemetry dict keys allow only letters, digits, '_' and '/', hence the indexed keys)
 // Telemetry callbacks are plain C functions run on DPDK's telemetry thread; they reach the
 // dataplane through the source installed here, which is removed (under a lock) before the
 // dataplane is torn down. DPDK cannot unregister commands: after that they answer an error.

@@ -64,12 +64,16 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     for (const auto& [name, count] : locked_counters(view).drops) out[name] = count;
     return out;
   };
+  // Telemetry dict keys may only hold letters, digits, '_' and '/': VIP keys and addresses
+  // go into a "vip" / "address" value, under "vip_<i>" / "backend_<i>" keys.
   s.vips = [&view] {
     nlohmann::json out = nlohmann::json::object();
+    std::size_t i = 0;
     for (const auto& v : locked_counters(view).per_vip) {
       auto o = object_counters(v.packets, v.bytes, v.new_flows, v.active_flows);
+      o["vip"] = v.vip;
       o["backends"] = v.per_backend.size();
-      out[v.vip] = o;
+      out["vip_" + std::to_string(i++)] = o;
     }
     return out;
   };
@@ -77,8 +81,11 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& v : locked_counters(view).per_vip) {
       if (v.vip != vip) continue;
+      std::size_t i = 0;
       for (const auto& b : v.per_backend) {
-        out[b.address] = object_counters(b.packets, b.bytes, b.new_flows, b.active_flows);
+        auto o = object_counters(b.packets, b.bytes, b.new_flows, b.active_flows);
+        o["address"] = b.address;
+        out["backend_" + std::to_string(i++)] = o;
       }
     }
     return out;

@@ -3,6 +3,7 @@
 // recycled its incarnation changes, so an old entry can never reach the new backend.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -50,6 +51,44 @@ class IdAllocator {
   std::deque<std::uint16_t> retired_;       // oldest first
   std::vector<std::uint16_t> incarnation_;  // per id: the last incarnation handed out
 };
+
+template <typename Key>
+std::optional<StableId> IdAllocator<Key>::acquire(const Key& key) {
+  if (auto it = live_.find(key); it != live_.end()) return it->second;
+  StableId id;
+  if (next_fresh_ < capacity_) {
+    id.id = static_cast<std::uint16_t>(next_fresh_++);
+    incarnation_.push_back(0);
+  } else if (!retired_.empty()) {
+    id.id = retired_.front();
+    retired_.pop_front();
+    id.incarnation = ++incarnation_[id.id];
+  } else {
+    return std::nullopt;
+  }
+  live_.emplace(key, id);
+  return id;
+}
+
+template <typename Key>
+void IdAllocator<Key>::retire_all_except(const std::vector<Key>& keep) {
+  std::vector<Key> sorted = keep;
+  std::sort(sorted.begin(), sorted.end());
+  for (auto it = live_.begin(); it != live_.end();) {
+    if (std::binary_search(sorted.begin(), sorted.end(), it->first)) {
+      ++it;
+      continue;
+    }
+    retired_.push_back(it->second.id);
+    it = live_.erase(it);
+  }
+}
+
+template <typename Key>
+std::optional<StableId> IdAllocator<Key>::find(const Key& key) const {
+  if (auto it = live_.find(key); it != live_.end()) return it->second;
+  return std::nullopt;
+}
 
 class BackendRegistry {
  public:

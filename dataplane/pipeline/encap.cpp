@@ -49,7 +49,7 @@ void write_encap_headers(std::span<std::byte> frame, const EncapParams& p) {
     store_be16(raw + 2, static_cast<std::uint16_t>(l3_length));
     store_be16(raw + 4, info.ipv4_id);
     store_be16(raw + 6, info.dont_fragment ? 0x4000 : 0);
-    raw[8] = static_cast<std::uint8_t>(p.ttl - 1);
+    raw[8] = p.ttl;
     raw[9] = protocol;
     store_be16(raw + 10, 0);
     std::memcpy(raw + 12, p.outer_src, 4);

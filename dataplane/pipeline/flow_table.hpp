@@ -114,7 +114,7 @@ class FlowTable {
 
  private:
   [[nodiscard]] FlowBucket* bucket_of(std::uint32_t hash) const {
-    return &buckets_[hash >> bucket_shift_];
+    return &buckets_[static_cast<std::uint64_t>(hash) >> bucket_shift_];
   }
 
   FlowBucket* buckets_ = nullptr;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "sluice/config/names.hpp"
+#include "sluice/config/yaml.hpp"
 #include "temp_dir.hpp"
 #include "test_state.hpp"
 

@@ -205,6 +205,15 @@ def read_pcap(path: str) -> List[bytes]:
     return frames
 
 
+def write_pcap(path: str, frames: List[bytes]) -> None:
+    """A classic pcap (microsecond timestamps, Ethernet) of raw frames, any length."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, frame in enumerate(frames):
+            f.write(struct.pack("<IIII", 0, i, len(frame), len(frame)))
+            f.write(frame)
+
+
 def write_yaml(path: str, state: dict) -> str:
     with open(path, "w") as f:
         json.dump(state, f, indent=1)  # JSON is YAML

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -18,7 +19,6 @@
 namespace {
 
 using sluice::lb::MaglevBackend;
-using sluice::lb::MaglevTable;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -40,29 +40,41 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// CPU time of this thread: unlike wall time it does not grow while other processes hold the
+// core, which on a shared 2-core machine is most of the noise.
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 struct Timing {
   double median_ms = 0;
   double min_ms = 0;
   double max_ms = 0;
+  double median_cpu_ms = 0;
 };
 
-Timing summarize(std::vector<double> samples) {
+double median(std::vector<double> samples) {
   std::sort(samples.begin(), samples.end());
   const std::size_t n = samples.size();
-  const double median = n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2.0;
-  return Timing{median, samples.front(), samples.back()};
+  return n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2.0;
 }
 
 template <typename Build>
 Timing time_builds(std::uint32_t repeat, Build&& build) {
   build();  // warm caches and the allocator; not counted
-  std::vector<double> samples;
+  std::vector<double> wall;
+  std::vector<double> cpu;
   for (std::uint32_t r = 0; r < repeat; ++r) {
+    const double cpu_start = thread_cpu_ms();
     const auto start = Clock::now();
     build();
-    samples.push_back(ms_since(start));
+    wall.push_back(ms_since(start));
+    cpu.push_back(thread_cpu_ms() - cpu_start);
   }
-  return summarize(std::move(samples));
+  const auto [lo, hi] = std::minmax_element(wall.begin(), wall.end());
+  return Timing{median(wall), *lo, *hi, median(cpu)};
 }
 
 // Largest and smallest share over the average share (1.0 is perfect balance).
@@ -137,6 +149,7 @@ nlohmann::ordered_json evaluate_maglev(const Options& opt, const std::vector<std
       {"build_ms", t.median_ms},
       {"build_ms_min", t.min_ms},
       {"build_ms_max", t.max_ms},
+      {"build_cpu_ms", t.median_cpu_ms},
       {"max_over_avg", max_over_avg},
       {"min_over_avg", min_over_avg},
       {"moved_on_remove", removed_sum / opt.disruption_samples},
@@ -175,6 +188,7 @@ nlohmann::ordered_json evaluate_rivals(const Options& opt, const std::vector<std
        {{"points_per_backend", opt.ring_points},
         {"repeat", opt.rival_repeat},
         {"build_ms", karger_time.median_ms},
+        {"build_cpu_ms", karger_time.median_cpu_ms},
         {"max_over_avg", karger_max},
         {"min_over_avg", karger_min},
         {"ring_max_over_avg", *share_hi / share_avg},
@@ -183,6 +197,7 @@ nlohmann::ordered_json evaluate_rivals(const Options& opt, const std::vector<std
       {"rendezvous",
        {{"repeat", opt.rival_repeat},
         {"build_ms", hrw_time.median_ms},
+        {"build_cpu_ms", hrw_time.median_cpu_ms},
         {"max_over_avg", hrw_max},
         {"min_over_avg", hrw_min},
         {"moved_on_remove", moved_fraction(hrw, keys, hrw_fewer, fewer)}}},
@@ -198,16 +213,18 @@ int main(int argc, char** argv) {
       "Sluice's weighted Maglev: N equal-weight backends 198.18.0.1, 198.18.0.2, ... and a table "
       "of M slots. Prints one JSON object on stdout:\n"
       "  build_ms         median wall time of --repeat table builds (build_maglev, one thread)\n"
+      "  build_cpu_ms     median CPU time of the same builds (robust to a busy machine)\n"
       "  max_over_avg     largest backend share / average share (1.0 = perfect)\n"
       "  moved_on_remove  fraction of slots whose backend changes when one backend leaves\n"
       "  moved_on_add     ... when one backend joins (both averaged over --disruption-samples;\n"
       "                   the ideal is about 1/N)\n"
       "  rivals           Karger ring and Rendezvous hashing filling the same M entries\n"
+      "                   (setup: tools/maglev-eval/rivals.hpp and docs/maglev.md)\n"
       "Progress goes to stderr.",
       "sluice-maglev-eval"};
   app.add_option("-n,--backends", opt.backends, "Number of backends N")
       ->capture_default_str()
-      ->check(CLI::Range(1u, static_cast<std::uint32_t>(sluice::lb::kMaxMaglevBackends - 64)));
+      ->check(CLI::Range(2u, static_cast<std::uint32_t>(sluice::lb::kMaxMaglevBackends - 64)));
   std::string sizes;
   for (const std::uint32_t s : sluice::lb::supported_table_sizes()) {
     sizes += (sizes.empty() ? "" : ", ") + std::to_string(s);

@@ -35,7 +35,8 @@ Result<std::unique_ptr<OfflineEal>> OfflineEal::start(const std::string& program
                                    "--log-level",
                                    "lib.eal:error"};
   std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
+  for (std::string& a : args)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
   if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
     const int error = rte_errno;

@@ -108,8 +108,10 @@ class YamlNode {
   [[nodiscard]] std::string location() const { return format_location(*source_, mark_); }
 
  private:
-  // yaml-cpp tags quoted scalars "!" and plain ones "?".
-  [[nodiscard]] bool is_plain_scalar() const { return node_.IsScalar() && node_.Tag() != "!"; }
+  // yaml-cpp tags quoted scalars "!" and plain ones "?"; an explicit !!str is a string too.
+  [[nodiscard]] bool is_plain_scalar() const {
+    return node_.IsScalar() && node_.Tag() != "!" && node_.Tag() != "tag:yaml.org,2002:str";
+  }
 
   YAML::Node node_;
   std::shared_ptr<const std::string> source_;

@@ -28,7 +28,9 @@ enum class Check : std::uint8_t {
 [[nodiscard]] std::string to_yaml(const State& state);
 
 // Writes to_yaml(state) to PATH.tmp.<pid>, fsyncs it, renames it over PATH and fsyncs the
-// directory: after a crash PATH holds either the old or the new state, never a mix.
+// directory: after a crash PATH holds either the old or the new state, never a mix. The file
+// gets mode 0640. Safe to call from several threads (each uses its own temporary name); the
+// last rename wins, so callers serialise their updates.
 [[nodiscard]] Status save_yaml_file_atomic(const State& state, const std::string& path);
 
 }  // namespace sluice::config

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -161,9 +162,17 @@ Result<std::optional<json>> read_frame_or_eof(int fd, std::chrono::milliseconds 
     return Error{"received a frame of " + std::to_string(length) + " bytes, above the limit of " +
                  std::to_string(kMaxFrameBytes) + " bytes"};
   }
-  std::string body(length, '\0');
-  if (auto got = read_exact(fd, body.data(), body.size(), deadline, timeout, eof, true); !got) {
-    return got.error();
+  // Grow with what actually arrives: a bare header must not make us allocate 64 MiB.
+  constexpr std::size_t kChunkBytes = 1u << 20;
+  std::string body;
+  while (body.size() < length) {
+    const std::size_t old_size = body.size();
+    const std::size_t chunk = std::min<std::size_t>(kChunkBytes, length - old_size);
+    body.resize(old_size + chunk);
+    if (auto got = read_exact(fd, body.data() + old_size, chunk, deadline, timeout, eof, true);
+        !got) {
+      return got.error();
+    }
   }
   if (!nesting_within_limit(body)) {
     return Error{"frame nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels"};

@@ -259,6 +259,9 @@ TEST(YamlErrors, WrongTypes) {
   EXPECT_EQ(load_error("dataplane:\n  mtu: \"1500\"\n"),
             "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got the quoted "
             "string \"1500\"");
+  EXPECT_EQ(load_error("dataplane:\n  mtu: !!str 1500\n"),
+            "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got the quoted "
+            "string \"1500\"");
   EXPECT_EQ(load_error("dataplane:\n  mtu: -1\n"),
             "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got \"-1\"");
   EXPECT_EQ(load_error("dataplane:\n  mtu: 1500.5\n"),

@@ -53,14 +53,6 @@ std::vector<std::string> owner_keys(const MaglevTable& table,
   return out;
 }
 
-double moved_fraction(const std::vector<std::string>& before,
-                      const std::vector<std::string>& after) {
-  std::size_t moved = 0;
-  for (std::size_t i = 0; i < before.size(); ++i)
-    moved += before[i] != after[i];
-  return static_cast<double>(moved) / static_cast<double>(before.size());
-}
-
 std::string as_digits(const MaglevTable& table) {
   std::string out;
   for (const std::uint16_t owner : table.slots())
@@ -118,7 +110,6 @@ TEST(MaglevKnownAnswer, PinnedWeightedTable) {
 }
 
 TEST(MaglevKnownAnswer, PinnedPaperSizedTable) {
-  const auto backends = equal_backends(1000);
   std::vector<MaglevBackend> shifted;  // 198.18.0.1 .. : the keys sluice-maglev-eval uses
   for (std::uint32_t i = 0; i < 1000; ++i) {
     shifted.push_back({IpAddress::from_v4(0xC6120001u + i).to_string(), 1});
@@ -275,35 +266,63 @@ TEST(MaglevProperties, BuilderReuseGivesFreshResults) {
   EXPECT_TRUE(std::ranges::equal(b->slots(), build_ok(large, 65537).slots()));
 }
 
+// Owners as ids that survive list edits: ids[i] names backends[i].
+std::vector<std::uint32_t> owner_ids(const MaglevTable& table,
+                                     const std::vector<std::uint32_t>& ids) {
+  std::vector<std::uint32_t> out;
+  out.reserve(table.size());
+  for (const std::uint16_t owner : table.slots())
+    out.push_back(ids[owner]);
+  return out;
+}
+
+double moved_fraction(const std::vector<std::uint32_t>& before,
+                      const std::vector<std::uint32_t>& after) {
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i < before.size(); ++i)
+    moved += before[i] != after[i];
+  return static_cast<double>(moved) / static_cast<double>(before.size());
+}
+
 // Removing one of N backends must move its own ~1/N of the slots and only a little more;
-// Maglev trades a small excess for perfect balance (the paper's figure 13).
+// Maglev trades that small excess for perfect balance (the paper's figure 13: the excess shrinks
+// as M grows). A plain modulo hash would move almost every slot.
 TEST(MaglevProperties, FewSlotsMoveWhenOneBackendLeavesOrJoins) {
   constexpr std::uint32_t kBackends = 100;
-  for (const std::uint32_t m : {65537u, 655373u}) {
+  struct Bound {
+    std::uint32_t table_size;
+    double times_ideal;  // measured: 1.65 and 1.18 (worst of 10 removals and 10 additions)
+  };
+  for (const Bound bound : {Bound{65537, 2.0}, Bound{655373, 1.5}}) {
+    const std::uint32_t m = bound.table_size;
     const auto backends = equal_backends(kBackends);
-    const auto before = owner_keys(build_ok(backends, m), backends);
+    std::vector<std::uint32_t> ids(kBackends);
+    std::iota(ids.begin(), ids.end(), 0u);
+    const auto before = owner_ids(build_ok(backends, m), ids);
     double worst_remove = 0;
     double worst_add = 0;
     for (std::uint32_t victim = 0; victim < kBackends; victim += 10) {
       auto fewer = backends;
+      auto fewer_ids = ids;
       fewer.erase(fewer.begin() + victim);
-      const auto after = owner_keys(build_ok(fewer, m), fewer);
-      const double moved = moved_fraction(before, after);
-      // The victim's own slots must all move, and nothing else may land on a missing key.
-      const double own =
-          static_cast<double>(std::count(before.begin(), before.end(), backends[victim].key)) / m;
+      fewer_ids.erase(fewer_ids.begin() + victim);
+      const double moved = moved_fraction(before, owner_ids(build_ok(fewer, m), fewer_ids));
+      // At least the victim's own slots move.
+      const double own = static_cast<double>(std::count(before.begin(), before.end(), victim)) / m;
       EXPECT_GE(moved, own);
       worst_remove = std::max(worst_remove, moved);
 
       auto more = backends;
+      auto more_ids = ids;
       more.push_back({backend_key(kBackends + victim), 1});
-      const auto grown = owner_keys(build_ok(more, m), more);
-      worst_add = std::max(worst_add, moved_fraction(before, grown));
+      more_ids.push_back(kBackends + victim);
+      worst_add =
+          std::max(worst_add, moved_fraction(before, owner_ids(build_ok(more, m), more_ids)));
     }
     RecordProperty("worst_moved_on_remove_M" + std::to_string(m), std::to_string(worst_remove));
     RecordProperty("worst_moved_on_add_M" + std::to_string(m), std::to_string(worst_add));
-    EXPECT_LE(worst_remove, 100.0 / kBackends) << "M = " << m;
-    EXPECT_LE(worst_add, 100.0 / kBackends) << "M = " << m;
+    EXPECT_LE(worst_remove, bound.times_ideal / kBackends) << "M = " << m;
+    EXPECT_LE(worst_add, bound.times_ideal / kBackends) << "M = " << m;
   }
 }
 

@@ -1,0 +1,147 @@
+#include <gtest/gtest.h>
+
+#include "pipeline/snapshot.hpp"
+#include "sluice/net/builder.hpp"
+
+namespace sluice::pipeline {
+namespace {
+
+using net::address;
+
+config::Vip make_vip(const char* addr, std::uint16_t port, std::vector<const char*> backends,
+                     std::vector<std::uint32_t> weights = {}) {
+  config::Vip v;
+  v.address = address(addr);
+  v.port = port;
+  v.maglev_table_size = 251;
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    config::Backend b;
+    b.address = address(backends[i]);
+    b.weight = weights.empty() ? 1 : weights[i];
+    v.backends.push_back(b);
+  }
+  return v;
+}
+
+config::State make_state(std::vector<config::Vip> vips) {
+  config::State s;
+  s.generation = 1;
+  s.dataplane.tunnel_source_v4 = address("198.18.0.1");
+  s.dataplane.tunnel_source_v6 = address("2001:db8::1");
+  s.vips = std::move(vips);
+  return s;
+}
+
+BackendId id_of(const Snapshot& snap, std::size_t vip, const char* backend) {
+  for (BackendId id : snap.vips[vip].backends) {
+    if (snap.backends[id].address == address(backend)) return id;
+  }
+  return kNoBackendId;
+}
+
+TEST(Snapshot, BackendIdsAreStableAcrossSnapshots) {
+  BackendRegistry registry;
+  auto first = build_snapshot(
+      make_state({make_vip("198.18.0.10", 80, {"198.18.1.1", "198.18.1.2", "198.18.1.3"})}),
+      registry);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const BackendId b2 = id_of(**first, 0, "198.18.1.2");
+  const BackendId b3 = id_of(**first, 0, "198.18.1.3");
+
+  // Reordered, one removed, one added, weights changed: survivors keep their ids.
+  auto second = build_snapshot(
+      make_state(
+          {make_vip("198.18.0.10", 80, {"198.18.1.4", "198.18.1.3", "198.18.1.2"}, {1, 0, 7})}),
+      registry);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  const Snapshot& s = **second;
+  EXPECT_EQ(id_of(s, 0, "198.18.1.2"), b2);
+  EXPECT_EQ(id_of(s, 0, "198.18.1.3"), b3);
+  const BackendId b4 = id_of(s, 0, "198.18.1.4");
+  EXPECT_NE(b4, id_of(**first, 0, "198.18.1.1")) << "a retired id must not be reused early";
+  // The removed backend's slot is there but not present: its flows reschedule.
+  const BackendId b1 = id_of(**first, 0, "198.18.1.1");
+  ASSERT_NE(s.backend(b1), nullptr);
+  EXPECT_FALSE(s.backend(b1)->present);
+  // Drained: present, weight 0, no Maglev slots, not eligible.
+  EXPECT_TRUE(s.backends[b3].present);
+  EXPECT_EQ(s.backends[b3].weight, 0u);
+  EXPECT_EQ(s.vips[0].eligible, (std::vector<BackendId>{b4, b2}));
+  for (BackendId slot : s.vips[0].maglev)
+    EXPECT_NE(slot, b3);
+}
+
+TEST(Snapshot, SameAddressUnderTwoVipsHasTwoIds) {
+  BackendRegistry registry;
+  auto snap = build_snapshot(make_state({make_vip("198.18.0.10", 80, {"198.18.1.1"}),
+                                         make_vip("198.18.0.10", 443, {"198.18.1.1"})}),
+                             registry);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_NE(id_of(**snap, 0, "198.18.1.1"), id_of(**snap, 1, "198.18.1.1"));
+}
+
+TEST(Snapshot, FailureLeavesTheRegistryUntouched) {
+  BackendRegistry registry;
+  auto first = build_snapshot(make_state({make_vip("198.18.0.10", 80, {"198.18.1.1"})}), registry);
+  ASSERT_TRUE(first.ok());
+  config::State bad = make_state({make_vip("198.18.0.10", 80, {"2001:db8:1::1"})});
+  bad.dataplane.tunnel_source_v6.reset();
+  auto failed = build_snapshot(bad, registry);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("tunnel_source_v6"), std::string::npos)
+      << failed.error().message;
+  auto again = build_snapshot(make_state({make_vip("198.18.0.10", 80, {"198.18.1.1"})}), registry);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(id_of(**again, 0, "198.18.1.1"), id_of(**first, 0, "198.18.1.1"));
+}
+
+TEST(IdAllocator, RecyclesTheOldestRetiredIdWithANewIncarnation) {
+  IdAllocator<int> ids(2);
+  EXPECT_EQ(ids.acquire(10)->id, 0);
+  EXPECT_EQ(ids.acquire(11)->id, 1);
+  EXPECT_FALSE(ids.acquire(12).has_value());  // full
+  ids.retire_all_except({11});
+  const auto recycled = ids.acquire(12);
+  ASSERT_TRUE(recycled.has_value());
+  EXPECT_EQ(recycled->id, 0);
+  EXPECT_EQ(recycled->incarnation, 1);
+  EXPECT_EQ(ids.acquire(11)->id, 1);
+}
+
+TEST(Classify, ExactPortThenAnyPortAndAddressQueries) {
+  BackendRegistry registry;
+  auto built = build_snapshot(make_state({make_vip("198.18.0.10", 80, {"198.18.1.1"}),
+                                          make_vip("198.18.0.10", 443, {"198.18.1.1"}),
+                                          make_vip("198.18.0.11", 0, {"198.18.1.1"}),
+                                          make_vip("2001:db8::10", 80, {"198.18.1.1"})}),
+                              registry);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  const ClassifyTable& c = (*built)->classify;
+  FlowKey k;
+  k.protocol = 6;
+  k.dst_addr = address("198.18.0.10").bytes;
+  k.dst_port = 443;
+  EXPECT_EQ(c.lookup(k), 1);
+  k.dst_port = 22;
+  EXPECT_EQ(c.lookup(k), kNoVip);
+  EXPECT_TRUE(c.is_vip_address(k));
+  EXPECT_EQ(c.lookup_fragment(k), kNoVip);  // two port VIPs: ambiguous
+  k.protocol = 17;
+  k.dst_port = 80;
+  EXPECT_EQ(c.lookup(k), kNoVip);  // protocol differs
+  k.protocol = 6;
+  k.dst_addr = address("198.18.0.11").bytes;
+  k.dst_port = 12345;
+  EXPECT_EQ(c.lookup(k), 2);
+  EXPECT_EQ(c.lookup_fragment(k), 2);
+  k.dst_addr = address("198.18.0.12").bytes;
+  EXPECT_FALSE(c.is_vip_address(k));
+  k.family = AddressFamily::v6;
+  k.dst_addr = address("2001:db8::10").bytes;
+  k.dst_port = 80;
+  EXPECT_EQ(c.lookup(k), 3);
+  EXPECT_EQ(c.lookup_fragment(k), 3);  // the only VIP on the address
+}
+
+}  // namespace
+}  // namespace sluice::pipeline

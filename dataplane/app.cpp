@@ -39,18 +39,22 @@ constexpr std::uint32_t kMempoolCache = 256;
 std::vector<std::uint16_t> probed_ports() {
   std::vector<std::uint16_t> out;
   std::uint16_t port = 0;
-  RTE_ETH_FOREACH_DEV(port) { out.push_back(port); }
+  RTE_ETH_FOREACH_DEV(port) {
+    out.push_back(port);
+  }
   return out;
 }
 
 // Enough for every descriptor ring, every worker's bursts and buffers, and the caches.
 std::uint32_t automatic_mbuf_count(const Options& o, std::size_t ports, std::size_t workers) {
-  const std::uint64_t rings = ports * workers * (std::uint64_t{o.rx_descriptors} + o.tx_descriptors);
+  const std::uint64_t rings =
+      ports * workers * (std::uint64_t{o.rx_descriptors} + o.tx_descriptors);
   const std::uint64_t in_flight = workers * (kRxBurst + std::uint64_t{kTxBurst} * (ports + 1));
   const std::uint64_t caches = (workers + 1) * std::uint64_t{kMempoolCache} * 3 / 2;
   std::uint64_t n = rings + in_flight + caches + 4096;
   std::uint64_t pow2 = 1;
-  while (pow2 - 1 < n) pow2 <<= 1;  // 2^k - 1 is the mempool's sweet spot
+  while (pow2 - 1 < n)
+    pow2 <<= 1;  // 2^k - 1 is the mempool's sweet spot
   return static_cast<std::uint32_t>(pow2 - 1);
 }
 
@@ -74,7 +78,8 @@ class IdleWatch {
   explicit IdleWatch(std::chrono::milliseconds limit) : limit_(limit) {}
   [[nodiscard]] bool expired(const std::vector<const pipeline::WorkerState*>& workers) {
     std::uint64_t busy = 0;
-    for (const auto* w : workers) busy += w->counters.rx_polls - w->counters.idle_polls;
+    for (const auto* w : workers)
+      busy += w->counters.rx_polls - w->counters.idle_polls;
     const auto now = std::chrono::steady_clock::now();
     if (busy != last_busy_) {
       last_busy_ = busy;
@@ -95,8 +100,9 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   const auto started = std::chrono::steady_clock::now();
   const auto& lcores = eal.worker_lcores();
   if (lcores.empty()) {
-    return Error{"no worker lcore: give the EAL at least two lcores (e.g. -l 0-1 --main-lcore 0); "
-                 "the main lcore only runs the control thread"};
+    return Error{
+        "no worker lcore: give the EAL at least two lcores (e.g. -l 0-1 --main-lcore 0); "
+        "the main lcore only runs the control thread"};
   }
   const auto workers = static_cast<std::uint16_t>(lcores.size());
 
@@ -112,8 +118,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   const std::uint32_t flow_entries = initial.dataplane.flow_table_entries;
 
   // Ports and their roles.
-  auto roles = assign_port_roles({options.rx_ports, options.tx_port, options.host_port},
-                                 probed_ports());
+  auto roles =
+      assign_port_roles({options.rx_ports, options.tx_port, options.host_port}, probed_ports());
   if (!roles) return roles.error();
   std::unique_ptr<ExceptionTap> tap;
   if (!options.exception_tap.empty()) {
@@ -129,9 +135,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   }
   const auto port_ids = roles->all_ports();
 
-  const std::uint32_t mbufs = options.mbufs != 0
-                                  ? options.mbufs
-                                  : automatic_mbuf_count(options, port_ids.size(), workers);
+  const std::uint32_t mbufs =
+      options.mbufs != 0 ? options.mbufs : automatic_mbuf_count(options, port_ids.size(), workers);
   auto pool = create_pktmbuf_pool({.name = "sluice_mbufs",
                                    .mbufs = mbufs,
                                    .data_room = options.mbuf_data_room,
@@ -150,13 +155,14 @@ Status run_dataplane(const Options& options, const Eal& eal) {
     if (!port) return port.error();
     const Port& p = *port.value();
     if (p.tx_queues() < workers) {
-      return Error{fmt::format("port {} ({}) offers {} TX queues: run at most that many worker "
-                               "lcores (have {})",
-                               id, p.driver(), p.tx_queues(), workers)};
+      return Error{
+          fmt::format("port {} ({}) offers {} TX queues: run at most that many worker "
+                      "lcores (have {})",
+                      id, p.driver(), p.tx_queues(), workers)};
     }
-    const bool polled = id == roles->host_port ||
-                        std::find(roles->rx_ports.begin(), roles->rx_ports.end(), id) !=
-                            roles->rx_ports.end();
+    const bool polled =
+        id == roles->host_port ||
+        std::find(roles->rx_ports.begin(), roles->rx_ports.end(), id) != roles->rx_ports.end();
     if (polled && p.rx_queues() == 0) {
       return Error{fmt::format("port {} ({}) cannot receive (no RX queue)", id, p.driver())};
     }
@@ -164,8 +170,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
     if (polled && role.empty()) role = "rx";
     if (id == roles->tx_port) role += role.empty() ? "tx" : "+tx";
     if (!roles->tx_port && role == "rx") role = "rx+tx (one-armed)";
-    spdlog::info("port {} {} ({}) mac {}: {}, {} RX / {} TX queues{}, {}", id, p.name(),
-                 p.driver(), format_mac(p.mac()), role, p.rx_queues(), p.tx_queues(),
+    spdlog::info("port {} {} ({}) mac {}: {}, {} RX / {} TX queues{}, {}", id, p.name(), p.driver(),
+                 format_mac(p.mac()), role, p.rx_queues(), p.tx_queues(),
                  p.rss() ? " with RSS" : "", p.link_status());
     ports.emplace(id, std::move(port.value()));
   }
@@ -185,7 +191,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
     wc.port_mac = source_mac;
     wc.seed = 0x51u * (lcores[i] + 1);
     auto state = pipeline::create_worker_state(wc);
-    if (!state) return Error{"worker on lcore " + std::to_string(lcores[i]) + ": " + state.error().message};
+    if (!state)
+      return Error{"worker on lcore " + std::to_string(lcores[i]) + ": " + state.error().message};
     states.push_back(std::move(state.value()));
   }
 
@@ -204,9 +211,11 @@ Status run_dataplane(const Options& options, const Eal& eal) {
 
   DataplaneView view;
   view.state = &controller;
-  for (const auto& s : states) view.workers.push_back(s.get());
+  for (const auto& s : states)
+    view.workers.push_back(s.get());
   view.worker_lcores.assign(lcores.begin(), lcores.end());
-  for (const auto& [id, p] : ports) view.ports.push_back(p.get());
+  for (const auto& [id, p] : ports)
+    view.ports.push_back(p.get());
   view.main_lcore = eal.main_lcore();
   view.started = started;
 
@@ -240,7 +249,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
         std::make_unique<Worker>(std::move(setup), *states[i], publisher, qsbr->get(), running));
   }
   for (unsigned i = 0; i < workers; ++i) {
-    if (int rc = rte_eal_remote_launch(Worker::launch, worker_objects[i].get(), lcores[i]); rc != 0) {
+    if (int rc = rte_eal_remote_launch(Worker::launch, worker_objects[i].get(), lcores[i]);
+        rc != 0) {
       running.store(false);
       rte_eal_mp_wait_lcore();
       return Error{fmt::format("cannot launch the worker on lcore {}", lcores[i])};
@@ -273,7 +283,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
     rx += l.rx_packets;
     tx += l.tx_packets;
   }
-  for (const auto& [name, n] : totals.drops) dropped += n;
+  for (const auto& [name, n] : totals.drops)
+    dropped += n;
   spdlog::info("stopped: {} packets received, {} sent, {} dropped; generation {}", rx, tx, dropped,
                controller.generation());
   return ok_status();

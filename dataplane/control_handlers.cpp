@@ -62,22 +62,24 @@ control::DataplaneStatus collect_status(const DataplaneView& view) {
   control::DataplaneStatus s;
   s.version = SLUICE_VERSION;
   s.generation = view.state->generation();
-  s.uptime_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            view.started)
-          .count());
+  s.uptime_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - view.started)
+                                               .count());
   s.vips = static_cast<std::uint32_t>(view.state->running().vips.size());
   if (!view.workers.empty()) s.flow_table_entries = view.workers.front()->flows.capacity();
   s.lcores.push_back({view.main_lcore, "main"});
-  for (auto lcore : view.worker_lcores) s.lcores.push_back({lcore, "worker"});
-  for (const Port* p : view.ports) s.ports.push_back(port_status(*p));
+  for (auto lcore : view.worker_lcores)
+    s.lcores.push_back({lcore, "worker"});
+  for (const Port* p : view.ports)
+    s.ports.push_back(port_status(*p));
   return s;
 }
 
 control::Counters collect_counters(const DataplaneView& view) {
   std::vector<const pipeline::LcoreCounters*> lcores;
   lcores.reserve(view.workers.size());
-  for (const auto* w : view.workers) lcores.push_back(&w->counters);
+  for (const auto* w : view.workers)
+    lcores.push_back(&w->counters);
   const pipeline::Snapshot* snapshot = view.state->snapshot();
   static const pipeline::Snapshot kEmpty{};
   return pipeline::sum_counters(snapshot != nullptr ? *snapshot : kEmpty, lcores,

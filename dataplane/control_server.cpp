@@ -44,7 +44,8 @@ ControlServer::~ControlServer() {
 void ControlServer::poll(std::chrono::milliseconds timeout) {
   std::vector<pollfd> fds;
   fds.push_back({listener_.get(), POLLIN, 0});
-  for (const auto& c : clients_) fds.push_back({c.get(), POLLIN, 0});
+  for (const auto& c : clients_)
+    fds.push_back({c.get(), POLLIN, 0});
   if (::poll(fds.data(), fds.size(), static_cast<int>(timeout.count())) <= 0) return;
 
   // Serve clients first (indices stay valid), then accept new ones.

@@ -30,6 +30,8 @@ Result<std::unique_ptr<ExceptionTap>> ExceptionTap::create(const std::string& in
   return std::unique_ptr<ExceptionTap>(new ExceptionTap(kDeviceName, port));
 }
 
-ExceptionTap::~ExceptionTap() { (void)rte_eal_hotplug_remove("vdev", device_.c_str()); }
+ExceptionTap::~ExceptionTap() {
+  (void)rte_eal_hotplug_remove("vdev", device_.c_str());
+}
 
 }  // namespace sluice::dataplane

@@ -25,7 +25,8 @@ class ExceptionTap {
   [[nodiscard]] std::uint16_t port_id() const { return port_id_; }
 
  private:
-  ExceptionTap(std::string device, std::uint16_t port) : device_(std::move(device)), port_id_(port) {}
+  ExceptionTap(std::string device, std::uint16_t port)
+      : device_(std::move(device)), port_id_(port) {}
   std::string device_;
   std::uint16_t port_id_;
 };

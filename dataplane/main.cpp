@@ -16,8 +16,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> eal_args{argv[0]};
   std::vector<std::string> app_args{argv[0]};
   int i = 1;
-  for (; i < argc && std::string(argv[i]) != "--"; ++i) eal_args.emplace_back(argv[i]);
-  for (++i; i < argc; ++i) app_args.emplace_back(argv[i]);
+  for (; i < argc && std::string(argv[i]) != "--"; ++i)
+    eal_args.emplace_back(argv[i]);
+  for (++i; i < argc; ++i)
+    app_args.emplace_back(argv[i]);
   if (eal_args.size() == 2 && (eal_args[1] == "--help" || eal_args[1] == "-h")) {
     app_args.push_back("--help");
   }

@@ -14,11 +14,11 @@ struct Options {
   std::string config_path;  // YAML state loaded at start; empty: start with no state
   std::string control_socket = kDefaultControlSocket;
 
-  // Port roles (docs/operations.md, "Ports").
-  std::vector<std::uint16_t> rx_ports;   // polled for client traffic; empty: every port without
-                                         // another role
-  std::optional<std::uint16_t> tx_port;  // forwarded packets and replies leave here; default:
-                                         // the port they arrived on (one-armed)
+  // Port roles (dataplane/README.md, "Port roles").
+  std::vector<std::uint16_t> rx_ports;     // polled for client traffic; empty: every port without
+                                           // another role
+  std::optional<std::uint16_t> tx_port;    // forwarded packets and replies leave here; default:
+                                           // the port they arrived on (one-armed)
   std::optional<std::uint16_t> host_port;  // exception path to the kernel (TAP, virtio-user)
   std::string exception_tap;               // create a TAP named this as the host port
   std::string source_mac;  // source MAC of encapsulated frames; empty: the egress port's MAC

@@ -1,4 +1,4 @@
-// Which port does what (docs/operations.md, "Ports"). Pure logic, unit-tested:
+// Which port does what (dataplane/README.md, "Port roles"). Pure logic, unit-tested:
 //   rx ports    polled for client traffic (default: every port without another role)
 //   tx port     optional: forwarded packets and replies leave here instead of the arrival
 //               port (default: one-armed, out of the port they came in on)

@@ -8,7 +8,9 @@
 
 namespace sluice::dataplane {
 
-void QsbrDeleter::operator()(rte_rcu_qsbr* v) const { rte_free(v); }
+void QsbrDeleter::operator()(rte_rcu_qsbr* v) const {
+  rte_free(v);
+}
 
 Result<QsbrPtr> create_qsbr(unsigned max_threads) {
   const std::size_t size = rte_rcu_qsbr_get_memsize(max_threads);

@@ -15,7 +15,8 @@ void RateLog::maybe_log(const std::vector<const pipeline::WorkerState*>& workers
     t.tx += c.tx_packets;
     t.polls += c.rx_polls;
     t.idle += c.idle_polls;
-    for (auto d : c.drops) t.dropped += d;
+    for (auto d : c.drops)
+      t.dropped += d;
   }
   const double seconds = std::chrono::duration<double>(now - last_).count();
   const auto polls = t.polls - previous_.polls;

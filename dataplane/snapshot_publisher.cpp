@@ -4,7 +4,9 @@
 
 namespace sluice::dataplane {
 
-SnapshotPublisher::~SnapshotPublisher() { delete current_.load(std::memory_order_acquire); }
+SnapshotPublisher::~SnapshotPublisher() {
+  delete current_.load(std::memory_order_acquire);
+}
 
 void SnapshotPublisher::publish(std::unique_ptr<const pipeline::Snapshot> next) {
   const pipeline::Snapshot* old = current_.exchange(next.release(), std::memory_order_acq_rel);

@@ -18,8 +18,7 @@ Status StateController::publish_empty() {
   return ok_status();
 }
 
-Result<std::uint64_t> StateController::apply(const config::State& state,
-                                             std::string_view source) {
+Result<std::uint64_t> StateController::apply(const config::State& state, std::string_view source) {
   if (loaded_) {
     if (state.generation == running_.generation && state == running_) {
       spdlog::info("state from {}: generation {} is already running, nothing to do", source,
@@ -45,7 +44,8 @@ Result<std::uint64_t> StateController::apply(const config::State& state,
   }
   spdlog::info("state from {}: generation {} -> {} ({} VIPs, {} changes)", source, previous,
                state.generation, state.vips.size(), changes.size());
-  for (const auto& line : changes) spdlog::info("  {}", line);
+  for (const auto& line : changes)
+    spdlog::info("  {}", line);
   if (state.dataplane.flow_table_entries != flow_table_entries_) {
     spdlog::warn("dataplane.flow_table_entries {} takes effect at the next start (running {})",
                  state.dataplane.flow_table_entries, flow_table_entries_);

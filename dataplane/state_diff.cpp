@@ -11,13 +11,15 @@ namespace {
 
 std::map<config::VipKey, const config::Vip*> index_vips(const config::State& s) {
   std::map<config::VipKey, const config::Vip*> out;
-  for (const auto& v : s.vips) out.emplace(config::key_of(v), &v);
+  for (const auto& v : s.vips)
+    out.emplace(config::key_of(v), &v);
   return out;
 }
 
 std::map<IpAddress, const config::Backend*> index_backends(const config::Vip& v) {
   std::map<IpAddress, const config::Backend*> out;
-  for (const auto& b : v.backends) out.emplace(b.address, &b);
+  for (const auto& b : v.backends)
+    out.emplace(b.address, &b);
   return out;
 }
 
@@ -88,8 +90,7 @@ void describe_settings(const config::DataplaneSettings& a, const config::Datapla
 
 }  // namespace
 
-std::vector<std::string> describe_changes(const config::State& before,
-                                          const config::State& after) {
+std::vector<std::string> describe_changes(const config::State& before, const config::State& after) {
   std::vector<std::string> out;
   describe_settings(before.dataplane, after.dataplane, out);
   const auto a = index_vips(before);

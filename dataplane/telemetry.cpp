@@ -38,7 +38,8 @@ int fill(rte_tel_data* d, const nlohmann::json& object) {
     rte_tel_data* inner = rte_tel_data_alloc();
     if (inner == nullptr) return -1;
     rte_tel_data_start_dict(inner);
-    for (const auto& [k, v] : value.items()) add_scalar(inner, k, v);
+    for (const auto& [k, v] : value.items())
+      add_scalar(inner, k, v);
     if (rte_tel_data_add_dict_container(d, key.c_str(), inner, 0) != 0) rte_tel_data_free(inner);
   }
   return 0;
@@ -68,9 +69,8 @@ int on_vips(const char*, const char* p, rte_tel_data* d) {
   return answer(d, p, [](TelemetrySource& s, std::string_view) { return s.vips(); });
 }
 int on_backends(const char*, const char* p, rte_tel_data* d) {
-  return answer(d, p, [](TelemetrySource& s, std::string_view params) {
-    return s.backends(params);
-  });
+  return answer(d, p,
+                [](TelemetrySource& s, std::string_view params) { return s.backends(params); });
 }
 
 }  // namespace

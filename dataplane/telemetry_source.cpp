@@ -11,8 +11,8 @@ control::Counters locked_counters(const DataplaneView& view) {
   return collect_counters(view);
 }
 
-nlohmann::json object_counters(std::uint64_t packets, std::uint64_t bytes,
-                               std::uint64_t new_flows, std::uint64_t active_flows) {
+nlohmann::json object_counters(std::uint64_t packets, std::uint64_t bytes, std::uint64_t new_flows,
+                               std::uint64_t active_flows) {
   return {{"packets", packets},
           {"bytes", bytes},
           {"new_flows", new_flows},
@@ -26,12 +26,10 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
   s.status = [&view] {
     std::lock_guard lock(view.state->readers_mutex());
     const auto st = collect_status(view);
-    return nlohmann::json{{"version", st.version},
-                          {"generation", st.generation},
-                          {"uptime_ms", st.uptime_ms},
-                          {"vips", st.vips},
-                          {"workers", view.workers.size()},
-                          {"flow_table_entries", st.flow_table_entries}};
+    return nlohmann::json{
+        {"version", st.version},          {"generation", st.generation},
+        {"uptime_ms", st.uptime_ms},      {"vips", st.vips},
+        {"workers", view.workers.size()}, {"flow_table_entries", st.flow_table_entries}};
   };
   s.counters = [&view] {
     const auto c = locked_counters(view);
@@ -49,7 +47,8 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
                                                  {"idle_polls", l.idle_polls},
                                                  {"busy_polls", l.busy_polls}};
     }
-    for (const auto& [name, count] : c.drops) dropped += count;
+    for (const auto& [name, count] : c.drops)
+      dropped += count;
     out["generation"] = c.generation;
     out["rx_packets"] = rx;
     out["tx_packets"] = tx;
@@ -61,7 +60,8 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
   };
   s.drops = [&view] {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, count] : locked_counters(view).drops) out[name] = count;
+    for (const auto& [name, count] : locked_counters(view).drops)
+      out[name] = count;
     return out;
   };
   // Telemetry dict keys may only hold letters, digits, '_' and '/': VIP keys and addresses

@@ -18,10 +18,12 @@ constexpr std::uint16_t kPrefetchAhead = 4;
 
 }  // namespace
 
-Worker::Worker(WorkerSetup setup, pipeline::WorkerState& state,
-               const SnapshotPublisher& publisher, rte_rcu_qsbr* qsbr,
-               const std::atomic<bool>& running)
-    : setup_(std::move(setup)), state_(state), publisher_(publisher), qsbr_(qsbr),
+Worker::Worker(WorkerSetup setup, pipeline::WorkerState& state, const SnapshotPublisher& publisher,
+               rte_rcu_qsbr* qsbr, const std::atomic<bool>& running)
+    : setup_(std::move(setup)),
+      state_(state),
+      publisher_(publisher),
+      qsbr_(qsbr),
       running_(running) {
   for (std::uint16_t port : setup_.tx_ports) {
     tx_[port].port = port;
@@ -43,7 +45,8 @@ void Worker::run() {
     // the quiescent report at the bottom.
     const pipeline::Snapshot* snapshot = publisher_.current();
     bool busy = false;
-    for (const RxQueue& rx : setup_.traffic) busy |= poll_traffic(rx, snapshot, now);
+    for (const RxQueue& rx : setup_.traffic)
+      busy |= poll_traffic(rx, snapshot, now);
     if (setup_.host) busy |= poll_host(*setup_.host);
     if (!busy) pipeline::expire_flows(state_, now, kExpireBucketsPerIdlePoll);
     if (now - last_drain >= setup_.drain_ticks) {
@@ -92,7 +95,8 @@ bool Worker::poll_traffic(const RxQueue& rx, const pipeline::Snapshot* snapshot,
 bool Worker::poll_host(const RxQueue& rx) {
   rte_mbuf* packets[kRxBurst];
   const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, packets, kRxBurst);
-  for (std::uint16_t i = 0; i < n; ++i) send(rx.egress_port, packets[i], DropReason::tx_full);
+  for (std::uint16_t i = 0; i < n; ++i)
+    send(rx.egress_port, packets[i], DropReason::tx_full);
   return n != 0;
 }
 

@@ -35,11 +35,11 @@ struct RxQueue {
 struct WorkerSetup {
   unsigned index = 0;  // 0..workers-1: the RCU reader id and this worker's TX queue
   unsigned lcore = 0;
-  std::vector<RxQueue> traffic;               // client traffic
-  std::vector<std::uint16_t> tx_ports;        // every port this worker may send on
-  std::optional<RxQueue> host;                // exception port: egress_port = uplink
-  std::optional<std::uint16_t> host_port;     // where pass packets go; none: drop no_host_port
-  std::uint64_t drain_ticks = 0;              // TSC ticks between TX drains
+  std::vector<RxQueue> traffic;            // client traffic
+  std::vector<std::uint16_t> tx_ports;     // every port this worker may send on
+  std::optional<RxQueue> host;             // exception port: egress_port = uplink
+  std::optional<std::uint16_t> host_port;  // where pass packets go; none: drop no_host_port
+  std::uint64_t drain_ticks = 0;           // TSC ticks between TX drains
 };
 
 class Worker {

@@ -163,14 +163,20 @@ void DataplaneSync::mark_unreachable(Link& link, DataplaneReport& report,
 }
 
 void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
-  if (!link.client || !link.client->connected()) {
-    Result<control::ControlClient> client =
-        control::ControlClient::connect(link.endpoint.control_socket, options_.connect_timeout);
-    if (!client.ok()) return mark_unreachable(link, report, client.error().message);
-    link.client.emplace(std::move(client.value()));
+  // A connection that broke since the last poll (the dataplane restarted) gets one fresh try
+  // at once, so a restart is resynced within one poll interval rather than after a backoff.
+  const bool reused = link.client && link.client->connected();
+  Result<control::DataplaneStatus> status = Error{"not connected"};
+  for (int attempt = 0; attempt < (reused ? 2 : 1); ++attempt) {
+    if (!link.client || !link.client->connected()) {
+      Result<control::ControlClient> client =
+          control::ControlClient::connect(link.endpoint.control_socket, options_.connect_timeout);
+      if (!client.ok()) return mark_unreachable(link, report, client.error().message);
+      link.client.emplace(std::move(client.value()));
+    }
+    status = link.client->get_status();
+    if (status.ok() || link.client->connected()) break;
   }
-
-  Result<control::DataplaneStatus> status = link.client->get_status();
   if (!status.ok()) return mark_unreachable(link, report, "get_status: " + status.error().message);
   if (!report.reachable && report.consecutive_failures > 0) {
     spdlog::info("dataplane {}: reachable again after {} failed tries", report.name,

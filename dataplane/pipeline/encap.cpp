@@ -25,6 +25,14 @@ InnerInfo inspect_inner(std::span<const std::byte> inner) {
   return InnerInfo{kIpProtoIpv6, tclass, true, 0};
 }
 
+// RFC 1071 over the 20-byte option-less header whose checksum field is zero.
+std::uint16_t ipv4_header_checksum20(const std::uint8_t* h) {
+  std::uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2)
+    sum += load_be16(h + i);
+  return checksum_finish(sum);
+}
+
 }  // namespace
 
 void write_encap_headers(std::span<std::byte> frame, const EncapParams& p) {
@@ -54,7 +62,7 @@ void write_encap_headers(std::span<std::byte> frame, const EncapParams& p) {
     store_be16(raw + 10, 0);
     std::memcpy(raw + 12, p.outer_src, 4);
     std::memcpy(raw + 16, p.outer_dst, 4);
-    store_be16(raw + 10, ipv4_header_checksum(frame.subspan(kEthernetHeaderSize, 20)));
+    store_be16(raw + 10, ipv4_header_checksum20(raw));
   } else {
     auto* raw = reinterpret_cast<std::uint8_t*>(frame.data() + kEthernetHeaderSize);
     store_be32(raw, (6u << 28) | (std::uint32_t{info.tos} << 20) | (p.flow_hash & 0xFFFFF));

@@ -23,16 +23,24 @@ using net::ParsedPacket;
 
 constexpr std::uint16_t kPrefetchAhead = 3;
 
+std::span<std::byte> frame_of(rte_mbuf* m) {
+  return {rte_pktmbuf_mtod(m, std::byte*), m->data_len};
+}
+
 // What pass 1 decided for a packet; pass 2 acts on it in input order.
 enum class Plan : std::uint8_t { drop, pass, flow, fragment, echo, icmp_error };
 
 struct Work {
-  Plan plan = Plan::drop;
+  net::ParseResult result;  // constructed in place from parse(): no copy of the parsed packet
+  Plan plan = Plan::pass;
   DropReason reason = DropReason::no_backend;
   std::uint16_t vip = kNoVip;  // snapshot index
   FlowHashes hashes;
   FlowKey key;  // the flow: the packet's own, or the reversed embedded flow of an ICMP error
-  ParsedPacket parsed;
+
+  Work() = default;
+  explicit Work(rte_mbuf* m) : result(net::parse(frame_of(m))) {}
+  [[nodiscard]] const ParsedPacket& parsed() const { return result.packet; }
 };
 
 // Everything one burst needs besides the packets.
@@ -42,10 +50,6 @@ struct Burst {
   BurstResult& out;
   std::uint32_t now_s;
 };
-
-std::span<std::byte> frame_of(rte_mbuf* m) {
-  return {rte_pktmbuf_mtod(m, std::byte*), m->data_len};
-}
 
 void decrement(std::uint64_t& gauge) {
   if (gauge != 0) --gauge;
@@ -127,7 +131,7 @@ void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const ParsedPacket& p
 }
 
 void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
-  const ParsedPacket& p = w.parsed;
+  const ParsedPacket& p = w.parsed();
   if (p.has_ipv4_options || p.has_ipv6_extensions) {
     emit_drop(b, m, i, DropReason::icmp_unsupported);
     return;
@@ -145,7 +149,7 @@ void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
 // error with another one (RFC 1122 3.2.2).
 void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, BackendId backend,
              std::uint32_t encap_hash, bool icmp_error) {
-  const ParsedPacket& p = w.parsed;
+  const ParsedPacket& p = w.parsed();
   const VipEntry& vip = b.snapshot.vips[w.vip];
   const BackendSlot& slot = b.snapshot.backends[backend];
   const AddressFamily outer = slot.address.family;
@@ -260,7 +264,7 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
 
   FlowEntry& e = *ref.entry;
   if (w.key.protocol == net::kIpProtoTcp) {
-    const std::uint8_t flags = w.parsed.tcp_flags;
+    const std::uint8_t flags = w.parsed().tcp_flags;
     if ((flags & (net::kTcpFin | net::kTcpRst)) != 0) {
       e.state = FlowState::closing;
     } else if ((flags & (net::kTcpSyn | net::kTcpAck)) == net::kTcpSyn) {
@@ -316,22 +320,14 @@ FlowKey reversed(const FlowKey& k) {
   return r;
 }
 
-// Pass 1: parse and decide what kind of packet this is; hash and prefetch for flows.
-void plan(const Snapshot& snap, const WorkerState& worker, rte_mbuf* m, Work& w) {
-  if (m->nb_segs != 1) {
+// Pass 1: decide what kind of packet this is; hash and prefetch for flows.
+void plan(const Snapshot& snap, const WorkerState& worker, Work& w) {
+  if (!w.result.ok()) {
     w.plan = Plan::drop;
-    w.reason = DropReason::segmented_frame;
+    w.reason = *w.result.drop;
     return;
   }
-  const net::ParseResult r = net::parse(frame_of(m));
-  if (!r.ok()) {
-    w.plan = Plan::drop;
-    w.reason = *r.drop;
-    return;
-  }
-  w.parsed = r.packet;
-  const ParsedPacket& p = w.parsed;
-  w.plan = Plan::pass;
+  const ParsedPacket& p = w.parsed();
   if (p.l3 == L3Kind::other) return;
 
   if (p.fragment != net::FragmentKind::none) {
@@ -420,8 +416,17 @@ void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkt
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     out.verdicts[i] = PacketVerdict{};
-    new (&storage[i]) Work{};
-    plan(snapshot, worker, pkts[i], work[i]);
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs != 1) {
+      Work* w = new (&storage[i]) Work{};
+      w->plan = Plan::drop;
+      w->reason = DropReason::segmented_frame;
+      continue;
+    }
+    Work& w = *new (&storage[i]) Work(m);
+    plan(snapshot, worker, w);
+    // Encapsulation writes the cache line before the frame: start fetching it now.
+    if (w.plan == Plan::flow) rte_prefetch0(rte_pktmbuf_mtod_offset(m, char*, -64));
   }
   // The buckets have had a pass to arrive; fetch the matching entries before using them.
   for (std::uint16_t i = 0; i < n; ++i) {

@@ -54,8 +54,9 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"sluice-flowgen: pcap of synthetic packets over N flows to one VIP"};
   app.add_option("--out", a.out, "pcap file to write")->required();
-  app.add_option("--flows", a.flows, "distinct flows")->capture_default_str()->check(
-      CLI::Range(std::uint64_t{1}, kMaxFlows));
+  app.add_option("--flows", a.flows, "distinct flows")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, kMaxFlows));
   app.add_option("--packets", a.packets, "packets to write (0: one per flow)");
   app.add_option("--vip", a.vip, "destination address (IPv4)")->capture_default_str();
   app.add_option("--port", a.port, "destination port")->capture_default_str();
@@ -78,9 +79,9 @@ int main(int argc, char** argv) {
   const std::size_t headers = 14 + 20 + (tcp ? 20 : 8);
   sluice::net::FrameSpec spec{
       .ethernet = {.dst = {0x02, 0, 0, 0, 0, 0x01}, .src = {0x02, 0, 0, 0, 0, 0x02}},
-      .ip = sluice::net::Ipv4Spec{.src = sluice::IpAddress::from_v4(kSourceBase),
-                                  .dst = *vip,
-                                  .dont_fragment = true},
+      .ip =
+          sluice::net::Ipv4Spec{
+              .src = sluice::IpAddress::from_v4(kSourceBase), .dst = *vip, .dont_fragment = true},
       .l4 = sluice::net::TcpSpec{},
       .payload = ByteBuffer(a.frame_size > headers ? a.frame_size - headers : 0)};
   if (tcp) {
@@ -109,8 +110,8 @@ int main(int argc, char** argv) {
   put<std::uint32_t>(header, 0xa1b2c3d4);  // magic: microsecond timestamps
   put<std::uint16_t>(header, 2);           // version 2.4
   put<std::uint16_t>(header, 4);
-  put<std::int32_t>(header, 0);    // thiszone
-  put<std::uint32_t>(header, 0);   // sigfigs
+  put<std::int32_t>(header, 0);       // thiszone
+  put<std::uint32_t>(header, 0);      // sigfigs
   put<std::uint32_t>(header, 65535);  // snaplen
   put<std::uint32_t>(header, 1);      // LINKTYPE_ETHERNET
   std::fwrite(header.data(), 1, header.size(), file.f);

@@ -15,7 +15,7 @@ namespace sluice::cp::testing {
 // Answers every TCP connection according to `mode`.
 class LocalTcpServer {
  public:
-  enum class Mode { http, silent, close };
+  enum class Mode { http, silent, close, greeting };  // greeting: writes the response at once
 
   explicit LocalTcpServer(Mode mode, std::string response = "",
                           asio::ssl::context* tls = nullptr)
@@ -44,6 +44,10 @@ class LocalTcpServer {
         serve_plain(socket);
       } else if (mode_ == Mode::http) {
         serve_tls(socket);
+      } else if (mode_ == Mode::greeting) {
+        asio::async_write(*socket, asio::buffer(response_),
+                          [socket](const boost::system::error_code&, std::size_t) {});
+        held_.push_back(socket);
       }
       accept();
     });

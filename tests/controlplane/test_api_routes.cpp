@@ -95,7 +95,7 @@ TEST_F(ApiRoutesTest, AddVipThenBackendThenWeightDrainRemove) {
   r = call(http::verb::delete_, "/v1/vips?vip=198.18.0.11:53/udp");
   ASSERT_EQ(r.result_int(), 200u) << r.body();
   EXPECT_EQ(store_.desired(), initial());
-  EXPECT_EQ(store_.revision(), 6u);
+  EXPECT_EQ(store_.revision(), 7u);
 }
 
 struct BadInput {

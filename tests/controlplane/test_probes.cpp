@@ -114,7 +114,7 @@ TEST(Probes, HttpsGetOverTls) {
 }
 
 TEST(Probes, HttpsAgainstPlainHttpFailsTheHandshake) {
-  LocalTcpServer server(LocalTcpServer::Mode::http, http_response(200, ""));
+  LocalTcpServer server(LocalTcpServer::Mode::greeting, http_response(400, "plain HTTP here"));
   const ProbeOutcome o = probe(spec(config::HealthCheckType::https, server.port()));
   EXPECT_FALSE(o.success);
   EXPECT_NE(o.detail.find("tls handshake"), std::string::npos) << o.detail;

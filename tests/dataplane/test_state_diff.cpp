@@ -70,9 +70,9 @@ TEST(StateDiff, NamesDataplaneSettingChanges) {
   auto after = before;
   after.dataplane.mtu = 9000;
   after.dataplane.tunnel_source_v4 = *IpAddress::parse("198.18.0.1");
-  EXPECT_THAT(describe_changes(before, after),
-              ElementsAre("dataplane.tunnel_source_v4 none -> 198.18.0.1",
-                          "dataplane.mtu 1500 -> 9000"));
+  EXPECT_THAT(
+      describe_changes(before, after),
+      ElementsAre("dataplane.tunnel_source_v4 none -> 198.18.0.1", "dataplane.mtu 1500 -> 9000"));
 }
 
 }  // namespace

@@ -23,8 +23,13 @@ class JsonNode {
     if (j_->is_object()) return detail::NodeKind::mapping;
     return detail::NodeKind::scalar;
   }
-  [[nodiscard]] std::size_t size() const { return j_->size(); }
-  [[nodiscard]] JsonNode element(std::size_t i) const { return JsonNode((*j_)[i]); }
+  [[nodiscard]] std::vector<JsonNode> elements() const {
+    std::vector<JsonNode> out;
+    out.reserve(j_->size());
+    for (const json& e : *j_)
+      out.emplace_back(e);
+    return out;
+  }
   [[nodiscard]] std::vector<std::pair<JsonNode, JsonNode>> entries() const {
     std::vector<std::pair<JsonNode, JsonNode>> out;
     for (const auto& [key, value] : j_->items())

@@ -242,8 +242,8 @@ class Checker {
     std::set<IpAddress> vip_addresses;
     for (const Vip& v : s.vips)
       vip_addresses.insert(v.address);
-    bool need_v4_source = false;
-    bool need_v6_source = false;
+    bool reported_missing_v4_source = false;
+    bool reported_missing_v6_source = false;
 
     for (std::size_t i = 0; i < s.vips.size(); ++i) {
       const Vip& v = s.vips[i];
@@ -305,12 +305,12 @@ class Checker {
             (d.tunnel_source_v6 && *d.tunnel_source_v6 == b.address)) {
           add(bpath + ".address", b.address.to_string() + " is the tunnel source address");
         }
-        if (b.address.is_v4() && !d.tunnel_source_v4 && !need_v4_source) {
-          need_v4_source = true;
+        if (b.address.is_v4() && !d.tunnel_source_v4 && !reported_missing_v4_source) {
+          reported_missing_v4_source = true;
           add(bpath + ".address", "an IPv4 backend needs dataplane.tunnel_source_v4");
         }
-        if (b.address.is_v6() && !d.tunnel_source_v6 && !need_v6_source) {
-          need_v6_source = true;
+        if (b.address.is_v6() && !d.tunnel_source_v6 && !reported_missing_v6_source) {
+          reported_missing_v6_source = true;
           add(bpath + ".address", "an IPv6 backend needs dataplane.tunnel_source_v6");
         }
         if (b.weight > kMaxWeight) {

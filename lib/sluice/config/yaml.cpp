@@ -55,8 +55,14 @@ class YamlNode {
     }
     return detail::NodeKind::null;
   }
-  [[nodiscard]] std::size_t size() const { return node_.size(); }
-  [[nodiscard]] YamlNode element(std::size_t i) const { return YamlNode(node_[i], source_, mark_); }
+  // Iterators, not node_[i]: yaml-cpp's indexing merges node memory on every call.
+  [[nodiscard]] std::vector<YamlNode> elements() const {
+    std::vector<YamlNode> out;
+    out.reserve(node_.size());
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      out.emplace_back(*it, source_, mark_);
+    return out;
+  }
   [[nodiscard]] std::vector<std::pair<YamlNode, YamlNode>> entries() const {
     std::vector<std::pair<YamlNode, YamlNode>> out;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
@@ -106,6 +112,7 @@ class YamlNode {
     return (is_plain_scalar() ? "" : "the quoted string ") + std::string("\"") + text + "\"";
   }
   [[nodiscard]] std::string location() const { return format_location(*source_, mark_); }
+  [[nodiscard]] const YAML::Mark& mark() const { return mark_; }
 
  private:
   // yaml-cpp tags quoted scalars "!" and plain ones "?"; an explicit !!str is a string too.
@@ -217,9 +224,11 @@ Result<State> load_yaml_string(std::string_view text, std::string_view source_na
   const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   const YamlNode root_node(root, source, YAML::Mark());
 
-  std::unordered_map<std::string, std::string> locations;  // field path -> "file:l:c: "
+  std::unordered_map<std::string, YAML::Mark> marks;  // field path -> where it was written
   detail::Decoder<YamlNode> d;
-  d.on_node = [&](const std::string& path, const YamlNode& n) { locations[path] = n.location(); };
+  if (check == Check::full) {
+    d.on_node = [&](const std::string& path, const YamlNode& n) { marks[path] = n.mark(); };
+  }
   State state;
   try {
     if (root_node.kind() != detail::NodeKind::null &&
@@ -237,7 +246,9 @@ Result<State> load_yaml_string(std::string_view text, std::string_view source_na
   if (errors.empty()) return state;
   return Error{format_errors(errors, [&](const std::string& path) {
     for (std::string p = path; !p.empty(); p = parent_path(p)) {
-      if (const auto it = locations.find(p); it != locations.end()) return it->second;
+      if (const auto it = marks.find(p); it != marks.end()) {
+        return format_location(*source, it->second);
+      }
     }
     return *source + ": ";
   })};

@@ -5,7 +5,7 @@
 //
 // An adapter provides:
 //   NodeKind kind() const;
-//   std::size_t size() const;                  Node element(std::size_t i) const;   (lists)
+//   std::vector<Node> elements() const;                                             (lists)
 //   std::vector<std::pair<Node, Node>> entries() const;                            (mappings)
 //   std::optional<std::string> as_string() const;   (keys too)
 //   std::optional<std::uint64_t> as_uint() const;   nullopt: not a non-negative integer
@@ -117,13 +117,13 @@ class Decoder {
       return true;
     }
     if (n.kind() != NodeKind::list) return fail(n, path, "expected a list, got " + n.describe());
+    const std::vector<Node> elements = n.elements();
     out.clear();
-    out.resize(n.size());
-    for (std::size_t i = 0; i < n.size(); ++i) {
-      const Node element = n.element(i);
+    out.resize(elements.size());
+    for (std::size_t i = 0; i < elements.size(); ++i) {
       const std::string at = index_path(path, i);
-      if (on_node) on_node(at, element);
-      if (!decode_element(element, at, out[i])) return false;
+      if (on_node) on_node(at, elements[i]);
+      if (!decode_element(elements[i], at, out[i])) return false;
     }
     return true;
   }

@@ -1,24 +1,17 @@
 #include "app.hpp"
 
 #include <rte_cycles.h>
-#include <rte_ethdev.h>
-#include <rte_lcore.h>
 #include <rte_pdump.h>
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <chrono>
-#include <map>
 #include <memory>
 #include <vector>
 
 #include "control_handlers.hpp"
 #include "control_server.hpp"
-#include "exception_tap.hpp"
-#include "mempool.hpp"
-#include "port.hpp"
-#include "port_roles.hpp"
+#include "port_set.hpp"
 #include "qsbr.hpp"
 #include "rate_log.hpp"
 #include "signals.hpp"
@@ -28,35 +21,14 @@
 #include "state_controller.hpp"
 #include "telemetry.hpp"
 #include "telemetry_source.hpp"
-#include "worker.hpp"
+#include "worker_group.hpp"
+#include "worker_plan.hpp"
+#include "xdp_vip_sync.hpp"
 
 namespace sluice::dataplane {
 namespace {
 
 constexpr std::chrono::milliseconds kControlPollInterval{50};
-constexpr std::uint32_t kMempoolCache = 256;
-
-std::vector<std::uint16_t> probed_ports() {
-  std::vector<std::uint16_t> out;
-  std::uint16_t port = 0;
-  RTE_ETH_FOREACH_DEV(port) {
-    out.push_back(port);
-  }
-  return out;
-}
-
-// Enough for every descriptor ring, every worker's bursts and buffers, and the caches.
-std::uint32_t automatic_mbuf_count(const Options& o, std::size_t ports, std::size_t workers) {
-  const std::uint64_t rings =
-      ports * workers * (std::uint64_t{o.rx_descriptors} + o.tx_descriptors);
-  const std::uint64_t in_flight = workers * (kRxBurst + std::uint64_t{kTxBurst} * (ports + 1));
-  const std::uint64_t caches = (workers + 1) * std::uint64_t{kMempoolCache} * 3 / 2;
-  std::uint64_t n = rings + in_flight + caches + 4096;
-  std::uint64_t pow2 = 1;
-  while (pow2 - 1 < n)
-    pow2 <<= 1;  // 2^k - 1 is the mempool's sweet spot
-  return static_cast<std::uint32_t>(pow2 - 1);
-}
 
 struct PdumpGuard {
   bool active = rte_pdump_init() == 0;
@@ -94,6 +66,19 @@ class IdleWatch {
   std::chrono::steady_clock::time_point last_change_ = std::chrono::steady_clock::now();
 };
 
+void log_totals(const DataplaneView& view) {
+  const auto totals = collect_counters(view);
+  std::uint64_t rx = 0, tx = 0, dropped = 0;
+  for (const auto& l : totals.per_lcore) {
+    rx += l.rx_packets;
+    tx += l.tx_packets;
+  }
+  for (const auto& [name, n] : totals.drops)
+    dropped += n;
+  spdlog::info("stopped: {} packets received, {} sent, {} dropped; generation {}", rx, tx, dropped,
+               view.state->generation());
+}
+
 }  // namespace
 
 Status run_dataplane(const Options& options, const Eal& eal) {
@@ -104,104 +89,51 @@ Status run_dataplane(const Options& options, const Eal& eal) {
         "no worker lcore: give the EAL at least two lcores (e.g. -l 0-1 --main-lcore 0); "
         "the main lcore only runs the control thread"};
   }
-  const auto workers = static_cast<std::uint16_t>(lcores.size());
 
-  // The state to start with.
+  // The state to start with; it also sizes the flow tables.
   config::State initial;
-  bool have_initial = false;
   if (!options.config_path.empty()) {
     auto loaded = config::load_yaml_file(options.config_path);
     if (!loaded) return loaded.error();
     initial = std::move(loaded.value());
-    have_initial = true;
   }
   const std::uint32_t flow_entries = initial.dataplane.flow_table_entries;
 
-  // Ports and their roles.
-  auto roles =
-      assign_port_roles({options.rx_ports, options.tx_port, options.host_port}, probed_ports());
-  if (!roles) return roles.error();
-  std::unique_ptr<ExceptionTap> tap;
-  if (!options.exception_tap.empty()) {
-    rte_ether_addr mac{};
-    std::array<std::uint8_t, 6> uplink_mac{};
-    if (rte_eth_macaddr_get(roles->uplink(), &mac) == 0) {
-      std::copy_n(mac.addr_bytes, 6, uplink_mac.begin());
-    }
-    auto created = ExceptionTap::create(options.exception_tap, uplink_mac);
-    if (!created) return created.error();
-    tap = std::move(created.value());
-    roles->host_port = tap->port_id();
-  }
-  const auto port_ids = roles->all_ports();
-
-  const std::uint32_t mbufs =
-      options.mbufs != 0 ? options.mbufs : automatic_mbuf_count(options, port_ids.size(), workers);
-  auto pool = create_pktmbuf_pool({.name = "sluice_mbufs",
-                                   .mbufs = mbufs,
-                                   .data_room = options.mbuf_data_room,
-                                   .cache_size = kMempoolCache,
-                                   .socket = static_cast<int>(rte_socket_id())});
-  if (!pool) return pool.error();
-
-  std::map<std::uint16_t, std::unique_ptr<Port>> ports;
-  for (std::uint16_t id : port_ids) {
-    auto port = Port::start({.port_id = id,
-                             .rx_queues = workers,
-                             .tx_queues = workers,
-                             .rx_descriptors = options.rx_descriptors,
-                             .tx_descriptors = options.tx_descriptors,
-                             .pool = pool->get()});
-    if (!port) return port.error();
-    const Port& p = *port.value();
-    if (p.tx_queues() < workers) {
-      return Error{
-          fmt::format("port {} ({}) offers {} TX queues: run at most that many worker "
-                      "lcores (have {})",
-                      id, p.driver(), p.tx_queues(), workers)};
-    }
-    const bool polled =
-        id == roles->host_port ||
-        std::find(roles->rx_ports.begin(), roles->rx_ports.end(), id) != roles->rx_ports.end();
-    if (polled && p.rx_queues() == 0) {
-      return Error{fmt::format("port {} ({}) cannot receive (no RX queue)", id, p.driver())};
-    }
-    std::string role = id == roles->host_port ? "host (exception path)" : "";
-    if (polled && role.empty()) role = "rx";
-    if (id == roles->tx_port) role += role.empty() ? "tx" : "+tx";
-    if (!roles->tx_port && role == "rx") role = "rx+tx (one-armed)";
-    spdlog::info("port {} {} ({}) mac {}: {}, {} RX / {} TX queues{}, {}", id, p.name(), p.driver(),
-                 format_mac(p.mac()), role, p.rx_queues(), p.tx_queues(),
-                 p.rss() ? " with RSS" : "", p.link_status());
-    ports.emplace(id, std::move(port.value()));
-  }
-
-  // Per-worker state (flow tables from DPDK memory on the worker's socket).
-  const std::uint16_t mac_port = roles->tx_port.value_or(roles->uplink());
-  const config::MacAddress source_mac = options.source_mac.empty()
-                                            ? ports.at(mac_port)->mac()
-                                            : *config::parse_mac(options.source_mac);
-  std::vector<pipeline::WorkerStatePtr> states;
-  for (unsigned i = 0; i < workers; ++i) {
-    pipeline::WorkerConfig wc;
-    wc.lcore_id = lcores[i];
-    wc.socket_id = static_cast<int>(rte_lcore_to_socket_id(lcores[i]));
-    wc.flow_table_entries = flow_entries;
-    wc.ticks_per_second = rte_get_tsc_hz();
-    wc.port_mac = source_mac;
-    wc.seed = 0x51u * (lcores[i] + 1);
-    auto state = pipeline::create_worker_state(wc);
-    if (!state)
-      return Error{"worker on lcore " + std::to_string(lcores[i]) + ": " + state.error().message};
-    states.push_back(std::move(state.value()));
-  }
-
-  auto qsbr = create_qsbr(workers);
+  // Declaration order is teardown order, reversed: workers stop before the snapshot, the
+  // state and the ports they use go away.
+  auto ports = open_ports(options, static_cast<std::uint16_t>(lcores.size()));
+  if (!ports) return ports.error();
+  auto qsbr = create_qsbr(static_cast<unsigned>(lcores.size()));
   if (!qsbr) return qsbr.error();
   SnapshotPublisher publisher(qsbr->get());
+
+  pipeline::WorkerConfig worker_config;
+  worker_config.flow_table_entries = flow_entries;
+  worker_config.ticks_per_second = rte_get_tsc_hz();
+  worker_config.port_mac =
+      options.source_mac.empty()
+          ? ports->port(ports->roles.tx_port.value_or(ports->roles.uplink())).mac()
+          : *config::parse_mac(options.source_mac);
+  worker_config.seed = 0x51;
+  auto workers = WorkerGroup::create(lcores, worker_config);
+  if (!workers) return workers.error();
+
   StateController controller(publisher, flow_entries);
+  std::unique_ptr<XdpVipSync> xdp_sync;
+  if (!options.xdp_steering.empty()) {
+    std::vector<int> af_xdp_ifindexes;
+    for (const auto& [id, p] : ports->ports) {
+      if (p->driver() == "net_af_xdp" && p->if_index() > 0) {
+        af_xdp_ifindexes.push_back(p->if_index());
+      }
+    }
+    auto opened = XdpVipSync::open(options.xdp_steering, af_xdp_ifindexes);
+    if (!opened) return opened.error();
+    xdp_sync = std::move(opened.value());
+    controller.on_applied([&xdp_sync](const config::State& s) { xdp_sync->sync(s); });
+  }
   if (auto s = controller.publish_empty(); !s) return s;
-  if (have_initial) {
+  if (!options.config_path.empty()) {
     auto applied = controller.apply(initial, "--config " + options.config_path);
     if (!applied) return Error{options.config_path + ": " + applied.error().message};
   } else {
@@ -211,10 +143,9 @@ Status run_dataplane(const Options& options, const Eal& eal) {
 
   DataplaneView view;
   view.state = &controller;
-  for (const auto& s : states)
-    view.workers.push_back(s.get());
+  view.workers = (*workers)->states();
   view.worker_lcores.assign(lcores.begin(), lcores.end());
-  for (const auto& [id, p] : ports)
+  for (const auto& [id, p] : ports->ports)
     view.ports.push_back(p.get());
   view.main_lcore = eal.main_lcore();
   view.started = started;
@@ -226,43 +157,12 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   PdumpGuard pdump;
   TelemetryGuard telemetry(view);
 
-  // Workers.
-  std::atomic<bool> running{true};
-  std::vector<std::unique_ptr<Worker>> worker_objects;
   const std::uint64_t drain_ticks = rte_get_tsc_hz() / 1'000'000 * options.drain_us;
-  for (unsigned i = 0; i < workers; ++i) {
-    WorkerSetup setup;
-    setup.index = i;
-    setup.lcore = lcores[i];
-    setup.drain_ticks = drain_ticks;
-    setup.tx_ports = port_ids;
-    setup.host_port = roles->host_port;
-    for (std::uint16_t rx : roles->rx_ports) {
-      if (i < ports.at(rx)->rx_queues()) {
-        setup.traffic.push_back({rx, static_cast<std::uint16_t>(i), roles->egress_for(rx)});
-      }
-    }
-    if (roles->host_port && i < ports.at(*roles->host_port)->rx_queues()) {
-      setup.host = RxQueue{*roles->host_port, static_cast<std::uint16_t>(i), roles->uplink()};
-    }
-    worker_objects.push_back(
-        std::make_unique<Worker>(std::move(setup), *states[i], publisher, qsbr->get(), running));
-  }
-  for (unsigned i = 0; i < workers; ++i) {
-    if (int rc = rte_eal_remote_launch(Worker::launch, worker_objects[i].get(), lcores[i]);
-        rc != 0) {
-      running.store(false);
-      rte_eal_mp_wait_lcore();
-      return Error{fmt::format("cannot launch the worker on lcore {}", lcores[i])};
-    }
-    spdlog::info("worker {} on lcore {}: {} RX queue(s){}", i, lcores[i],
-                 worker_objects[i]->setup().traffic.size(),
-                 worker_objects[i]->setup().host ? " + host port" : "");
-  }
+  auto plan = plan_workers(ports->roles, ports->rx_queue_counts(), lcores, drain_ticks);
+  if (auto s = (*workers)->launch(std::move(plan), publisher, qsbr->get()); !s) return s;
   spdlog::info("forwarding; control socket {}; telemetry /sluice/*; pdump {}",
                options.control_socket, pdump.active ? "ready" : "unavailable");
 
-  // Control loop.
   IdleWatch idle(std::chrono::milliseconds(options.exit_after_idle_ms));
   RateLog rates(std::chrono::seconds(options.stats_interval_s));
   while (!stop_requested()) {
@@ -272,21 +172,11 @@ Status run_dataplane(const Options& options, const Eal& eal) {
       break;
     }
     rates.maybe_log(view.workers);
+    if (xdp_sync) xdp_sync->retry();
   }
   if (stop_requested()) spdlog::info("signal {}: stopping", stop_signal());
-
-  running.store(false);
-  rte_eal_mp_wait_lcore();
-  const auto totals = collect_counters(view);
-  std::uint64_t rx = 0, tx = 0, dropped = 0;
-  for (const auto& l : totals.per_lcore) {
-    rx += l.rx_packets;
-    tx += l.tx_packets;
-  }
-  for (const auto& [name, n] : totals.drops)
-    dropped += n;
-  spdlog::info("stopped: {} packets received, {} sent, {} dropped; generation {}", rx, tx, dropped,
-               controller.generation());
+  (*workers)->stop();
+  log_totals(view);
   return ok_status();
 }
 

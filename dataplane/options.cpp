@@ -47,6 +47,11 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
                  "create a TAP interface with this name (MAC of the first RX port) as the host "
                  "port")
       ->excludes(host);
+  app.add_option("--xdp-steering", o.xdp_steering,
+                 "af_xdp mode: keep the VIP maps of the XDP steering program (pinned under this "
+                 "bpffs directory, e.g. /sys/fs/bpf, else found on the af_xdp interfaces) equal "
+                 "to the running VIPs")
+      ->type_name("PIN_ROOT");
   app.add_option("--source-mac", o.source_mac,
                  "source MAC of encapsulated frames (default: the MAC of the --tx-port, else "
                  "of the first RX port)")

@@ -21,7 +21,8 @@ struct Options {
                                            // the port they arrived on (one-armed)
   std::optional<std::uint16_t> host_port;  // exception path to the kernel (TAP, virtio-user)
   std::string exception_tap;               // create a TAP named this as the host port
-  std::string source_mac;  // source MAC of encapsulated frames; empty: the egress port's MAC
+  std::string xdp_steering;  // pin root of the steering program's maps; empty: do not sync
+  std::string source_mac;    // source MAC of encapsulated frames; empty: the egress port's MAC
 
   // Buffers and queues.
   std::uint32_t mbufs = 0;              // 0: sized from ports, queues and descriptors

@@ -33,6 +33,7 @@ Result<std::unique_ptr<Port>> Port::start(const PortRequest& request) {
   char name[RTE_ETH_NAME_MAX_LEN] = {};
   if (rte_eth_dev_get_name_by_port(id, name) == 0) port->name_ = name;
   port->driver_ = info.driver_name != nullptr ? info.driver_name : "";
+  port->if_index_ = static_cast<int>(info.if_index);
 
   // 0 RX queues is legal for a transmit-only device (a pcap port with only tx_pcap).
   port->rx_queues_ = std::min(request.rx_queues, info.max_rx_queues);

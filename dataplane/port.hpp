@@ -37,6 +37,8 @@ class Port {
   [[nodiscard]] std::uint16_t rx_queues() const { return rx_queues_; }
   [[nodiscard]] std::uint16_t tx_queues() const { return tx_queues_; }
   [[nodiscard]] bool rss() const { return rss_; }
+  // Kernel interface index for kernel-backed PMDs (af_xdp, af_packet, tap); 0 otherwise.
+  [[nodiscard]] int if_index() const { return if_index_; }
   // "link up, 10000 Mbps, full-duplex" or "link down", without waiting for autonegotiation.
   [[nodiscard]] std::string link_status() const;
 
@@ -50,6 +52,7 @@ class Port {
   std::uint16_t rx_queues_ = 0;
   std::uint16_t tx_queues_ = 0;
   bool rss_ = false;
+  int if_index_ = 0;
 };
 
 // Human-readable MAC "02:00:00:00:00:01".

@@ -13,8 +13,11 @@ StateController::StateController(SnapshotPublisher& publisher, std::uint32_t flo
 Status StateController::publish_empty() {
   auto snapshot = pipeline::build_snapshot(running_, registry_);
   if (!snapshot) return Error{"cannot build the empty start-up state: " + snapshot.error().message};
-  std::lock_guard lock(readers_mutex_);
-  publisher_.publish(std::move(snapshot.value()));
+  {
+    std::lock_guard lock(readers_mutex_);
+    publisher_.publish(std::move(snapshot.value()));
+  }
+  if (on_applied_) on_applied_(running_);
   return ok_status();
 }
 
@@ -50,6 +53,7 @@ Result<std::uint64_t> StateController::apply(const config::State& state, std::st
     spdlog::warn("dataplane.flow_table_entries {} takes effect at the next start (running {})",
                  state.dataplane.flow_table_entries, flow_table_entries_);
   }
+  if (on_applied_) on_applied_(running_);
   return state.generation;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string_view>
 
@@ -30,6 +31,12 @@ class StateController {
   // Returns the generation now running.
   [[nodiscard]] Result<std::uint64_t> apply(const config::State& state, std::string_view source);
 
+  // Called on the control thread after each state (the empty one included) is in force; e.g.
+  // to mirror the VIP set into the XDP steering program.
+  void on_applied(std::function<void(const config::State&)> listener) {
+    on_applied_ = std::move(listener);
+  }
+
   [[nodiscard]] bool loaded() const { return loaded_; }
   [[nodiscard]] std::uint64_t generation() const { return running_.generation; }
   [[nodiscard]] const config::State& running() const { return running_; }
@@ -47,6 +54,7 @@ class StateController {
   config::State running_;
   bool loaded_ = false;  // false until a real state (not the empty start-up one) is applied
   mutable std::mutex readers_mutex_;
+  std::function<void(const config::State&)> on_applied_;
 };
 
 }  // namespace sluice::dataplane

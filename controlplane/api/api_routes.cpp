@@ -51,7 +51,8 @@ template <typename T>
 using Decoded = std::variant<T, HttpResponse>;
 
 Decoded<json> json_body(const HttpRequest& request) {
-  if (request.body().empty()) return error(http::status::bad_request, "body: expected a JSON object");
+  if (request.body().empty())
+    return error(http::status::bad_request, "body: expected a JSON object");
   json body = json::parse(request.body(), nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return error(http::status::bad_request, "body: not a JSON object");
@@ -110,7 +111,11 @@ class Router {
  public:
   Router(StateStore& store, HealthTable& health, DataplaneSync& sync, const HttpRequest& request,
          RequestTarget target)
-      : store_(store), health_(health), sync_(sync), request_(request), target_(std::move(target)) {}
+      : store_(store),
+        health_(health),
+        sync_(sync),
+        request_(request),
+        target_(std::move(target)) {}
 
   HttpResponse route() {
     const std::string& path = target_.path;
@@ -186,7 +191,8 @@ class Router {
       v["vip"] = config::vip_key(vip);
       vips.push_back(std::move(v));
     }
-    return respond(http::status::ok, json{{"revision", store_.revision()}, {"vips", std::move(vips)}});
+    return respond(http::status::ok,
+                   json{{"revision", store_.revision()}, {"vips", std::move(vips)}});
   }
 
   HttpResponse add_vip() {
@@ -233,7 +239,8 @@ class Router {
         }
       }
     }
-    return respond(http::status::ok, json{{"revision", store_.revision()}, {"backends", std::move(out)}});
+    return respond(http::status::ok,
+                   json{{"revision", store_.revision()}, {"backends", std::move(out)}});
   }
 
   HttpResponse add_backend() {
@@ -247,7 +254,8 @@ class Router {
     const config::Backend value = std::move(backend.value());
     return apply("add backend " + value.address.to_string() + " to VIP " + config::to_string(k) +
                      " weight " + std::to_string(value.weight),
-                 http::status::created, [&](config::State& s) { return cp::add_backend(s, k, value); });
+                 http::status::created,
+                 [&](config::State& s) { return cp::add_backend(s, k, value); });
   }
 
   HttpResponse remove_backend() {
@@ -270,7 +278,9 @@ class Router {
     if (failed(body)) return take_error(body);
     const json& j = std::get<json>(body);
     for (const auto& [name, value] : j.items()) {
-      if (name != "weight") return error(http::status::bad_request, name + ": unknown field (expected only \"weight\")");
+      if (name != "weight")
+        return error(http::status::bad_request,
+                     name + ": unknown field (expected only \"weight\")");
     }
     const auto it = j.find("weight");
     if (it == j.end() || !it->is_number_integer() || it->get<std::int64_t>() < 0 ||
@@ -284,7 +294,8 @@ class Router {
     const IpAddress a = std::get<IpAddress>(address);
     return apply("set weight of backend " + a.to_string() + " of VIP " + config::to_string(k) +
                      " to " + std::to_string(weight),
-                 http::status::ok, [&](config::State& s) { return cp::set_weight(s, k, a, weight); });
+                 http::status::ok,
+                 [&](config::State& s) { return cp::set_weight(s, k, a, weight); });
   }
 
   HttpResponse set_drained(bool drained) {
@@ -330,7 +341,8 @@ class Router {
     const std::optional<config::Protocol> protocol =
         proto ? config::parse_protocol(*proto) : std::optional(config::Protocol::tcp);
     if (!protocol) {
-      return error(http::status::bad_request, "protocol: expected tcp or udp, got \"" + *proto + "\"");
+      return error(http::status::bad_request,
+                   "protocol: expected tcp or udp, got \"" + *proto + "\"");
     }
     flow.protocol = *protocol;
     const std::string* dataplane = target_.param("dataplane");

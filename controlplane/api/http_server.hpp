@@ -26,7 +26,9 @@ class HttpServer {
   using Acceptor = typename Protocol::acceptor;
 
   HttpServer(asio::io_context& io, Acceptor acceptor, HttpHandler handler, std::string name)
-      : io_(io), acceptor_(std::move(acceptor)), handler_(std::move(handler)),
+      : io_(io),
+        acceptor_(std::move(acceptor)),
+        handler_(std::move(handler)),
         name_(std::move(name)) {}
 
   void start() { accept(); }
@@ -50,10 +52,9 @@ class HttpServer {
       parser_.emplace();
       parser_->body_limit(kMaxRequestBodyBytes);
       auto self = this->shared_from_this();
-      http::async_read(stream_, buffer_, *parser_,
-                       [self](const boost::system::error_code& ec, std::size_t) {
-                         self->on_read(ec);
-                       });
+      http::async_read(
+          stream_, buffer_, *parser_,
+          [self](const boost::system::error_code& ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(const boost::system::error_code& ec) {

@@ -28,7 +28,9 @@ std::string health_word(const BackendHealth* h) {
   return h->healthy ? "up" : "down";
 }
 
-std::uint64_t delta(std::uint64_t now, std::uint64_t before) { return now >= before ? now - before : 0; }
+std::uint64_t delta(std::uint64_t now, std::uint64_t before) {
+  return now >= before ? now - before : 0;
+}
 
 // Per-VIP and per-backend counters of one dataplane, keyed for summing.
 struct Totals {
@@ -45,9 +47,12 @@ void add(Totals& t, std::uint64_t packets, std::uint64_t bytes, std::uint64_t ne
 }
 
 json totals_json(const Totals& t) {
-  return json{{"packets", t.packets},       {"bytes", t.bytes},
-              {"new_flows", t.new_flows},   {"active_flows", t.active_flows},
-              {"packets_per_s", t.pps},     {"bits_per_s", t.bps},
+  return json{{"packets", t.packets},
+              {"bytes", t.bytes},
+              {"new_flows", t.new_flows},
+              {"active_flows", t.active_flows},
+              {"packets_per_s", t.pps},
+              {"bits_per_s", t.bps},
               {"new_flows_per_s", t.new_flows_per_s}};
 }
 
@@ -136,7 +141,8 @@ json status_view(const StatusInputs& in) {
         effective ? maglev_shares(*effective) : std::map<IpAddress, double>{};
 
     bool all_down = false;
-    for (const AllDownVip& d : in.effective.all_down) all_down = all_down || d.vip == key_text;
+    for (const AllDownVip& d : in.effective.all_down)
+      all_down = all_down || d.vip == key_text;
 
     json backends = json::array();
     for (const config::Backend& b : vip.backends) {
@@ -183,10 +189,15 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
   for (const DataplaneReport& d : dataplanes) {
     if (!d.counters) continue;
     const control::Counters& now = d.counters->counters;
-    const control::Counters* before = d.previous_counters ? &d.previous_counters->counters : nullptr;
-    const double dt = before ? std::chrono::duration<double>(d.counters->at - d.previous_counters->at).count() : 0;
+    const control::Counters* before =
+        d.previous_counters ? &d.previous_counters->counters : nullptr;
+    const double dt =
+        before ? std::chrono::duration<double>(d.counters->at - d.previous_counters->at).count()
+               : 0;
     if (dt > 0) interval_s = std::max(interval_s, dt);
-    auto rate = [&](std::uint64_t n, std::uint64_t b) { return dt > 0 ? static_cast<double>(delta(n, b)) / dt : 0.0; };
+    auto rate = [&](std::uint64_t n, std::uint64_t b) {
+      return dt > 0 ? static_cast<double>(delta(n, b)) / dt : 0.0;
+    };
 
     for (const control::VipCounters& v : now.per_vip) {
       const control::VipCounters* pv = before ? find_vip_counters(*before, v.vip) : nullptr;
@@ -226,13 +237,14 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
       // Load: the share of polls that found packets, over the last interval when known.
       const std::uint64_t polls = pl ? delta(l.rx_polls, pl->rx_polls) : l.rx_polls;
       const std::uint64_t busy = pl ? delta(l.busy_polls, pl->busy_polls) : l.busy_polls;
-      lcores.push_back(json{{"dataplane", d.name},
-                            {"lcore", l.lcore},
-                            {"rx_packets", l.rx_packets},
-                            {"tx_packets", l.tx_packets},
-                            {"rx_packets_per_s", pl ? rate(l.rx_packets, pl->rx_packets) : 0.0},
-                            {"tx_packets_per_s", pl ? rate(l.tx_packets, pl->tx_packets) : 0.0},
-                            {"load", polls > 0 ? static_cast<double>(busy) / static_cast<double>(polls) : 0.0}});
+      lcores.push_back(
+          json{{"dataplane", d.name},
+               {"lcore", l.lcore},
+               {"rx_packets", l.rx_packets},
+               {"tx_packets", l.tx_packets},
+               {"rx_packets_per_s", pl ? rate(l.rx_packets, pl->rx_packets) : 0.0},
+               {"tx_packets_per_s", pl ? rate(l.tx_packets, pl->tx_packets) : 0.0},
+               {"load", polls > 0 ? static_cast<double>(busy) / static_cast<double>(polls) : 0.0}});
     }
   }
 
@@ -251,7 +263,8 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
   }
   json drop_list = json::array();
   for (const auto& [reason, value] : drops) {
-    drop_list.push_back(json{{"reason", reason}, {"packets", value.first}, {"packets_per_s", value.second}});
+    drop_list.push_back(
+        json{{"reason", reason}, {"packets", value.first}, {"packets_per_s", value.second}});
   }
   return json{{"interval_s", interval_s},
               {"vips", std::move(vip_list)},
@@ -279,12 +292,15 @@ json health_view(const config::State& desired, const HealthSnapshot& health) {
         entry["checks"] = h->checks;
         entry["failures"] = h->failures;
         entry["latency_avg_ms"] =
-            h->latency.count() > 0 ? h->latency.sum_seconds() * 1000 / static_cast<double>(h->latency.count()) : 0.0;
+            h->latency.count() > 0
+                ? h->latency.sum_seconds() * 1000 / static_cast<double>(h->latency.count())
+                : 0.0;
         if (h->last) {
-          entry["last"] = json{{"success", h->last->success},
-                               {"latency_ms", static_cast<double>(h->last->latency.count()) / 1000.0},
-                               {"detail", h->last->detail},
-                               {"at", unix_seconds(h->last_checked)}};
+          entry["last"] =
+              json{{"success", h->last->success},
+                   {"latency_ms", static_cast<double>(h->last->latency.count()) / 1000.0},
+                   {"detail", h->last->detail},
+                   {"at", unix_seconds(h->last_checked)}};
         } else {
           entry["last"] = nullptr;
         }

@@ -80,10 +80,10 @@ int run_daemon(const DaemonOptions& options) {
     return kExitRefusedConfig;
   }
   const config::State& desired = loaded->desired;
-  spdlog::info("state: {} VIP(s) from {}; {} dataplane(s) to program", desired.vips.size(),
-               loaded->from_state_file ? settings.state_file + " (runtime changes)"
-                                       : options.config_path,
-               desired.dataplanes.size());
+  spdlog::info(
+      "state: {} VIP(s) from {}; {} dataplane(s) to program", desired.vips.size(),
+      loaded->from_state_file ? settings.state_file + " (runtime changes)" : options.config_path,
+      desired.dataplanes.size());
   if (desired.dataplanes.empty()) {
     spdlog::warn("config: no `dataplanes:` listed; nothing will be programmed");
   }
@@ -112,8 +112,8 @@ int run_daemon(const DaemonOptions& options) {
 
   asio::ip::tcp::acceptor metrics_acceptor(io);
   boost::system::error_code ec;
-  const asio::ip::tcp::endpoint metrics_endpoint(
-      asio::ip::make_address(metrics_address->host, ec), metrics_address->port);
+  const asio::ip::tcp::endpoint metrics_endpoint(asio::ip::make_address(metrics_address->host, ec),
+                                                 metrics_address->port);
   if (!ec) metrics_acceptor.open(metrics_endpoint.protocol(), ec);
   if (!ec) metrics_acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) metrics_acceptor.bind(metrics_endpoint, ec);
@@ -146,9 +146,11 @@ int run_daemon(const DaemonOptions& options) {
                settings.metrics_listen);
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < kServerThreads; ++i) threads.emplace_back([&io] { io.run(); });
+  for (int i = 1; i < kServerThreads; ++i)
+    threads.emplace_back([&io] { io.run(); });
   io.run();
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads)
+    t.join();
 
   sync.stop();
   monitor.stop();

@@ -7,7 +7,8 @@
 #include "daemon/options.hpp"
 
 int main(int argc, char** argv) {
-  std::variant<sluice::cp::DaemonOptions, int> parsed = sluice::cp::parse_daemon_options(argc, argv);
+  std::variant<sluice::cp::DaemonOptions, int> parsed =
+      sluice::cp::parse_daemon_options(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const auto& options = std::get<sluice::cp::DaemonOptions>(parsed);
   spdlog::set_level(spdlog::level::from_str(options.log_level));

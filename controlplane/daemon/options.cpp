@@ -41,7 +41,8 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv) {
 
 config::ControlplaneSettings effective_settings(const DaemonOptions& options,
                                                 const config::State& config) {
-  config::ControlplaneSettings settings = config.controlplane.value_or(config::ControlplaneSettings{});
+  config::ControlplaneSettings settings =
+      config.controlplane.value_or(config::ControlplaneSettings{});
   if (options.state_file) settings.state_file = *options.state_file;
   if (options.api_socket) settings.api_socket = *options.api_socket;
   if (options.metrics_listen) settings.metrics_listen = *options.metrics_listen;
@@ -51,20 +52,24 @@ config::ControlplaneSettings effective_settings(const DaemonOptions& options,
 Result<ListenAddress> parse_metrics_listen(const std::string& text) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string::npos) {
-    return Error{"metrics_listen: expected ADDRESS:PORT, e.g. 127.0.0.1:9780, got \"" + text + "\""};
+    return Error{"metrics_listen: expected ADDRESS:PORT, e.g. 127.0.0.1:9780, got \"" + text +
+                 "\""};
   }
   std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   const std::string port_text = text.substr(colon + 1);
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
     return Error{"metrics_listen: port must be 1..65535, got \"" + port_text + "\""};
   }
   const std::optional<IpAddress> address = IpAddress::parse(host);
   if (!address) return Error{"metrics_listen: \"" + host + "\" is not an IP address"};
-  const bool loopback = address->is_v4() ? (address->bytes[0] == 127)
-                                         : *address == *IpAddress::parse("::1");
+  const bool loopback =
+      address->is_v4() ? (address->bytes[0] == 127) : *address == *IpAddress::parse("::1");
   if (!loopback) {
     return Error{"metrics_listen: " + host +
                  " is not a loopback address; metrics are served on 127.0.0.0/8 or ::1 only "

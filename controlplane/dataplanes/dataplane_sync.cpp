@@ -20,8 +20,8 @@ std::string describe_backends(const config::Vip& vip) {
 }
 
 // One log line per VIP whose effective backends changed.
-void log_changes(const config::State* before, const EffectiveState& after,
-                 std::uint64_t generation) {
+void log_changes(const config::State* before, const std::vector<AllDownVip>& down_before,
+                 const EffectiveState& after, std::uint64_t generation) {
   for (const config::Vip& vip : after.state.vips) {
     const config::Vip* old = before ? config::find_vip(*before, config::key_of(vip)) : nullptr;
     if (old != nullptr && *old == vip) continue;
@@ -36,14 +36,21 @@ void log_changes(const config::State* before, const EffectiveState& after,
     }
   }
   for (const AllDownVip& down : after.all_down) {
+    const bool already = std::any_of(down_before.begin(), down_before.end(),
+                                     [&](const AllDownVip& d) { return d.vip == down.vip; });
+    if (already) continue;  // logged when it happened
     if (down.policy == config::AllDownPolicy::drop) {
-      spdlog::error("state: VIP {} has no healthy backend; all_down policy drop: new flows are "
-                    "dropped (counted as no_backend)",
-                    down.vip);
+      spdlog::error(
+          "state: VIP {} has no healthy backend (backends added at runtime count once "
+          "they pass `rise` checks); all_down policy drop: new flows are dropped "
+          "(counted as no_backend)",
+          down.vip);
     } else {
-      spdlog::error("state: VIP {} has no healthy backend; all_down policy keep-last-healthy: "
-                    "still sending to {} backend(s)",
-                    down.vip, down.backends_kept);
+      spdlog::error(
+          "state: VIP {} has no healthy backend (backends added at runtime count once "
+          "they pass `rise` checks); all_down policy keep-last-healthy: still sending "
+          "to {} backend(s)",
+          down.vip, down.backends_kept);
     }
   }
 }
@@ -51,8 +58,7 @@ void log_changes(const config::State* before, const EffectiveState& after,
 }  // namespace
 
 DataplaneSync::DataplaneSync(StateStore& store, HealthTable& health,
-                             std::vector<config::DataplaneEndpoint> dataplanes,
-                             SyncOptions options)
+                             std::vector<config::DataplaneEndpoint> dataplanes, SyncOptions options)
     : store_(store), health_(health), options_(options) {
   for (config::DataplaneEndpoint& endpoint : dataplanes) {
     DataplaneReport report;
@@ -64,7 +70,9 @@ DataplaneSync::DataplaneSync(StateStore& store, HealthTable& health,
   recompute();
 }
 
-DataplaneSync::~DataplaneSync() { stop(); }
+DataplaneSync::~DataplaneSync() {
+  stop();
+}
 
 void DataplaneSync::start() {
   thread_ = std::thread([this] { run(); });
@@ -110,7 +118,8 @@ void DataplaneSync::recompute() {
   EffectiveState next = compute_effective_state(desired, health, previous);
   if (have_effective_ && next.state == effective_.state) return;
   ++generation_;
-  log_changes(previous, next, generation_);
+  log_changes(previous, have_effective_ ? effective_.all_down : std::vector<AllDownVip>{}, next,
+              generation_);
   effective_ = std::move(next);
   have_effective_ = true;
 }
@@ -143,9 +152,8 @@ void DataplaneSync::run() {
 void DataplaneSync::mark_unreachable(Link& link, DataplaneReport& report,
                                      const std::string& error) {
   link.client.reset();
-  link.backoff = link.backoff.count() == 0
-                     ? options_.min_backoff
-                     : std::min(link.backoff * 2, options_.max_backoff);
+  link.backoff = link.backoff.count() == 0 ? options_.min_backoff
+                                           : std::min(link.backoff * 2, options_.max_backoff);
   link.next_attempt = std::chrono::steady_clock::now() + link.backoff;
   ++report.consecutive_failures;
   ++report.unreachable_events;
@@ -227,9 +235,10 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
       // Refused by the dataplane's validation: keep it reachable, retry with backoff.
       spdlog::error("dataplane {}: refused generation {}: {}", report.name, generation,
                     pushed.error().message);
-      report.last_error = "refused generation " + std::to_string(generation) + ": " +
-                          pushed.error().message;
-      link.backoff = std::min(std::max(link.backoff * 2, options_.min_backoff), options_.max_backoff);
+      report.last_error =
+          "refused generation " + std::to_string(generation) + ": " + pushed.error().message;
+      link.backoff =
+          std::min(std::max(link.backoff * 2, options_.min_backoff), options_.max_backoff);
       link.next_attempt = std::chrono::steady_clock::now() + link.backoff;
       report.in_sync = false;
       return;
@@ -247,7 +256,8 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
   }
 
   Result<control::Counters> counters = link.client->get_counters();
-  if (!counters.ok()) return mark_unreachable(link, report, "get_counters: " + counters.error().message);
+  if (!counters.ok())
+    return mark_unreachable(link, report, "get_counters: " + counters.error().message);
   report.previous_counters = std::move(report.counters);
   report.counters = CountersSample{std::move(counters.value()), std::chrono::steady_clock::now()};
 }
@@ -258,8 +268,8 @@ Result<std::pair<std::string, control::ExplainResult>> DataplaneSync::explain(
   {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < links_.size(); ++i) {
-      const bool wanted = dataplane.empty() ? reports_[i].reachable
-                                            : links_[i].endpoint.name == dataplane;
+      const bool wanted =
+          dataplane.empty() ? reports_[i].reachable : links_[i].endpoint.name == dataplane;
       if (wanted) candidates.push_back(links_[i].endpoint);
     }
   }

@@ -46,7 +46,9 @@ HealthMonitor::HealthMonitor(HealthTable& table, std::function<void()> on_transi
   tls_.set_verify_mode(asio::ssl::verify_none);
 }
 
-HealthMonitor::~HealthMonitor() { stop(); }
+HealthMonitor::~HealthMonitor() {
+  stop();
+}
 
 void HealthMonitor::start() {
   thread_ = std::thread([this] { io_.run(); });

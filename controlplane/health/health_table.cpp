@@ -15,7 +15,8 @@ void HealthTable::erase(const BackendRef& ref) {
 HealthMap HealthTable::healthy_map() const {
   std::lock_guard lock(mutex_);
   HealthMap out;
-  for (const auto& [ref, health] : entries_) out.emplace(ref, health.healthy);
+  for (const auto& [ref, health] : entries_)
+    out.emplace(ref, health.healthy);
   return out;
 }
 

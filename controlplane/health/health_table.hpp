@@ -20,7 +20,8 @@ namespace sluice::cp {
 struct ProbeOutcome {
   bool success = false;
   std::chrono::microseconds latency{0};
-  std::string detail;  // "HTTP 200 in 1.2 ms", "connect: Connection refused", "timeout after 1000 ms"
+  std::string
+      detail;  // "HTTP 200 in 1.2 ms", "connect: Connection refused", "timeout after 1000 ms"
 };
 
 struct BackendHealth {
@@ -33,7 +34,7 @@ struct BackendHealth {
   std::optional<ProbeOutcome> last;
   std::chrono::system_clock::time_point last_checked{};
   std::chrono::system_clock::time_point since{};  // of the current state
-  std::string reason;                              // why it is in its current state
+  std::string reason;                             // why it is in its current state
   std::uint64_t checks = 0;
   std::uint64_t failures = 0;
   LatencyHistogram latency;  // successful probes only

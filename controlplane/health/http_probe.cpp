@@ -26,11 +26,12 @@ class HttpProbe : public std::enable_shared_from_this<HttpProbe<Stream>> {
     auto self = this->shared_from_this();
     session_.arm([self] { self->close(); });
     const asio::ip::tcp::endpoint endpoint(to_asio(session_.spec().address), session_.spec().port);
-    beast::get_lowest_layer(stream_).async_connect(
-        endpoint, [self](const boost::system::error_code& ec) {
-          if (ec) return self->session_.fail("connect", ec);
-          self->handshake();
-        });
+    beast::get_lowest_layer(stream_).async_connect(endpoint,
+                                                   [self](const boost::system::error_code& ec) {
+                                                     if (ec)
+                                                       return self->session_.fail("connect", ec);
+                                                     self->handshake();
+                                                   });
   }
 
  private:
@@ -93,7 +94,8 @@ class HttpProbe : public std::enable_shared_from_this<HttpProbe<Stream>> {
       return session_.finish(false, "HTTP " + std::to_string(status) + ", expected " +
                                         std::to_string(check.expect_status));
     }
-    if (!check.expect_body.empty() && response.body().find(check.expect_body) == std::string::npos) {
+    if (!check.expect_body.empty() &&
+        response.body().find(check.expect_body) == std::string::npos) {
       return session_.finish(false, "HTTP " + std::to_string(status) +
                                         " but the body does not contain \"" + check.expect_body +
                                         "\"");

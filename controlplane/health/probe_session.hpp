@@ -14,7 +14,9 @@ namespace sluice::cp {
 class ProbeSession {
  public:
   ProbeSession(asio::io_context& io, const ProbeSpec& spec, ProbeDone done)
-      : spec_(spec), deadline_(io), done_(std::move(done)),
+      : spec_(spec),
+        deadline_(io),
+        done_(std::move(done)),
         started_(std::chrono::steady_clock::now()) {}
 
   // Arms the deadline; `on_timeout` must close the socket so pending operations abort.

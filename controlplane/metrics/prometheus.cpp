@@ -16,7 +16,8 @@ using Labels = std::initializer_list<std::pair<std::string_view, std::string_vie
 class Writer {
  public:
   void family(std::string_view name, std::string_view type, std::string_view help) {
-    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                   type);
   }
 
   template <typename Value>
@@ -49,22 +50,34 @@ const BackendHealth* find_health(const HealthSnapshot& health, const BackendRef&
 }
 
 void dataplane_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) {
-  w.family("sluice_dataplane_up", "gauge", "1 when the dataplane's control socket answered the last poll");
-  for (const auto& d : dataplanes) w.sample("sluice_dataplane_up", {{"dataplane", d.name}}, d.reachable ? 1 : 0);
-  w.family("sluice_dataplane_generation", "gauge", "Generation of the state the dataplane runs, as last seen");
-  for (const auto& d : dataplanes) w.sample("sluice_dataplane_generation", {{"dataplane", d.name}}, d.generation);
-  w.family("sluice_dataplane_in_sync", "gauge", "1 when the dataplane runs the control plane's current generation");
-  for (const auto& d : dataplanes) w.sample("sluice_dataplane_in_sync", {{"dataplane", d.name}}, d.in_sync ? 1 : 0);
+  w.family("sluice_dataplane_up", "gauge",
+           "1 when the dataplane's control socket answered the last poll");
+  for (const auto& d : dataplanes)
+    w.sample("sluice_dataplane_up", {{"dataplane", d.name}}, d.reachable ? 1 : 0);
+  w.family("sluice_dataplane_generation", "gauge",
+           "Generation of the state the dataplane runs, as last seen");
+  for (const auto& d : dataplanes)
+    w.sample("sluice_dataplane_generation", {{"dataplane", d.name}}, d.generation);
+  w.family("sluice_dataplane_in_sync", "gauge",
+           "1 when the dataplane runs the control plane's current generation");
+  for (const auto& d : dataplanes)
+    w.sample("sluice_dataplane_in_sync", {{"dataplane", d.name}}, d.in_sync ? 1 : 0);
   w.family("sluice_dataplane_uptime_seconds", "gauge", "Dataplane uptime as it reported it");
   for (const auto& d : dataplanes) {
-    w.sample("sluice_dataplane_uptime_seconds", {{"dataplane", d.name}}, static_cast<double>(d.uptime_ms) / 1000.0);
+    w.sample("sluice_dataplane_uptime_seconds", {{"dataplane", d.name}},
+             static_cast<double>(d.uptime_ms) / 1000.0);
   }
   w.family("sluice_dataplane_pushes_total", "counter", "States pushed and accepted");
-  for (const auto& d : dataplanes) w.sample("sluice_dataplane_pushes_total", {{"dataplane", d.name}}, d.pushes);
-  w.family("sluice_dataplane_push_failures_total", "counter", "State pushes that failed or were refused");
-  for (const auto& d : dataplanes) w.sample("sluice_dataplane_push_failures_total", {{"dataplane", d.name}}, d.push_failures);
-  w.family("sluice_dataplane_unreachable_total", "counter", "Failed attempts to reach the dataplane");
-  for (const auto& d : dataplanes) w.sample("sluice_dataplane_unreachable_total", {{"dataplane", d.name}}, d.unreachable_events);
+  for (const auto& d : dataplanes)
+    w.sample("sluice_dataplane_pushes_total", {{"dataplane", d.name}}, d.pushes);
+  w.family("sluice_dataplane_push_failures_total", "counter",
+           "State pushes that failed or were refused");
+  for (const auto& d : dataplanes)
+    w.sample("sluice_dataplane_push_failures_total", {{"dataplane", d.name}}, d.push_failures);
+  w.family("sluice_dataplane_unreachable_total", "counter",
+           "Failed attempts to reach the dataplane");
+  for (const auto& d : dataplanes)
+    w.sample("sluice_dataplane_unreachable_total", {{"dataplane", d.name}}, d.unreachable_events);
 }
 
 void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) {
@@ -76,13 +89,18 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
     std::uint64_t control::BackendCounters::*backend;
   };
   static constexpr Family kFamilies[] = {
-      {"packets", "counter", "Packets received for the VIP / sent to the backend", &control::VipCounters::packets, &control::BackendCounters::packets},
-      {"bytes", "counter", "Bytes received from clients (before encapsulation)", &control::VipCounters::bytes, &control::BackendCounters::bytes},
-      {"new_flows", "counter", "Flows scheduled", &control::VipCounters::new_flows, &control::BackendCounters::new_flows},
-      {"active_flows", "gauge", "Flow-table entries now in use", &control::VipCounters::active_flows, &control::BackendCounters::active_flows},
+      {"packets", "counter", "Packets received for the VIP / sent to the backend",
+       &control::VipCounters::packets, &control::BackendCounters::packets},
+      {"bytes", "counter", "Bytes received from clients (before encapsulation)",
+       &control::VipCounters::bytes, &control::BackendCounters::bytes},
+      {"new_flows", "counter", "Flows scheduled", &control::VipCounters::new_flows,
+       &control::BackendCounters::new_flows},
+      {"active_flows", "gauge", "Flow-table entries now in use",
+       &control::VipCounters::active_flows, &control::BackendCounters::active_flows},
   };
   for (const Family& f : kFamilies) {
-    const std::string suffix = std::string(f.name) + (std::string_view(f.type) == "counter" ? "_total" : "");
+    const std::string suffix =
+        std::string(f.name) + (std::string_view(f.type) == "counter" ? "_total" : "");
     const std::string vip_name = "sluice_vip_" + suffix;
     w.family(vip_name, f.type, f.help);
     for (const auto& d : dataplanes) {
@@ -97,13 +115,15 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
       if (!d.counters) continue;
       for (const auto& v : d.counters->counters.per_vip) {
         for (const auto& b : v.per_backend) {
-          w.sample(backend_name, {{"dataplane", d.name}, {"vip", v.vip}, {"backend", b.address}}, b.*(f.backend));
+          w.sample(backend_name, {{"dataplane", d.name}, {"vip", v.vip}, {"backend", b.address}},
+                   b.*(f.backend));
         }
       }
     }
   }
 
-  w.family("sluice_drops_total", "counter", "Packets dropped, by reason (lib/sluice/drop_reason.hpp)");
+  w.family("sluice_drops_total", "counter",
+           "Packets dropped, by reason (lib/sluice/drop_reason.hpp)");
   for (const auto& d : dataplanes) {
     if (!d.counters) continue;
     for (const DropReasonInfo& reason : kDropReasons) {
@@ -139,7 +159,8 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
               std::uint64_t busy = l.busy_polls;
               if (d.previous_counters) {
                 for (const auto& p : d.previous_counters->counters.per_lcore) {
-                  if (p.lcore != l.lcore || p.rx_polls > l.rx_polls || p.busy_polls > l.busy_polls) continue;
+                  if (p.lcore != l.lcore || p.rx_polls > l.rx_polls || p.busy_polls > l.busy_polls)
+                    continue;
                   polls = l.rx_polls - p.rx_polls;
                   busy = l.busy_polls - p.busy_polls;
                 }
@@ -170,40 +191,58 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
           if (candidate.address == b.address) eb = &candidate;
         }
       }
-      rows.push_back(Row{vip_text, b.address.to_string(), h == nullptr || h->healthy,
-                         eb != nullptr, eb != nullptr ? eb->weight : 0});
+      rows.push_back(Row{vip_text, b.address.to_string(), h == nullptr || h->healthy, eb != nullptr,
+                         eb != nullptr ? eb->weight : 0});
     }
     bool down = false;
-    for (const AllDownVip& d : in.effective.all_down) down = down || d.vip == vip_text;
+    for (const AllDownVip& d : in.effective.all_down)
+      down = down || d.vip == vip_text;
     vips.emplace_back(vip_text, down);
   }
-  w.family("sluice_backend_healthy", "gauge", "1 when the backend passes its health checks (or has none)");
-  for (const Row& r : rows) w.sample("sluice_backend_healthy", {{"vip", r.vip}, {"backend", r.backend}}, r.healthy ? 1 : 0);
-  w.family("sluice_backend_scheduled", "gauge", "1 when the backend is in the pushed state (takes or keeps flows)");
-  for (const Row& r : rows) w.sample("sluice_backend_scheduled", {{"vip", r.vip}, {"backend", r.backend}}, r.scheduled ? 1 : 0);
-  w.family("sluice_backend_weight", "gauge", "Effective weight pushed to the dataplanes (0: drained or not scheduled)");
-  for (const Row& r : rows) w.sample("sluice_backend_weight", {{"vip", r.vip}, {"backend", r.backend}}, r.weight);
-  w.family("sluice_vip_all_down", "gauge", "1 when no backend of the VIP is healthy (the all_down policy applies)");
-  for (const auto& [vip, down] : vips) w.sample("sluice_vip_all_down", {{"vip", vip}}, down ? 1 : 0);
+  w.family("sluice_backend_healthy", "gauge",
+           "1 when the backend passes its health checks (or has none)");
+  for (const Row& r : rows)
+    w.sample("sluice_backend_healthy", {{"vip", r.vip}, {"backend", r.backend}}, r.healthy ? 1 : 0);
+  w.family("sluice_backend_scheduled", "gauge",
+           "1 when the backend is in the pushed state (takes or keeps flows)");
+  for (const Row& r : rows)
+    w.sample("sluice_backend_scheduled", {{"vip", r.vip}, {"backend", r.backend}},
+             r.scheduled ? 1 : 0);
+  w.family("sluice_backend_weight", "gauge",
+           "Effective weight pushed to the dataplanes (0: drained or not scheduled)");
+  for (const Row& r : rows)
+    w.sample("sluice_backend_weight", {{"vip", r.vip}, {"backend", r.backend}}, r.weight);
+  w.family("sluice_vip_all_down", "gauge",
+           "1 when no backend of the VIP is healthy (the all_down policy applies)");
+  for (const auto& [vip, down] : vips)
+    w.sample("sluice_vip_all_down", {{"vip", vip}}, down ? 1 : 0);
 
-  w.family("sluice_health_check_duration_seconds", "histogram", "Latency of successful health checks");
+  w.family("sluice_health_check_duration_seconds", "histogram",
+           "Latency of successful health checks");
   for (const auto& [ref, h] : in.health) {
     const std::string vip_text = config::to_string(ref.vip);
     const std::string address = ref.backend.to_string();
     for (std::size_t i = 0; i < LatencyHistogram::kBounds.size(); ++i) {
       const std::string le = fmt::format("{}", LatencyHistogram::kBounds[i]);
-      w.sample("sluice_health_check_duration_seconds_bucket", {{"vip", vip_text}, {"backend", address}, {"le", le}}, h.latency.bucket(i));
+      w.sample("sluice_health_check_duration_seconds_bucket",
+               {{"vip", vip_text}, {"backend", address}, {"le", le}}, h.latency.bucket(i));
     }
-    w.sample("sluice_health_check_duration_seconds_bucket", {{"vip", vip_text}, {"backend", address}, {"le", "+Inf"}}, h.latency.count());
-    w.sample("sluice_health_check_duration_seconds_sum", {{"vip", vip_text}, {"backend", address}}, h.latency.sum_seconds());
-    w.sample("sluice_health_check_duration_seconds_count", {{"vip", vip_text}, {"backend", address}}, h.latency.count());
+    w.sample("sluice_health_check_duration_seconds_bucket",
+             {{"vip", vip_text}, {"backend", address}, {"le", "+Inf"}}, h.latency.count());
+    w.sample("sluice_health_check_duration_seconds_sum", {{"vip", vip_text}, {"backend", address}},
+             h.latency.sum_seconds());
+    w.sample("sluice_health_check_duration_seconds_count",
+             {{"vip", vip_text}, {"backend", address}}, h.latency.count());
   }
   w.family("sluice_health_checks_total", "counter", "Health checks run, by result");
   for (const auto& [ref, h] : in.health) {
     const std::string vip_text = config::to_string(ref.vip);
     const std::string address = ref.backend.to_string();
-    w.sample("sluice_health_checks_total", {{"vip", vip_text}, {"backend", address}, {"result", "success"}}, h.checks - h.failures);
-    w.sample("sluice_health_checks_total", {{"vip", vip_text}, {"backend", address}, {"result", "failure"}}, h.failures);
+    w.sample("sluice_health_checks_total",
+             {{"vip", vip_text}, {"backend", address}, {"result", "success"}},
+             h.checks - h.failures);
+    w.sample("sluice_health_checks_total",
+             {{"vip", vip_text}, {"backend", address}, {"result", "failure"}}, h.failures);
   }
 }
 

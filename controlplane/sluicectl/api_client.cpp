@@ -37,17 +37,19 @@ Result<ApiReply> call_api(const std::string& socket_path, const ApiRequest& requ
     done = true;
   };
 
-  socket.async_connect(asio::local::stream_protocol::endpoint(socket_path),
-                       [&](const boost::system::error_code& ec) {
-    if (ec) return fail("connect", ec);
-    http::async_write(socket, req, [&](const boost::system::error_code& ec, std::size_t) {
-      if (ec) return fail("send", ec);
-      http::async_read(socket, buffer, parser, [&](const boost::system::error_code& ec, std::size_t) {
-        if (ec) return fail("read", ec);
-        done = true;
+  socket.async_connect(
+      asio::local::stream_protocol::endpoint(socket_path),
+      [&](const boost::system::error_code& ec) {
+        if (ec) return fail("connect", ec);
+        http::async_write(socket, req, [&](const boost::system::error_code& ec, std::size_t) {
+          if (ec) return fail("send", ec);
+          http::async_read(socket, buffer, parser,
+                           [&](const boost::system::error_code& ec, std::size_t) {
+                             if (ec) return fail("read", ec);
+                             done = true;
+                           });
+        });
       });
-    });
-  });
   io.run_for(timeout);
   if (!done) {
     return Error{"no answer from " + socket_path + " within " + std::to_string(timeout.count()) +

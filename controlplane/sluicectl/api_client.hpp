@@ -12,8 +12,8 @@
 namespace sluice::ctl {
 
 struct ApiReply {
-  unsigned status = 0;   // HTTP status
-  nlohmann::json body;   // parsed JSON (null when the body was not JSON)
+  unsigned status = 0;  // HTTP status
+  nlohmann::json body;  // parsed JSON (null when the body was not JSON)
   std::string raw_body;
 };
 

@@ -28,7 +28,8 @@ void report(Context& ctx, const std::optional<nlohmann::json>& reply) {
 }
 
 void backend_list(Context& ctx, const std::string& vip) {
-  const std::string target = vip.empty() ? "/v1/backends" : with_query("/v1/backends", {{"vip", vip}});
+  const std::string target =
+      vip.empty() ? "/v1/backends" : with_query("/v1/backends", {{"vip", vip}});
   auto reply = ctx.call({"GET", target, ""});
   if (!reply) return;
   if (ctx.json) return Context::print_json(*reply);
@@ -47,7 +48,8 @@ void backend_list(Context& ctx, const std::string& vip) {
 }
 
 CLI::App* with_target(CLI::App* command, BackendArgs& args) {
-  command->add_option("vip", args.vip, "ADDRESS:PORT/PROTOCOL, e.g. 198.18.0.10:80/tcp")->required();
+  command->add_option("vip", args.vip, "ADDRESS:PORT/PROTOCOL, e.g. 198.18.0.10:80/tcp")
+      ->required();
   command->add_option("address", args.address, "backend address, e.g. 198.18.1.1")->required();
   return command;
 }
@@ -76,7 +78,8 @@ void add_backend_commands(CLI::App& app, Context& ctx) {
     report(ctx, ctx.call({"DELETE", backend_query("/v1/backends", *args), ""}));
   });
 
-  CLI::App* weight = with_target(backend->add_subcommand("weight", "set a backend's weight"), *args);
+  CLI::App* weight =
+      with_target(backend->add_subcommand("weight", "set a backend's weight"), *args);
   weight->add_option("weight", args->weight, "0..65535 (0: no new flows, like drain)")->required();
   weight->callback([&ctx, args] {
     const nlohmann::json body{{"weight", args->weight}};
@@ -89,8 +92,8 @@ void add_backend_commands(CLI::App& app, Context& ctx) {
     report(ctx, ctx.call({"POST", backend_query("/v1/backends/drain", *args), ""}));
   });
 
-  CLI::App* undrain =
-      with_target(backend->add_subcommand("undrain", "let a drained backend take new flows again"), *args);
+  CLI::App* undrain = with_target(
+      backend->add_subcommand("undrain", "let a drained backend take new flows again"), *args);
   undrain->callback([&ctx, args] {
     report(ctx, ctx.call({"POST", backend_query("/v1/backends/undrain", *args), ""}));
   });

@@ -19,7 +19,8 @@ void validate(Context& ctx, const std::string& path) {
     return;
   }
   std::size_t backends = 0;
-  for (const config::Vip& vip : state->vips) backends += vip.backends.size();
+  for (const config::Vip& vip : state->vips)
+    backends += vip.backends.size();
   if (ctx.json) {
     Context::print_json(nlohmann::json{{"valid", true},
                                        {"vips", state->vips.size()},

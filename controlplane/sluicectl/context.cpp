@@ -16,7 +16,8 @@ std::optional<nlohmann::json> Context::call(const ApiRequest& request) {
   if (reply->status >= 200 && reply->status < 300) return reply->body;
 
   std::string message = reply->raw_body;
-  if (reply->body.is_object() && reply->body.contains("error") && reply->body["error"].is_string()) {
+  if (reply->body.is_object() && reply->body.contains("error") &&
+      reply->body["error"].is_string()) {
     message = reply->body["error"].get<std::string>();
   }
   std::cerr << "sluicectl: " << message << "\n";

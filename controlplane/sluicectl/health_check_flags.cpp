@@ -8,13 +8,18 @@ void HealthCheckFlags::add_to(CLI::App* command) {
                     ->group("Health check");
   auto needs_check = [&](CLI::Option* o) { o->needs(check)->group("Health check"); };
   needs_check(command->add_option("--check-port", port, "port to probe (default: the VIP's port)"));
-  needs_check(command->add_option("--interval-ms", interval_ms, "between checks, ms (100..3600000; default 2000)"));
-  needs_check(command->add_option("--timeout-ms", timeout_ms, "per check, ms, below the interval (default 1000)"));
-  needs_check(command->add_option("--rise", rise, "successes to become healthy (1..100; default 2)"));
-  needs_check(command->add_option("--fall", fall, "failures to become unhealthy (1..100; default 3)"));
+  needs_check(command->add_option("--interval-ms", interval_ms,
+                                  "between checks, ms (100..3600000; default 2000)"));
+  needs_check(command->add_option("--timeout-ms", timeout_ms,
+                                  "per check, ms, below the interval (default 1000)"));
+  needs_check(
+      command->add_option("--rise", rise, "successes to become healthy (1..100; default 2)"));
+  needs_check(
+      command->add_option("--fall", fall, "failures to become unhealthy (1..100; default 3)"));
   needs_check(command->add_option("--path", path, "http/https: path to GET (default /)"));
   needs_check(command->add_option("--host", host, "http/https: Host header and TLS SNI"));
-  needs_check(command->add_option("--expect-status", expect_status, "http/https: status (default 200)"));
+  needs_check(
+      command->add_option("--expect-status", expect_status, "http/https: status (default 200)"));
   needs_check(command->add_option("--expect-body", expect_body, "http/https: body substring"));
   needs_check(command->add_option("--udp-request", udp_request, "udp: payload to send"));
   needs_check(command->add_option("--udp-expect", udp_expect, "udp: reply substring"));

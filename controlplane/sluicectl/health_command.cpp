@@ -11,8 +11,10 @@ void health(Context& ctx) {
   auto reply = ctx.call({"GET", "/v1/health", ""});
   if (!reply) return;
   if (ctx.json) return Context::print_json(*reply);
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  Table table({"VIP", "BACKEND", "HEALTH", "FOR", "CHECK", "LAST RESULT", "LATENCY", "AVG", "FAILS/CHECKS"});
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  Table table({"VIP", "BACKEND", "HEALTH", "FOR", "CHECK", "LAST RESULT", "LATENCY", "AVG",
+               "FAILS/CHECKS"});
   for (const auto& b : (*reply)["backends"]) {
     const bool checked = b.contains("since");
     std::string last = "-";
@@ -23,9 +25,11 @@ void health(Context& ctx) {
     } else if (checked) {
       last = "(not checked yet)";
     }
-    table.add({b["vip"].get<std::string>(), b["address"].get<std::string>(), b["health"].get<std::string>(),
-               checked ? duration(now - b["since"].get<double>()) : "-", b["check"].get<std::string>(),
-               last, latency, checked ? millis(b["latency_avg_ms"].get<double>()) : "-",
+    table.add({b["vip"].get<std::string>(), b["address"].get<std::string>(),
+               b["health"].get<std::string>(),
+               checked ? duration(now - b["since"].get<double>()) : "-",
+               b["check"].get<std::string>(), last, latency,
+               checked ? millis(b["latency_avg_ms"].get<double>()) : "-",
                checked ? std::to_string(b["failures"].get<std::uint64_t>()) + "/" +
                              std::to_string(b["checks"].get<std::uint64_t>())
                        : "-"});
@@ -40,7 +44,8 @@ void health(Context& ctx) {
 }  // namespace
 
 void add_health_command(CLI::App& app, Context& ctx) {
-  CLI::App* command = app.add_subcommand("health", "health-check results and latencies per backend");
+  CLI::App* command =
+      app.add_subcommand("health", "health-check results and latencies per backend");
   add_json_flag(command, ctx);
   command->callback([&ctx] { health(ctx); });
 }

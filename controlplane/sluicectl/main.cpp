@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   app.add_option("--socket,-s", ctx.socket, "API socket of sluice-controlplane")
       ->envname("SLUICE_SOCKET")
       ->capture_default_str();
-  app.add_option("--timeout", ctx.timeout_s, "seconds to wait for the daemon")->capture_default_str();
+  app.add_option("--timeout", ctx.timeout_s, "seconds to wait for the daemon")
+      ->capture_default_str();
   app.require_subcommand(1);
   app.fallthrough();
 

@@ -18,15 +18,18 @@ struct StatsArgs {
 };
 
 void print_stats(const nlohmann::json& s) {
-  Table traffic({"VIP / BACKEND", "PACKETS/S", "BITS/S", "NEW FLOWS/S", "ACTIVE FLOWS", "PACKETS", "BYTES"});
+  Table traffic(
+      {"VIP / BACKEND", "PACKETS/S", "BITS/S", "NEW FLOWS/S", "ACTIVE FLOWS", "PACKETS", "BYTES"});
   for (const auto& v : s["vips"]) {
     auto row = [&](const std::string& name, const nlohmann::json& t) {
-      traffic.add({name, si(t["packets_per_s"].get<double>()), bits_per_s(t["bits_per_s"].get<double>()),
+      traffic.add({name, si(t["packets_per_s"].get<double>()),
+                   bits_per_s(t["bits_per_s"].get<double>()),
                    si(t["new_flows_per_s"].get<double>()), si(t["active_flows"].get<double>()),
                    si(t["packets"].get<double>()), si(t["bytes"].get<double>())});
     };
     row(v["vip"].get<std::string>(), v);
-    for (const auto& b : v["backends"]) row("  " + b["address"].get<std::string>(), b);
+    for (const auto& b : v["backends"])
+      row("  " + b["address"].get<std::string>(), b);
   }
   if (traffic.empty()) {
     std::cout << "no counters yet (no dataplane reachable, or no VIP)\n";
@@ -63,7 +66,8 @@ void stats(Context& ctx, const StatsArgs& args) {
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   for (std::uint32_t round = 0; args.count == 0 || round < args.count; ++round) {
     if (round > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<std::int64_t>(args.interval_s * 1000)));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(static_cast<std::int64_t>(args.interval_s * 1000)));
     }
     auto reply = ctx.call({"GET", "/v1/stats", ""});
     if (!reply) return;
@@ -89,7 +93,8 @@ void add_stats_command(CLI::App& app, Context& ctx) {
   command->add_flag("--watch,-w", args->watch, "refresh until interrupted (or --count times)");
   command->add_option("--interval", args->interval_s, "seconds between refreshes (default 1)")
       ->check(CLI::Range(0.1, 3600.0));
-  command->add_option("--count,-n", args->count, "stop after N refreshes (with --watch; 0: no limit)");
+  command->add_option("--count,-n", args->count,
+                      "stop after N refreshes (with --watch; 0: no limit)");
   command->callback([&ctx, args] { stats(ctx, *args); });
 }
 

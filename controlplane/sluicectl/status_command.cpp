@@ -29,11 +29,12 @@ void status(Context& ctx) {
   const auto& s = *reply;
   std::cout << "generation " << s["generation"] << ", revision " << s["revision"] << "\n\n";
   for (const auto& vip : s["vips"]) {
-    std::cout << "VIP " << vip["vip"].get<std::string>() << "  " << vip["scheduler"].get<std::string>()
-              << "/" << vip["encap"].get<std::string>() << "  active flows "
-              << vip["active_flows"].get<std::uint64_t>();
+    std::cout << "VIP " << vip["vip"].get<std::string>() << "  "
+              << vip["scheduler"].get<std::string>() << "/" << vip["encap"].get<std::string>()
+              << "  active flows " << vip["active_flows"].get<std::uint64_t>();
     if (vip["all_down"].get<bool>()) {
-      std::cout << "  ALL BACKENDS DOWN (policy " << vip["all_down_policy"].get<std::string>() << ")";
+      std::cout << "  ALL BACKENDS DOWN (policy " << vip["all_down_policy"].get<std::string>()
+                << ")";
     }
     std::cout << "\n";
     Table table({"BACKEND", "HEALTH", "WEIGHT", "EFFECTIVE", "MAGLEV SHARE", "ACTIVE FLOWS"});
@@ -41,8 +42,9 @@ void status(Context& ctx) {
       std::string weight = std::to_string(b["weight"].get<std::uint32_t>());
       if (b["drained"].get<bool>()) weight += " (drained)";
       table.add({b["address"].get<std::string>(), b["health"].get<std::string>(), weight,
-                 b["scheduled"].get<bool>() ? std::to_string(b["effective_weight"].get<std::uint32_t>())
-                                            : "out",
+                 b["scheduled"].get<bool>()
+                     ? std::to_string(b["effective_weight"].get<std::uint32_t>())
+                     : "out",
                  b["maglev_share"].is_null() ? "-" : percent(b["maglev_share"].get<double>()),
                  std::to_string(b["active_flows"].get<std::uint64_t>())});
     }

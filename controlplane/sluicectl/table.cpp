@@ -15,7 +15,8 @@ void Table::print(std::ostream& out, int indent) const {
     }
   };
   measure(header_);
-  for (const auto& row : rows_) measure(row);
+  for (const auto& row : rows_)
+    measure(row);
   auto line = [&](const std::vector<std::string>& row) {
     std::string text(static_cast<std::size_t>(indent), ' ');
     for (std::size_t i = 0; i < widths.size(); ++i) {
@@ -23,11 +24,13 @@ void Table::print(std::ostream& out, int indent) const {
       text += cell;
       if (i + 1 < widths.size()) text += std::string(widths[i] - cell.size() + 2, ' ');
     }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
+    while (!text.empty() && text.back() == ' ')
+      text.pop_back();
     out << text << '\n';
   };
   line(header_);
-  for (const auto& row : rows_) line(row);
+  for (const auto& row : rows_)
+    line(row);
 }
 
 std::string si(double value) {
@@ -47,7 +50,9 @@ std::string bits_per_s(double value) {
   return fmt::format("{:.0f} bit/s", value);
 }
 
-std::string percent(double fraction) { return fmt::format("{:.1f}%", fraction * 100.0); }
+std::string percent(double fraction) {
+  return fmt::format("{:.1f}%", fraction * 100.0);
+}
 
 std::string duration(double seconds) {
   if (seconds < 0) seconds = 0;

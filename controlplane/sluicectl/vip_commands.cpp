@@ -67,8 +67,8 @@ void vip_add(Context& ctx, const VipAddArgs& args) {
   }
   body["backends"] = std::move(backends);
   if (auto reply = ctx.call({"POST", "/v1/vips", body.dump()})) {
-    std::cout << "added VIP " << config::to_string(*key) << " (revision "
-              << (*reply)["revision"] << ")\n";
+    std::cout << "added VIP " << config::to_string(*key) << " (revision " << (*reply)["revision"]
+              << ")\n";
   }
 }
 
@@ -83,9 +83,11 @@ std::string check_summary(const nlohmann::json& vip) {
   const auto& c = vip["health_check"];
   std::string out = c.value("type", "none");
   if (out == "none") return out;
-  if (c.contains("path") && (out == "http" || out == "https")) out += " " + c["path"].get<std::string>();
+  if (c.contains("path") && (out == "http" || out == "https"))
+    out += " " + c["path"].get<std::string>();
   out += " every " + std::to_string(c.value("interval_ms", 0)) + "ms";
-  out += " rise " + std::to_string(c.value("rise", 0)) + " fall " + std::to_string(c.value("fall", 0));
+  out +=
+      " rise " + std::to_string(c.value("rise", 0)) + " fall " + std::to_string(c.value("fall", 0));
   return out;
 }
 
@@ -100,7 +102,8 @@ void vip_list(Context& ctx) {
                check_summary(vip), vip["all_down"].get<std::string>()});
   }
   if (table.empty()) {
-    std::cout << "no VIPs (add one with: sluicectl vip add 198.18.0.10:80/tcp --backend 198.18.1.1)\n";
+    std::cout
+        << "no VIPs (add one with: sluicectl vip add 198.18.0.10:80/tcp --backend 198.18.1.1)\n";
     return;
   }
   table.print(std::cout);

@@ -25,7 +25,8 @@ std::set<IpAddress> previous_backends(const config::State* previous, const confi
   std::set<IpAddress> out;
   if (previous == nullptr) return out;
   if (const config::Vip* vip = config::find_vip(*previous, key)) {
-    for (const config::Backend& b : vip->backends) out.insert(b.address);
+    for (const config::Backend& b : vip->backends)
+      out.insert(b.address);
   }
   return out;
 }
@@ -55,7 +56,8 @@ EffectiveState compute_effective_state(const config::State& desired, const Healt
           if (last.contains(b.address)) out.backends.push_back(effective_backend(b));
         }
         if (out.backends.empty()) {
-          for (const config::Backend& b : vip.backends) out.backends.push_back(effective_backend(b));
+          for (const config::Backend& b : vip.backends)
+            out.backends.push_back(effective_backend(b));
         }
         note.backends_kept = out.backends.size();
       }

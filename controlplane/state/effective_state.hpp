@@ -19,9 +19,9 @@ using HealthMap = std::map<BackendRef, bool>;
 
 // A VIP none of whose backends is healthy, and what the all-down policy did about it.
 struct AllDownVip {
-  std::string vip;                 // config::vip_key()
+  std::string vip;  // config::vip_key()
   config::AllDownPolicy policy;
-  std::size_t backends_kept = 0;   // keep_last_healthy: backends still receiving new flows
+  std::size_t backends_kept = 0;  // keep_last_healthy: backends still receiving new flows
 };
 
 struct EffectiveState {

@@ -9,7 +9,9 @@
 namespace sluice::cp {
 namespace {
 
-Refusal refuse(RefusalKind kind, std::string message) { return Refusal{kind, std::move(message)}; }
+Refusal refuse(RefusalKind kind, std::string message) {
+  return Refusal{kind, std::move(message)};
+}
 
 Refusal vip_not_found(const config::VipKey& key) {
   return refuse(RefusalKind::not_found,
@@ -23,7 +25,8 @@ config::Backend* find_backend(config::Vip& vip, const IpAddress& address) {
 }
 
 // Applies `change` to a copy, validates the whole result, and only then commits it.
-Mutation apply_validated(config::State& state, const std::function<Mutation(config::State&)>& change) {
+Mutation apply_validated(config::State& state,
+                         const std::function<Mutation(config::State&)>& change) {
   config::State next = state;
   if (Mutation refused = change(next)) return refused;
   if (Status valid = config::validate(next); !valid.ok()) {
@@ -64,9 +67,8 @@ Mutation add_vip(config::State& state, const config::Vip& vip) {
 
 Mutation remove_vip(config::State& state, const config::VipKey& key) {
   return apply_validated(state, [&](config::State& next) -> Mutation {
-    const auto it = std::find_if(next.vips.begin(), next.vips.end(), [&](const config::Vip& v) {
-      return config::key_of(v) == key;
-    });
+    const auto it = std::find_if(next.vips.begin(), next.vips.end(),
+                                 [&](const config::Vip& v) { return config::key_of(v) == key; });
     if (it == next.vips.end()) return vip_not_found(key);
     next.vips.erase(it);
     return std::nullopt;
@@ -88,8 +90,7 @@ Mutation add_backend(config::State& state, const config::VipKey& key,
   });
 }
 
-Mutation remove_backend(config::State& state, const config::VipKey& key,
-                        const IpAddress& address) {
+Mutation remove_backend(config::State& state, const config::VipKey& key, const IpAddress& address) {
   return apply_validated(state, [&](config::State& next) -> Mutation {
     config::Vip* vip = config::find_vip(next, key);
     if (vip == nullptr) return vip_not_found(key);

@@ -50,16 +50,17 @@ std::variant<std::uint64_t, Refusal> StateStore::change(
       if (Status saved = config::save_yaml_file_atomic(next, state_file_); !saved.ok()) {
         spdlog::error("state: change not applied: cannot persist {}: {}", state_file_,
                       saved.error().message);
-        return Refusal{RefusalKind::internal,
-                       "state file " + state_file_ + " could not be written (" +
-                           saved.error().message + "); nothing was changed"};
+        return Refusal{RefusalKind::internal, "state file " + state_file_ +
+                                                  " could not be written (" +
+                                                  saved.error().message + "); nothing was changed"};
       }
     }
     desired_ = std::move(next);
     revision = ++revision_;
     to_notify = listeners_;
   }
-  for (const Listener& listener : to_notify) listener();
+  for (const Listener& listener : to_notify)
+    listener();
   return revision;
 }
 

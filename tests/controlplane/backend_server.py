@@ -26,6 +26,8 @@ def serve_http(args):
 
     http.server.ThreadingHTTPServer.allow_reuse_address = True
     server = http.server.ThreadingHTTPServer((args.bind, args.port), Handler)
+    # A health check that timed out closes its connection before the (frozen) server answers.
+    server.handle_error = lambda *unused: None
     server.serve_forever()
 
 

@@ -38,11 +38,12 @@ class DaemonTest : public ::testing::Test {
   void write_config(const std::string& vips, const std::string& dataplane_socket) {
     std::ofstream(config_path()) << "dataplane:\n  next_hop_mac: \"02:00:00:00:00:fe\"\n"
                                  << "  tunnel_source_v4: 198.18.0.1\n"
-                                 << "vips:\n" << vips
-                                 << "controlplane:\n  api_socket: " << api_socket()
+                                 << "vips:\n"
+                                 << vips << "controlplane:\n  api_socket: " << api_socket()
                                  << "\n  state_file: " << state_file()
                                  << "\n  metrics_listen: 127.0.0.1:9780\n"
-                                 << "dataplanes:\n  - {name: dp1, control_socket: " << dataplane_socket << "}\n";
+                                 << "dataplanes:\n  - {name: dp1, control_socket: "
+                                 << dataplane_socket << "}\n";
   }
 
   void start_daemon() {
@@ -70,8 +71,10 @@ class DaemonTest : public ::testing::Test {
     return *backends_.back();
   }
 
-  ctl::ApiReply api(const std::string& method, const std::string& target, const std::string& body = "") {
-    Result<ctl::ApiReply> r = ctl::call_api(api_socket(), {method, target, body}, std::chrono::seconds(5));
+  ctl::ApiReply api(const std::string& method, const std::string& target,
+                    const std::string& body = "") {
+    Result<ctl::ApiReply> r =
+        ctl::call_api(api_socket(), {method, target, body}, std::chrono::seconds(5));
     return r.ok() ? r.value() : ctl::ApiReply{};
   }
 
@@ -111,7 +114,8 @@ class DaemonTest : public ::testing::Test {
 inline std::vector<std::string> pushed_backends(const config::State& s, std::size_t vip = 0) {
   std::vector<std::string> out;
   if (vip >= s.vips.size()) return out;
-  for (const auto& b : s.vips[vip].backends) out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
+  for (const auto& b : s.vips[vip].backends)
+    out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
   return out;
 }
 

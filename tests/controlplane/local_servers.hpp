@@ -17,9 +17,10 @@ class LocalTcpServer {
  public:
   enum class Mode { http, silent, close, greeting };  // greeting: writes the response at once
 
-  explicit LocalTcpServer(Mode mode, std::string response = "",
-                          asio::ssl::context* tls = nullptr)
-      : mode_(mode), response_(std::move(response)), tls_(tls),
+  explicit LocalTcpServer(Mode mode, std::string response = "", asio::ssl::context* tls = nullptr)
+      : mode_(mode),
+        response_(std::move(response)),
+        tls_(tls),
         acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     accept();
     thread_ = std::thread([this] { io_.run(); });
@@ -55,32 +56,37 @@ class LocalTcpServer {
 
   void serve_plain(const std::shared_ptr<asio::ip::tcp::socket>& socket) {
     auto buffer = std::make_shared<std::string>();
-    asio::async_read_until(*socket, asio::dynamic_buffer(*buffer), "\r\n\r\n",
-                           [this, socket, buffer](const boost::system::error_code& ec, std::size_t) {
-                             if (ec) return;
-                             asio::async_write(*socket, asio::buffer(response_),
-                                               [socket](const boost::system::error_code&, std::size_t) {
-                                                 boost::system::error_code ignored;
-                                                 socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-                                               });
-                           });
+    asio::async_read_until(
+        *socket, asio::dynamic_buffer(*buffer), "\r\n\r\n",
+        [this, socket, buffer](const boost::system::error_code& ec, std::size_t) {
+          if (ec) return;
+          asio::async_write(*socket, asio::buffer(response_),
+                            [socket](const boost::system::error_code&, std::size_t) {
+                              boost::system::error_code ignored;
+                              socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+                            });
+        });
   }
 
   void serve_tls(const std::shared_ptr<asio::ip::tcp::socket>& socket) {
-    auto stream = std::make_shared<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(*socket), *tls_);
+    auto stream =
+        std::make_shared<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(*socket), *tls_);
     auto buffer = std::make_shared<std::string>();
-    stream->async_handshake(asio::ssl::stream_base::server, [this, stream, buffer](const boost::system::error_code& ec) {
-      if (ec) return;
-      asio::async_read_until(*stream, asio::dynamic_buffer(*buffer), "\r\n\r\n",
-                             [this, stream, buffer](const boost::system::error_code& ec, std::size_t) {
-                               if (ec) return;
-                               asio::async_write(*stream, asio::buffer(response_),
-                                                 [stream](const boost::system::error_code&, std::size_t) {
-                                                   boost::system::error_code ignored;
-                                                   stream->lowest_layer().close(ignored);
-                                                 });
-                             });
-    });
+    stream->async_handshake(
+        asio::ssl::stream_base::server,
+        [this, stream, buffer](const boost::system::error_code& ec) {
+          if (ec) return;
+          asio::async_read_until(
+              *stream, asio::dynamic_buffer(*buffer), "\r\n\r\n",
+              [this, stream, buffer](const boost::system::error_code& ec, std::size_t) {
+                if (ec) return;
+                asio::async_write(*stream, asio::buffer(response_),
+                                  [stream](const boost::system::error_code&, std::size_t) {
+                                    boost::system::error_code ignored;
+                                    stream->lowest_layer().close(ignored);
+                                  });
+              });
+        });
   }
 
   Mode mode_;
@@ -110,11 +116,14 @@ class LocalUdpEcho {
 
  private:
   void receive() {
-    socket_.async_receive_from(asio::buffer(data_), peer_, [this](const boost::system::error_code& ec, std::size_t n) {
-      if (ec) return;
-      reply_ = prefix_ + std::string(data_.data(), n);
-      socket_.async_send_to(asio::buffer(reply_), peer_, [this](const boost::system::error_code&, std::size_t) { receive(); });
-    });
+    socket_.async_receive_from(
+        asio::buffer(data_), peer_, [this](const boost::system::error_code& ec, std::size_t n) {
+          if (ec) return;
+          reply_ = prefix_ + std::string(data_.data(), n);
+          socket_.async_send_to(
+              asio::buffer(reply_), peer_,
+              [this](const boost::system::error_code&, std::size_t) { receive(); });
+        });
   }
 
   std::string prefix_;
@@ -138,8 +147,9 @@ inline std::uint16_t unused_port(bool udp = false) {
 }
 
 inline std::string http_response(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+         body;
 }
 
 }  // namespace sluice::cp::testing

@@ -68,15 +68,18 @@ TEST_F(ApiRoutesTest, ListVips) {
 }
 
 TEST_F(ApiRoutesTest, AddVipThenBackendThenWeightDrainRemove) {
-  HttpResponse r = call(http::verb::post, "/v1/vips",
-                        R"({"address":"198.18.0.11","port":53,"protocol":"udp","scheduler":"source-hash",
+  HttpResponse r =
+      call(http::verb::post, "/v1/vips",
+           R"({"address":"198.18.0.11","port":53,"protocol":"udp","scheduler":"source-hash",
                             "backends":[{"address":"198.18.1.5"}]})");
   ASSERT_EQ(r.result_int(), 201u) << r.body();
   EXPECT_EQ(body_of(r)["revision"], 1);
 
-  r = call(http::verb::post, "/v1/backends?vip=198.18.0.11%3A53%2Fudp", R"({"address":"198.18.1.6","weight":3})");
+  r = call(http::verb::post, "/v1/backends?vip=198.18.0.11%3A53%2Fudp",
+           R"({"address":"198.18.1.6","weight":3})");
   ASSERT_EQ(r.result_int(), 201u) << r.body();
-  r = call(http::verb::put, "/v1/backends/weight?vip=198.18.0.11:53/udp&address=198.18.1.6", R"({"weight":9})");
+  r = call(http::verb::put, "/v1/backends/weight?vip=198.18.0.11:53/udp&address=198.18.1.6",
+           R"({"weight":9})");
   ASSERT_EQ(r.result_int(), 200u) << r.body();
   r = call(http::verb::post, "/v1/backends/drain?vip=198.18.0.11:53/udp&address=198.18.1.5");
   ASSERT_EQ(r.result_int(), 200u) << r.body();
@@ -109,7 +112,9 @@ struct BadInput {
 TEST_F(ApiRoutesTest, BadInputIsRefusedAndChangesNothing) {
   // One accepted change first, so the state file exists and can be compared byte for byte.
   ASSERT_EQ(call(http::verb::put, "/v1/backends/weight?vip=198.18.0.10:80/tcp&address=198.18.1.1",
-                 R"({"weight":5})").result_int(), 200u);
+                 R"({"weight":5})")
+                .result_int(),
+            200u);
   const config::State before = store_.desired();
   const std::string file_before = read(store_.state_file());
   ASSERT_FALSE(file_before.empty());
@@ -118,35 +123,58 @@ TEST_F(ApiRoutesTest, BadInputIsRefusedAndChangesNothing) {
   const std::vector<BadInput> cases = {
       {http::verb::post, "/v1/vips", "not json", 400, "body"},
       {http::verb::post, "/v1/vips", "[1,2]", 400, "body"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.300","port":80,"protocol":"tcp"})", 400, "address"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":70000,"protocol":"tcp"})", 400, "port"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":80,"protocol":"sctp"})", 400, "protocol"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":80,"protocol":"tcp","colour":"red"})", 400, "colour"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":80,"protocol":"tcp","scheduler":"fastest"})", 400, "scheduler"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":80,"protocol":"tcp","backends":[{"address":"198.18.1.1","weight":70000}]})", 400, "weight"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":80,"protocol":"tcp","health_check":{"type":"http","interval_ms":100,"timeout_ms":500}})", 400, "timeout_ms"},
-      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.10","port":80,"protocol":"tcp"})", 409, "already exists"},
+      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.300","port":80,"protocol":"tcp"})",
+       400, "address"},
+      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":70000,"protocol":"tcp"})",
+       400, "port"},
+      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.11","port":80,"protocol":"sctp"})",
+       400, "protocol"},
+      {http::verb::post, "/v1/vips",
+       R"({"address":"198.18.0.11","port":80,"protocol":"tcp","colour":"red"})", 400, "colour"},
+      {http::verb::post, "/v1/vips",
+       R"({"address":"198.18.0.11","port":80,"protocol":"tcp","scheduler":"fastest"})", 400,
+       "scheduler"},
+      {http::verb::post, "/v1/vips",
+       R"({"address":"198.18.0.11","port":80,"protocol":"tcp","backends":[{"address":"198.18.1.1","weight":70000}]})",
+       400, "weight"},
+      {http::verb::post, "/v1/vips",
+       R"({"address":"198.18.0.11","port":80,"protocol":"tcp","health_check":{"type":"http","interval_ms":100,"timeout_ms":500}})",
+       400, "timeout_ms"},
+      {http::verb::post, "/v1/vips", R"({"address":"198.18.0.10","port":80,"protocol":"tcp"})", 409,
+       "already exists"},
       {http::verb::post, "/v1/backends", R"({"address":"198.18.1.9"})", 400, "vip"},
-      {http::verb::post, "/v1/backends?vip=198.18.0.10:http", R"({"address":"198.18.1.9"})", 400, "vip"},
+      {http::verb::post, "/v1/backends?vip=198.18.0.10:http", R"({"address":"198.18.1.9"})", 400,
+       "vip"},
       {http::verb::post, "/v1/backends?" + vip, R"({"address":"banana"})", 400, "backend.address"},
-      {http::verb::post, "/v1/backends?" + vip, R"({"address":"198.18.1.9","weight":-1})", 400, "weight"},
+      {http::verb::post, "/v1/backends?" + vip, R"({"address":"198.18.1.9","weight":-1})", 400,
+       "weight"},
       {http::verb::post, "/v1/backends?" + vip, R"({"address":"198.18.1.1"})", 409, "198.18.1.1"},
-      {http::verb::post, "/v1/backends?vip=198.18.0.99:80/tcp", R"({"address":"198.18.1.9"})", 404, "198.18.0.99:80/tcp"},
-      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":-1})", 400, "weight"},
-      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":"3"})", 400, "weight"},
-      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":65536})", 400, "weight"},
-      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":1,"x":2})", 400, "x"},
+      {http::verb::post, "/v1/backends?vip=198.18.0.99:80/tcp", R"({"address":"198.18.1.9"})", 404,
+       "198.18.0.99:80/tcp"},
+      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":-1})",
+       400, "weight"},
+      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":"3"})",
+       400, "weight"},
+      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", R"({"weight":65536})",
+       400, "weight"},
+      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1",
+       R"({"weight":1,"x":2})", 400, "x"},
       {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.1", "", 400, "body"},
-      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.77", R"({"weight":3})", 404, "198.18.1.77"},
+      {http::verb::put, "/v1/backends/weight?" + vip + "&address=198.18.1.77", R"({"weight":3})",
+       404, "198.18.1.77"},
       {http::verb::put, "/v1/backends/weight?" + vip, R"({"weight":3})", 400, "address"},
       {http::verb::delete_, "/v1/backends?" + vip + "&address=198.18.1.77", "", 404, "198.18.1.77"},
       {http::verb::delete_, "/v1/vips", "", 400, "vip"},
       {http::verb::delete_, "/v1/vips?vip=198.18.0.99:80/tcp", "", 404, "198.18.0.99"},
       {http::verb::post, "/v1/backends/drain?" + vip + "&address=1.2.3", "", 400, "address"},
       {http::verb::post, "/v1/backends/drain?vip=%zz", "", 400, "percent"},
-      {http::verb::get, "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=x&dst_port=80", "", 400, "src_port"},
-      {http::verb::get, "/v1/explain?src=nope&dst=198.18.0.10&src_port=1&dst_port=80", "", 400, "src"},
-      {http::verb::get, "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=1&dst_port=80&protocol=icmp", "", 400, "protocol"},
+      {http::verb::get, "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=x&dst_port=80", "",
+       400, "src_port"},
+      {http::verb::get, "/v1/explain?src=nope&dst=198.18.0.10&src_port=1&dst_port=80", "", 400,
+       "src"},
+      {http::verb::get,
+       "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=1&dst_port=80&protocol=icmp", "", 400,
+       "protocol"},
       {http::verb::get, "/v1/nothing", "", 404, "/v1/nothing"},
       {http::verb::patch, "/v1/vips", "", 405, "PATCH"},
   };
@@ -165,7 +193,8 @@ TEST_F(ApiRoutesTest, BadInputIsRefusedAndChangesNothing) {
 
 TEST_F(ApiRoutesTest, ExplainWithoutReachableDataplaneIs503) {
   const HttpResponse r =
-      call(http::verb::get, "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=40000&dst_port=80&protocol=tcp");
+      call(http::verb::get,
+           "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=40000&dst_port=80&protocol=tcp");
   EXPECT_EQ(r.result_int(), 503u) << r.body();
   EXPECT_NE(r.body().find("no dataplane is reachable"), std::string::npos) << r.body();
 }
@@ -177,11 +206,14 @@ TEST_F(ApiRoutesTest, FiftyConcurrentAddsLoseNothing) {
   for (int i = 0; i < kAdds; ++i) {
     threads.emplace_back([&, i] {
       const std::string body = R"({"address":"198.18.3.)" + std::to_string(i + 1) + R"("})";
-      statuses[i] = call(http::verb::post, "/v1/backends?vip=198.18.0.10:80/tcp", body).result_int();
+      statuses[i] =
+          call(http::verb::post, "/v1/backends?vip=198.18.0.10:80/tcp", body).result_int();
     });
   }
-  for (auto& t : threads) t.join();
-  for (int i = 0; i < kAdds; ++i) EXPECT_EQ(statuses[i], 201u) << i;
+  for (auto& t : threads)
+    t.join();
+  for (int i = 0; i < kAdds; ++i)
+    EXPECT_EQ(statuses[i], 201u) << i;
   EXPECT_EQ(store_.desired().vips[0].backends.size(), 2u + kAdds);
   EXPECT_EQ(store_.revision(), static_cast<std::uint64_t>(kAdds));
   Result<config::State> persisted = config::load_yaml_file(store_.state_file());
@@ -204,9 +236,10 @@ TEST_F(ApiRoutesTest, StatusShowsMaglevSharesThatSumToOne) {
 }
 
 TEST_F(ApiRoutesTest, ConfigValidateNamesTheLine) {
-  HttpResponse r = call(http::verb::post, "/v1/config/validate",
-                        "dataplane:\n  next_hop_mac: \"02:00:00:00:00:fe\"\nvips:\n  - address: 198.18.0.10\n"
-                        "    port: 80\n    protocol: tcp\n    schedular: maglev\n");
+  HttpResponse r =
+      call(http::verb::post, "/v1/config/validate",
+           "dataplane:\n  next_hop_mac: \"02:00:00:00:00:fe\"\nvips:\n  - address: 198.18.0.10\n"
+           "    port: 80\n    protocol: tcp\n    schedular: maglev\n");
   EXPECT_EQ(r.result_int(), 422u);
   EXPECT_NE(r.body().find(":7:"), std::string::npos) << r.body();
   EXPECT_NE(r.body().find("schedular"), std::string::npos) << r.body();

@@ -39,14 +39,16 @@ TEST(Dampener, AnAgreeingOutcomeResetsTheStreak) {
 TEST(Dampener, RiseAndFallAreIndependent) {
   Dampener d(/*rise=*/5, /*fall=*/1, true);
   EXPECT_EQ(d.record(false), HealthTransition::became_unhealthy);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(d.record(true), HealthTransition::none) << i;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(d.record(true), HealthTransition::none) << i;
   EXPECT_EQ(d.record(true), HealthTransition::became_healthy);
   EXPECT_EQ(d.record(false), HealthTransition::became_unhealthy);
 }
 
 TEST(Dampener, RepeatedOutcomesInTheSameStateNeverFlip) {
   Dampener d(2, 3, true);
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(d.record(true), HealthTransition::none);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(d.record(true), HealthTransition::none);
   EXPECT_TRUE(d.healthy());
 }
 

@@ -26,7 +26,8 @@ BackendRef ref(const config::State& s, const char* address) {
 
 std::vector<std::string> addresses(const config::Vip& v) {
   std::vector<std::string> out;
-  for (const auto& b : v.backends) out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
+  for (const auto& b : v.backends)
+    out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
   return out;
 }
 
@@ -83,9 +84,8 @@ TEST(EffectiveState, AllDownKeepLastHealthyKeepsThePreviousSet) {
   // Before: .1 and .3 healthy.
   const EffectiveState before =
       compute_effective_state(s, {{ref(s, "198.18.1.2"), false}}, nullptr);
-  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
-                           {ref(s, "198.18.1.2"), false},
-                           {ref(s, "198.18.1.3"), false}};
+  const HealthMap all_down{
+      {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState after = compute_effective_state(s, all_down, &before.state);
   EXPECT_EQ(addresses(after.state.vips[0]),
             (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
@@ -99,9 +99,8 @@ TEST(EffectiveState, AllDownKeepLastHealthyKeepsThePreviousSet) {
 
 TEST(EffectiveState, AllDownKeepLastHealthyWithoutHistoryKeepsEveryBackend) {
   const config::State s = desired_three();
-  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
-                           {ref(s, "198.18.1.2"), false},
-                           {ref(s, "198.18.1.3"), false}};
+  const HealthMap all_down{
+      {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState e = compute_effective_state(s, all_down, nullptr);
   EXPECT_EQ(e.state.vips[0].backends.size(), 3u);
   EXPECT_EQ(e.all_down.at(0).backends_kept, 3u);
@@ -111,9 +110,8 @@ TEST(EffectiveState, AllDownDropPushesAnEmptySet) {
   config::State s = desired_three();
   s.vips[0].all_down = config::AllDownPolicy::drop;
   const EffectiveState before = compute_effective_state(s, {}, nullptr);
-  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
-                           {ref(s, "198.18.1.2"), false},
-                           {ref(s, "198.18.1.3"), false}};
+  const HealthMap all_down{
+      {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState e = compute_effective_state(s, all_down, &before.state);
   EXPECT_TRUE(e.state.vips[0].backends.empty());
   ASSERT_EQ(e.all_down.size(), 1u);
@@ -123,9 +121,8 @@ TEST(EffectiveState, AllDownDropPushesAnEmptySet) {
 
 TEST(EffectiveState, RecoveryAfterAllDownUsesOnlyHealthyBackends) {
   const config::State s = desired_three();
-  const HealthMap all_down{{ref(s, "198.18.1.1"), false},
-                           {ref(s, "198.18.1.2"), false},
-                           {ref(s, "198.18.1.3"), false}};
+  const HealthMap all_down{
+      {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState down = compute_effective_state(s, all_down, nullptr);
   HealthMap one_back = all_down;
   one_back[ref(s, "198.18.1.2")] = true;

@@ -71,8 +71,8 @@ TEST(Mutations, AddBackendAndRefuseDuplicate) {
 
 TEST(Mutations, AddBackendToUnknownVipIsNotFound) {
   config::State s = one_vip();
-  const Mutation m =
-      add_backend(s, config::VipKey{ip("198.18.0.99"), 80, config::Protocol::tcp}, backend("198.18.1.3"));
+  const Mutation m = add_backend(s, config::VipKey{ip("198.18.0.99"), 80, config::Protocol::tcp},
+                                 backend("198.18.1.3"));
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->kind, RefusalKind::not_found);
   EXPECT_NE(m->message.find("198.18.0.99:80/tcp"), std::string::npos);

@@ -51,11 +51,15 @@ TEST(Persistence, ChangesAreWrittenAndReadBackIdentically) {
 
   StateStore store(loaded->desired, state_path);
   const config::VipKey key = config::key_of(loaded->desired.vips[0]);
-  auto r1 = store.change([&](config::State& s) { return add_backend(s, key, backend("198.18.1.3", 4)); });
+  auto r1 =
+      store.change([&](config::State& s) { return add_backend(s, key, backend("198.18.1.3", 4)); });
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r1));
-  auto r2 = store.change([&](config::State& s) { return set_drained(s, key, ip("198.18.1.1"), true); });
+  auto r2 =
+      store.change([&](config::State& s) { return set_drained(s, key, ip("198.18.1.1"), true); });
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r2));
-  auto r3 = store.change([&](config::State& s) { return add_vip(s, vip("198.18.0.11", 53, {backend("198.18.1.7")})); });
+  auto r3 = store.change([&](config::State& s) {
+    return add_vip(s, vip("198.18.0.11", 53, {backend("198.18.1.7")}));
+  });
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r3));
   EXPECT_EQ(store.revision(), 3u);
 
@@ -82,7 +86,8 @@ TEST(Persistence, RefusedChangeLeavesTheFileUntouched) {
       store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 9); })));
   const std::string before = read(state_path);
   ASSERT_FALSE(before.empty());
-  auto refused = store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 70000); });
+  auto refused =
+      store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 70000); });
   ASSERT_TRUE(std::holds_alternative<Refusal>(refused));
   EXPECT_EQ(read(state_path), before);
   EXPECT_EQ(store.desired().vips[0].backends[0].weight, 9u);
@@ -95,7 +100,8 @@ TEST(Persistence, UnwritableStateFileRefusesTheChange) {
   s.vips.push_back(vip("198.18.0.10", 80, {backend("198.18.1.1")}));
   StateStore store(s, dir.file("no-such-dir/state.yaml"));
   const config::VipKey key = config::key_of(s.vips[0]);
-  auto outcome = store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 9); });
+  auto outcome =
+      store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 9); });
   ASSERT_TRUE(std::holds_alternative<Refusal>(outcome));
   EXPECT_EQ(std::get<Refusal>(outcome).kind, RefusalKind::internal);
   EXPECT_EQ(store.desired().vips[0].backends[0].weight, 1u);  // not applied
@@ -106,10 +112,12 @@ TEST(Persistence, BrokenStateFileIsRefusedWithItsLocation) {
   const std::string config_path = dir.file("sluice.yaml");
   std::ofstream(config_path) << kConfig;
   const std::string state_path = dir.file("state.yaml");
-  std::ofstream(state_path) << "vips:\n  - address: 198.18.0.10\n    port: 80\n    protocol: tcp\n    bogus: 1\n";
+  std::ofstream(state_path)
+      << "vips:\n  - address: 198.18.0.10\n    port: 80\n    protocol: tcp\n    bogus: 1\n";
   Result<LoadedState> loaded = load_desired_state(config_path, state_path);
   ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.error().message.find("state.yaml:5"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("state.yaml:5"), std::string::npos)
+      << loaded.error().message;
   EXPECT_NE(loaded.error().message.find("bogus"), std::string::npos) << loaded.error().message;
 }
 

@@ -98,8 +98,9 @@ TEST(Probes, HttpsGetOverTls) {
   testing::TempDir dir;
   const std::string key = dir.file("key.pem");
   const std::string cert = dir.file("cert.pem");
-  const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=backend -keyout " +
-                              key + " -out " + cert + " >/dev/null 2>&1";
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=backend -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << "openssl could not make a test certificate";
   asio::ssl::context server_tls(asio::ssl::context::tls_server);
   server_tls.use_certificate_chain_file(cert);
@@ -136,7 +137,8 @@ TEST(Probes, UdpClosedPortFailsOnPortUnreachable) {
   s.check.udp_request = "ping";
   const ProbeOutcome o = probe(s);
   EXPECT_FALSE(o.success);
-  EXPECT_NE(o.detail.find("receive"), std::string::npos) << o.detail;  // ECONNREFUSED, not a timeout
+  EXPECT_NE(o.detail.find("receive"), std::string::npos)
+      << o.detail;  // ECONNREFUSED, not a timeout
 }
 
 TEST(Probes, NoPortIsAFailureNotACrash) {

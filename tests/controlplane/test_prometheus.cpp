@@ -35,10 +35,11 @@ class PrometheusTest : public ::testing::Test {
     down.healthy = false;
     down.checks = 10;
     down.failures = 4;
-    down.latency.observe(std::chrono::microseconds(800));   // 0.0008 s
+    down.latency.observe(std::chrono::microseconds(800));    // 0.0008 s
     down.latency.observe(std::chrono::microseconds(30000));  // 0.03 s
     health.emplace_back(BackendRef{key, ip("198.18.1.2")}, down);
-    effective = compute_effective_state(desired, {{BackendRef{key, ip("198.18.1.2")}, false}}, nullptr);
+    effective =
+        compute_effective_state(desired, {{BackendRef{key, ip("198.18.1.2")}, false}}, nullptr);
 
     DataplaneReport dp;
     dp.name = "dp1";
@@ -75,10 +76,16 @@ class PrometheusTest : public ::testing::Test {
 };
 
 TEST_F(PrometheusTest, TrafficCountersAreLabelledByDataplane) {
-  EXPECT_TRUE(has_line(text, R"(sluice_vip_packets_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 100)")) << text;
-  EXPECT_TRUE(has_line(text, R"(sluice_vip_bytes_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 6400)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_vip_active_flows{dataplane="dp1",vip="198.18.0.10:80/tcp"} 3)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_backend_new_flows_total{dataplane="dp1",vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 10)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_vip_packets_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 100)"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_vip_bytes_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 6400)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_vip_active_flows{dataplane="dp1",vip="198.18.0.10:80/tcp"} 3)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_backend_new_flows_total{dataplane="dp1",vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 10)"));
 }
 
 TEST_F(PrometheusTest, EveryDropReasonIsExportedByName) {
@@ -100,16 +107,33 @@ TEST_F(PrometheusTest, LcoreLoadIsOverTheLastInterval) {
 }
 
 TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {
-  EXPECT_TRUE(has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 1)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_backend_scheduled{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.0005"} 0)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.001"} 1)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.05"} 2)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="+Inf"} 2)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_check_duration_seconds_count{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 2)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="failure"} 4)"));
-  EXPECT_TRUE(has_line(text, R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="success"} 6)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 1)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_backend_scheduled{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.0005"} 0)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.001"} 1)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.05"} 2)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="+Inf"} 2)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_check_duration_seconds_count{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 2)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="failure"} 4)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="success"} 6)"));
 }
 
 TEST_F(PrometheusTest, EachFamilyIsDeclaredOnceAndItsSamplesAreContiguous) {
@@ -130,7 +154,8 @@ TEST_F(PrometheusTest, EachFamilyIsDeclaredOnceAndItsSamplesAreContiguous) {
     const std::string sample = line.substr(0, line.find_first_of("{ "));
     const bool belongs = sample == current || sample == current + "_bucket" ||
                          sample == current + "_sum" || sample == current + "_count";
-    EXPECT_TRUE(belongs) << "sample " << sample << " outside its family (current " << current << ")";
+    EXPECT_TRUE(belongs) << "sample " << sample << " outside its family (current " << current
+                         << ")";
   }
 }
 

@@ -36,14 +36,33 @@ class RealDataplaneTest : public DaemonTest {
   }
 
   void start_dataplane() {
-    const std::string prefix = "scpdp" + std::to_string(::getpid()) + "_" + std::to_string(++starts_);
+    const std::string prefix =
+        "slcpdp" + std::to_string(::getpid()) + "_" + std::to_string(++starts_);
     dataplane_process_ = std::make_unique<Process>(
-        std::vector<std::string>{env_or("SLUICE_DATAPLANE", "sluice-dataplane"), "-l", "0-1",
-                                 "--main-lcore", "0", "--no-huge", "-m", "512", "--no-pci",
-                                 "--file-prefix", prefix, "--log-level", "lib.eal:warning",
-                                 "--vdev", "net_pcap0,rx_pcap=" + pcap_ + ",infinite_rx=1",
-                                 "--vdev", "net_null0,no-rx=1", "--", "--control-socket",
-                                 socket(), "--tx-port", "1", "--mbufs", "16383"},
+        std::vector<std::string>{env_or("SLUICE_DATAPLANE", "sluice-dataplane"),
+                                 "-l",
+                                 "0-1",
+                                 "--main-lcore",
+                                 "0",
+                                 "--no-huge",
+                                 "-m",
+                                 "512",
+                                 "--no-pci",
+                                 "--file-prefix",
+                                 prefix,
+                                 "--log-level",
+                                 "lib.eal:warning",
+                                 "--vdev",
+                                 "net_pcap0,rx_pcap=" + pcap_ + ",infinite_rx=1",
+                                 "--vdev",
+                                 "net_null0,no-rx=1",
+                                 "--",
+                                 "--control-socket",
+                                 socket(),
+                                 "--tx-port",
+                                 "1",
+                                 "--mbufs",
+                                 "16383"},
         dir_.file("dataplane.log"));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -134,15 +153,18 @@ TEST_F(RealDataplaneTest, PushesReachItForwardingSurvivesTheControlPlaneAndResta
   EXPECT_NE(dataplane_process_->log().find("generation " + std::to_string(pushed) + " -> " +
                                            std::to_string(adopted) + " (1 VIPs, 0 changes)"),
             std::string::npos)
-      << "the adoption push must change nothing\n" << dataplane_process_->log();
+      << "the adoption push must change nothing\n"
+      << dataplane_process_->log();
 
   // 4. The dataplane restarts empty: resynced.
   stop_dataplane();
   start_dataplane();
   const auto restarted = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_generation_at_least(1, ms(10000))) << daemon_->log();
-  std::printf("real dataplane resynced %lld ms after it came back\n",
-              static_cast<long long>(std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - restarted).count()));
+  std::printf(
+      "real dataplane resynced %lld ms after it came back\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - restarted).count()));
   EXPECT_EQ(status().vips, 1u);
 }
 

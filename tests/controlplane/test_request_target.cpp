@@ -6,7 +6,8 @@ namespace sluice::cp {
 namespace {
 
 TEST(RequestTarget, PathAndDecodedQuery) {
-  Result<RequestTarget> t = parse_request_target("/v1/backends?vip=198.18.0.10%3A80%2Ftcp&address=198.18.1.1");
+  Result<RequestTarget> t =
+      parse_request_target("/v1/backends?vip=198.18.0.10%3A80%2Ftcp&address=198.18.1.1");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->path, "/v1/backends");
   ASSERT_NE(t->param("vip"), nullptr);

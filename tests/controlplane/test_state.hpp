@@ -8,7 +8,9 @@
 
 namespace sluice::cp::testing {
 
-inline IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+inline IpAddress ip(const char* text) {
+  return *IpAddress::parse(text);
+}
 
 inline config::Backend backend(const char* address, std::uint32_t weight = 1) {
   config::Backend b;

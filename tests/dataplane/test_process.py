@@ -164,6 +164,42 @@ class Process(unittest.TestCase):
         finally:
             subprocess.run(["ip", "netns", "del", ns])
 
+    def test_af_xdp_steering_map_follows_the_state(self):
+        """af_xdp with Sluice's steering program: the dataplane fills its VIP map, so VIP
+        packets reach DPDK and the rest stays in the kernel; a pushed state updates the map."""
+        if not ARGS.xdp_prog:
+            self.skipTest("no --xdp-prog")
+        ns = f"sl-dpt-xdp-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        try:
+            for cmd in (["link", "add", "va", "type", "veth", "peer", "name", "vb"],
+                        ["link", "set", "va", "up"], ["link", "set", "vb", "up"]):
+                subprocess.run(["ip", "-n", ns] + cmd, check=True)
+            vdev = (f"net_af_xdp0,iface=va,start_queue=0,queue_count=1,"
+                    f"xdp_prog={ARGS.xdp_prog}")
+            dp = Dataplane(ARGS.dataplane, self.d, "xdp", [vdev],
+                           ["--config", self.config, "--xdp-steering", "/sys/fs/bpf"])
+            # bpffs for the pinned maps, in the namespace's own mount namespace.
+            dp.cmd = ["ip", "netns", "exec", ns, "sh", "-c",
+                      'mount -t bpf bpf /sys/fs/bpf && exec "$@"', "sh"] + dp.cmd
+            with dp:
+                out = subprocess.run(
+                    ["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", VETH_TRAFFIC_MIXED],
+                    capture_output=True, text=True, timeout=60)
+                self.assertIn("captured 100", out.stdout, out.stderr)
+                c = dp.wait_counters(lambda c: sum(v["packets"] for v in c["per_vip"]) >= 100)
+                # The 50 non-VIP packets (and the kernel's own ND/MLD) never reached DPDK.
+                self.assertEqual(summary(c)["rx"], 100)
+                self.assertIn("xdp steering: 1 VIPs steered to DPDK", dp.log_text())
+                more = state(2)
+                more["vips"].append(dict(more["vips"][0], port=443))
+                reply = dp.request({"op": "push_state", "state": more})
+                self.assertTrue(reply["ok"], reply)
+                self.assertIn("xdp steering: 2 VIPs steered to DPDK", dp.log_text())
+            self.assertEqual(dp.returncode, 0, dp.log_text())
+        finally:
+            subprocess.run(["ip", "netns", "del", ns])
+
 
 # Sends 100 SYNs to the VIP on vb and counts the IPIP frames that come back (bounded: 5 s).
 VETH_TRAFFIC = """
@@ -179,10 +215,17 @@ sniffer.join()
 print("captured", len(sniffer.results))
 """
 
+# The same plus 50 SYNs to an address that is no VIP (they must stay in the kernel).
+VETH_TRAFFIC_MIXED = VETH_TRAFFIC.replace(
+    "for i in range(100)]",
+    "for i in range(100)] + [Ether(dst='02:00:00:00:00:01') / IP(src='198.19.1.%d' % i, "
+    "dst='198.18.0.99') / TCP(sport=1000 + i, dport=80, flags='S') for i in range(50)]")
+
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--dataplane", required=True)
     p.add_argument("--flowgen", required=True)
+    p.add_argument("--xdp-prog", help="bpf/xsk_steer.bpf.o (af_xdp steering test)")
     ARGS, rest = p.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

@@ -1,46 +1,232 @@
-# The Sluice host (namespace ${LAB_PREFIX}lb) and how traffic for the VIPs reaches it. These are
-# the hooks `tools/lab/lab` calls; the Sluice processes are wired in here (issue 5, second half).
+# The Sluice host (namespace ${LAB_PREFIX}lb): sluice-dataplane on eth0 (af_xdp PMD + the
+# steering program), sluice-controlplane with the lab's VIPs, backends and health checks, and
+# the router's routes for the VIPs. These are the hooks `tools/lab/lab` calls.
 #
-#   lab_lb_routes_to_vips       router -> lb routes for the VIPs (static now; BGP from BIRD later)
-#   lab_lb_start_dataplane      sluice-dataplane on eth0 in af_xdp mode with xsk_steer.bpf.o
-#   lab_lb_start_controlplane   sluice-controlplane with the lab's VIPs and backends, health checks
-#   lab_lb_stop                 stops what the start hooks started
+#   lab_lb_routes_to_vips       router -> lb routes for the VIPs (static; BGP from BIRD later)
+#   lab_lb_write_config         $LAB_RUN_DIR/sluice.yaml, the lab's Sluice configuration
+#   lab_lb_start_dataplane      sluice-dataplane (idempotent: kept when it runs)
+#   lab_lb_start_controlplane   sluice-controlplane (idempotent)
+#   lab_lb_wait_ready           bounded wait: dataplane in sync, backends up, VIP answers
+#   lab_lb_stop [NAME]          stops dataplane and/or controlplane
+#   lab_ctl ARGS...             sluicectl against the lab's control plane
 #
-# Facts the dataplane needs in this namespace:
-#   - NIC eth0 (veth, MTU 1600, one queue), 198.18.2.2/24 and 2001:db8:2::2/64, next hop (the
-#     router) 198.18.2.1 / 2001:db8:2::1; backends 198.18.3.11-13 / 2001:db8:3::11-13.
-#   - The af_xdp PMD loads the steering program itself:
-#       --vdev net_af_xdp0,iface=eth0,start_queue=0,queue_count=1,xdp_prog=<xsk_steer.bpf.o>
-#     (meson variable xsk_steer_obj; build/bpf/xsk_steer.bpf.o). Its VIP maps are pinned by
-#     name under /sys/fs/bpf, so bpffs must be mounted in the dataplane's mount namespace first:
-#       ip netns exec sluice-lb sh -c 'mount -t bpf bpf /sys/fs/bpf && exec sluice-dataplane ...'
-#     (ip netns exec gives each command a fresh /sys, so mount and exec in one command.)
-#   - Record each process's pid in $LAB_RUN_DIR/lb-<name>.pid; lab_lb_stop and `down` use them.
+# Facts:
+#   - eth0 is a veth with one queue (MTU 1600). The af_xdp PMD loads the steering program
+#     itself (xdp_prog=), libbpf pins its VIP maps by name under /sys/fs/bpf, and the dataplane
+#     fills them from its state. `ip netns exec` gives every command a fresh /sys, so bpffs is
+#     mounted in the same command that execs the dataplane.
+#   - The main lcore runs the control thread, the second lcore the worker (it polls: one core
+#     at 100 % while the lab is up). No hugepages needed: --no-huge -m 512.
+#   - Encapsulated packets go to the router (LAB_ROUTER_LB_MAC), sourced from the lb's own
+#     addresses; backends answer the client directly through the router (DSR).
 # shellcheck shell=bash
+
+LAB_LB_LCORES=${SLUICE_LAB_LCORES:-0-1}
+LAB_LB_MAIN_LCORE=${SLUICE_LAB_MAIN_LCORE:-0}
+LAB_LB_FILE_PREFIX=${LAB_PREFIX}lab
+LAB_LB_CONFIG=$LAB_RUN_DIR/sluice.yaml
+LAB_LB_STATE_FILE=$LAB_RUN_DIR/state.yaml
+LAB_LB_DATAPLANE_SOCKET=$LAB_RUN_DIR/dataplane.sock
+LAB_LB_API_SOCKET=$LAB_RUN_DIR/controlplane.sock
+LAB_LB_METRICS=127.0.0.1:9780  # inside the lb namespace
+# Health checks: a dead backend is out within fall x interval + timeout = 1700 ms.
+LAB_HC_INTERVAL_MS=500
+LAB_HC_TIMEOUT_MS=200
+LAB_HC_FALL=3
+LAB_HC_RISE=2
+LAB_WEIGHTS=(1 2 3)  # be1, be2, be3
+
+lab_lb_pidfile() { echo "$LAB_RUN_DIR/lb-$1.pid"; }
 
 lab_lb_routes_to_vips() {
   ip -n "$LAB_NS_ROUTER" route replace "$LAB_VIP4/32" via "$LAB_LB4"
   ip -n "$LAB_NS_ROUTER" -6 route replace "$LAB_VIP6/128" via "$LAB_LB6"
 }
 
+lab_ctl() {
+  local ctl
+  ctl=$(lab_binary sluicectl controlplane) || lab_die "sluicectl not found: build it (ninja -C build)"
+  "$ctl" --socket "$LAB_LB_API_SOCKET" "$@"
+}
+
+# One VIP's backends, one flow-style YAML line each. $1: 4 or 6.
+lab_lb_backend_lines() {
+  local family=$1 i be address
+  for i in "${!LAB_BACKENDS[@]}"; do
+    be=${LAB_BACKENDS[i]}
+    address=$(lab_backend_addr"$family" "$be")
+    printf '      - {address: "%s", weight: %s}\n' "$address" "${LAB_WEIGHTS[i]}"
+  done
+}
+
+lab_lb_write_config() {
+  local http_check udp_check timing
+  timing="interval_ms: $LAB_HC_INTERVAL_MS, timeout_ms: $LAB_HC_TIMEOUT_MS, rise: $LAB_HC_RISE, fall: $LAB_HC_FALL"
+  http_check="{type: http, path: /health, expect_body: ok, $timing}"
+  udp_check="{type: udp, request: health, expect: health, $timing}"
+  cat >"$LAB_LB_CONFIG.tmp" <<EOF
+# The lab's Sluice configuration, written by tools/lab/lb.sh (docs/lab.md). Runtime changes
+# made with sluicectl go to $LAB_LB_STATE_FILE.
+dataplane:
+  next_hop_mac: "$LAB_ROUTER_LB_MAC"     # the router's r-lb port
+  tunnel_source_v4: $LAB_LB4
+  tunnel_source_v6: "$LAB_LB6"
+  mtu: $LAB_INNER_MTU
+vips:
+  - address: $LAB_VIP4
+    port: $LAB_HTTP_PORT
+    protocol: tcp
+    encap: ipip
+    health_check: $http_check
+    backends:
+$(lab_lb_backend_lines 4)
+  - address: $LAB_VIP4
+    port: $LAB_UDP_PORT
+    protocol: udp
+    encap: ipip
+    health_check: $udp_check
+    backends:
+$(lab_lb_backend_lines 4)
+  - address: "$LAB_VIP6"
+    port: $LAB_HTTP_PORT
+    protocol: tcp
+    encap: gue
+    health_check: $http_check
+    backends:
+$(lab_lb_backend_lines 6)
+controlplane:
+  api_socket: $LAB_LB_API_SOCKET
+  state_file: $LAB_LB_STATE_FILE
+  metrics_listen: $LAB_LB_METRICS
+dataplanes:
+  - {name: lab-lb, control_socket: $LAB_LB_DATAPLANE_SOCKET}
+EOF
+  mv "$LAB_LB_CONFIG.tmp" "$LAB_LB_CONFIG"
+}
+
+lab_lb_steering_object() {
+  local object=${SLUICE_XSK_STEER_OBJ:-$(lab_build_dir)/bpf/xsk_steer.bpf.o}
+  [[ -f $object ]] || return 1
+  echo "$object"
+}
+
 lab_lb_start_dataplane() {
-  lab_log "dataplane: not started yet (placeholder: lab_lb_start_dataplane in tools/lab/lb.sh)"
+  local pidfile dataplane object
+  pidfile=$(lab_lb_pidfile dataplane)
+  if lab_pid_alive "$pidfile" "$LAB_NS_LB"; then return 0; fi
+  dataplane=$(lab_binary sluice-dataplane dataplane) ||
+    lab_die "sluice-dataplane not found: build it (ninja -C build) or set SLUICE_DATAPLANE"
+  object=$(lab_lb_steering_object) ||
+    lab_die "xsk_steer.bpf.o not found in $(lab_build_dir)/bpf: build it or set SLUICE_XSK_STEER_OBJ"
+  rm -f "$LAB_LB_DATAPLANE_SOCKET" "/dev/hugepages/${LAB_LB_FILE_PREFIX}map_"*
+  rm -rf "/var/run/dpdk/$LAB_LB_FILE_PREFIX"
+  # A dataplane that was killed leaves its XDP program behind; the PMD wants a bare interface.
+  ip -n "$LAB_NS_LB" link set eth0 xdp off 2>/dev/null || true
+  # sh records its pid, mounts bpffs in this mount namespace, then becomes the dataplane.
+  lab_in "$LAB_NS_LB" setsid sh -c 'echo $$ >"$1"; shift; mount -t bpf bpf /sys/fs/bpf && exec "$@"' \
+    sh "$pidfile" "$dataplane" -l "$LAB_LB_LCORES" --main-lcore "$LAB_LB_MAIN_LCORE" \
+    --no-huge -m 512 --no-pci --file-prefix "$LAB_LB_FILE_PREFIX" \
+    --vdev "net_af_xdp0,iface=eth0,start_queue=0,queue_count=1,xdp_prog=$object" \
+    -- --control-socket "$LAB_LB_DATAPLANE_SOCKET" \
+    </dev/null >>"$LAB_RUN_DIR/dataplane.log" 2>&1 &
+  local started=$! _
+  for _ in $(seq 150); do
+    [[ -S $LAB_LB_DATAPLANE_SOCKET ]] && break
+    kill -0 "$started" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -S $LAB_LB_DATAPLANE_SOCKET ]] ||
+    lab_die "sluice-dataplane did not open $LAB_LB_DATAPLANE_SOCKET (see $LAB_RUN_DIR/dataplane.log)"
+  lab_log "dataplane: pid $(<"$pidfile"), eth0 af_xdp + $(basename "$object"), control socket $LAB_LB_DATAPLANE_SOCKET"
 }
 
 lab_lb_start_controlplane() {
-  lab_log "control plane: not started yet (placeholder: lab_lb_start_controlplane in tools/lab/lb.sh)"
+  local pidfile controlplane
+  pidfile=$(lab_lb_pidfile controlplane)
+  if lab_pid_alive "$pidfile" "$LAB_NS_LB"; then return 0; fi
+  controlplane=$(lab_binary sluice-controlplane controlplane) ||
+    lab_die "sluice-controlplane not found: build it (ninja -C build) or set SLUICE_CONTROLPLANE"
+  [[ -f $LAB_LB_CONFIG ]] || lab_lb_write_config
+  rm -f "$LAB_LB_API_SOCKET"
+  lab_in "$LAB_NS_LB" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" \
+    "$controlplane" --config "$LAB_LB_CONFIG" \
+    </dev/null >>"$LAB_RUN_DIR/controlplane.log" 2>&1 &
+  local started=$! _
+  for _ in $(seq 100); do
+    lab_ctl --timeout 1 vip list >/dev/null 2>&1 && break
+    kill -0 "$started" 2>/dev/null || break
+    sleep 0.1
+  done
+  lab_ctl --timeout 1 vip list >/dev/null 2>&1 ||
+    lab_die "sluice-controlplane does not answer on $LAB_LB_API_SOCKET (see $LAB_RUN_DIR/controlplane.log)"
+  lab_log "control plane: pid $(<"$pidfile"), API $LAB_LB_API_SOCKET (sluicectl --socket $LAB_LB_API_SOCKET)"
+}
+
+# TEMPORARY until sluice-dataplane fills the steering maps itself (notes-lab-requests.md):
+# writes the lab's three VIPs into the pinned maps, inside the dataplane's mount namespace.
+lab_lb_fill_steering_maps() {
+  local pid zeros v4 v6
+  pid=$(<"$(lab_lb_pidfile dataplane)")
+  zeros=$(printf '00 %.0s' {1..12})
+  v4="c6 12 00 0a $zeros"
+  v6="20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 10"
+  local -a updates=(
+    "sluice_vips key hex $v4 00 50 06 04 value hex 00 00 00 00"
+    "sluice_vips key hex $v4 00 07 11 04 value hex 01 00 00 00"
+    "sluice_vips key hex $v6 00 50 06 06 value hex 02 00 00 00"
+    "sluice_vip_addr key hex $v4 04 00 00 00 value hex 02 00 00 00"
+    "sluice_vip_addr key hex $v6 06 00 00 00 value hex 01 00 00 00")
+  local update map rest
+  for update in "${updates[@]}"; do
+    map=${update%% *} rest=${update#* }
+    # shellcheck disable=SC2086
+    nsenter -t "$pid" -m bpftool map update pinned "/sys/fs/bpf/$map" $rest
+  done
+}
+
+# Bounded: the dataplane runs the control plane's generation, every backend is up, and the
+# VIP answers HTTP from the client.
+lab_lb_wait_ready() {
+  local _ status
+  for _ in $(seq 100); do
+    status=$(lab_ctl --timeout 1 status --json 2>/dev/null) &&
+      jq -e '(.dataplanes | length > 0 and all(.reachable and .in_sync))
+             and all(.vips[].backends[]; .health == "up")' <<<"$status" >/dev/null && break
+    sleep 0.2
+  done
+  jq -e '.dataplanes | length > 0 and all(.reachable and .in_sync)' <<<"${status:-null}" >/dev/null ||
+    lab_die "the dataplane is not in sync with the control plane (tools/lab/lab status)"
+  lab_lb_fill_steering_maps
+  for _ in $(seq 50); do
+    lab_in "$LAB_NS_CLIENT" curl -s --max-time 1 "http://$LAB_VIP4:$LAB_HTTP_PORT/" >/dev/null && break
+    sleep 0.2
+  done
+  lab_in "$LAB_NS_CLIENT" curl -s --max-time 1 "http://$LAB_VIP4:$LAB_HTTP_PORT/" >/dev/null ||
+    lab_die "no answer from http://$LAB_VIP4:$LAB_HTTP_PORT/ at the client (tools/lab/lab status)"
 }
 
 lab_lb_start() {
   lab_lb_routes_to_vips
+  lab_lb_write_config
   lab_lb_start_dataplane
   lab_lb_start_controlplane
+  lab_lb_wait_ready
 }
 
+# lab_lb_stop [dataplane|controlplane]: stops one, or both (control plane first).
 lab_lb_stop() {
-  local pidfile
-  for pidfile in "$LAB_RUN_DIR"/lb-*.pid; do
-    [[ -e $pidfile ]] && lab_stop_pidfile "$pidfile" "$LAB_NS_LB"
+  local name
+  for name in ${1:-controlplane dataplane}; do
+    # The dataplane flushes, logs its totals and closes its AF_XDP socket: give it 10 s.
+    lab_stop_pidfile "$(lab_lb_pidfile "$name")" "$LAB_NS_LB" 100
   done
   return 0
+}
+
+# lab_lb_kill dataplane|controlplane: SIGKILL, as a crash would (no clean-up by the process).
+lab_lb_kill() {
+  local pidfile
+  pidfile=$(lab_lb_pidfile "$1")
+  if lab_pid_alive "$pidfile" "$LAB_NS_LB"; then kill -9 "$(<"$pidfile")"; fi
+  rm -f "$pidfile"
 }

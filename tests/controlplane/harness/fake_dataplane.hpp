@@ -46,7 +46,8 @@ class FakeDataplane {
     if (!running_) return;
     running_ = false;
     acceptor_.join();
-    for (std::thread& t : connections_) t.join();
+    for (std::thread& t : connections_)
+      t.join();
     connections_.clear();
     listen_.reset();
     ::unlink(path_.c_str());
@@ -113,7 +114,8 @@ class FakeDataplane {
     while (running_) {
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
-      Result<std::optional<nlohmann::json>> frame = control::read_frame_or_eof(fd, std::chrono::milliseconds(2000));
+      Result<std::optional<nlohmann::json>> frame =
+          control::read_frame_or_eof(fd, std::chrono::milliseconds(2000));
       if (!frame.ok() || !frame.value().has_value()) return;
       const nlohmann::json reply = handle(**frame);
       if (!control::write_frame(fd, reply, std::chrono::milliseconds(2000)).ok()) return;
@@ -139,8 +141,10 @@ class FakeDataplane {
       control::DataplaneStatus status;
       status.version = "fake";
       status.generation = generation_;
-      status.uptime_ms = static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count());
+      status.uptime_ms =
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - started_)
+                                         .count());
       return control::ok_reply(control::to_json(status));
     }
     if (std::holds_alternative<control::GetCountersRequest>(*parsed)) {

@@ -1,10 +1,14 @@
 // Two network namespaces joined by a veth pair, under 198.18.0.0/15 with no route out:
 //   <prefix>c  198.18.100.1/30  the control plane (health checks start here)
 //   <prefix>b  198.18.100.2/30  the backends, each backend address a /32 on the veth
-// Torn down in the destructor; stale ones from a crashed run are removed first.
+// Torn down in the destructor; stale ones from a crashed run are removed first (and by
+// tools/cleanup-leftovers, which knows the "sl-" prefix).
 #pragma once
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cctype>
 
 #include <string>
 #include <vector>
@@ -16,12 +20,13 @@ namespace sluice::cp::testing {
 class BackendNetwork {
  public:
   explicit BackendNetwork(const std::vector<std::string>& backend_addresses)
-      : prefix_("scp" + std::to_string(::getpid())) {
+      : prefix_("sl-cp" + std::to_string(::getpid())) {
     remove_stale();
     const std::string c = client_ns(), b = backend_ns();
     ok_ = sh("ip netns add " + c) == 0 && sh("ip netns add " + b) == 0 &&
           sh("ip -n " + c + " link set lo up") == 0 && sh("ip -n " + b + " link set lo up") == 0 &&
-          sh("ip link add " + prefix_ + "c netns " + c + " type veth peer name " + prefix_ + "b netns " + b) == 0 &&
+          sh("ip link add " + prefix_ + "c netns " + c + " type veth peer name " + prefix_ +
+             "b netns " + b) == 0 &&
           sh("ip -n " + c + " addr add 198.18.100.1/30 dev " + prefix_ + "c") == 0 &&
           sh("ip -n " + b + " addr add 198.18.100.2/30 dev " + prefix_ + "b") == 0 &&
           sh("ip -n " + c + " link set " + prefix_ + "c up") == 0 &&
@@ -43,23 +48,25 @@ class BackendNetwork {
   [[nodiscard]] std::string backend_ns() const { return prefix_ + "b"; }
 
   // argv prefix that runs a program inside a namespace.
-  [[nodiscard]] static std::vector<std::string> in(const std::string& ns, std::vector<std::string> argv) {
+  [[nodiscard]] static std::vector<std::string> in(const std::string& ns,
+                                                   std::vector<std::string> argv) {
     std::vector<std::string> out = {"/usr/sbin/ip", "netns", "exec", ns};
     out.insert(out.end(), argv.begin(), argv.end());
     return out;
   }
 
  private:
-  // Namespaces of earlier runs whose process is gone ("scp<pid>c" / "scp<pid>b").
+  // Namespaces of earlier runs whose process is gone ("sl-cp<pid>c" / "sl-cp<pid>b").
   static void remove_stale() {
     const Output list = capture("ip netns list", false);
     std::size_t pos = 0;
-    while ((pos = list.text.find("scp", pos)) != std::string::npos) {
-      std::size_t end = pos + 3;
-      while (end < list.text.size() && std::isdigit(static_cast<unsigned char>(list.text[end]))) ++end;
-      const std::string pid = list.text.substr(pos + 3, end - pos - 3);
-      if (!pid.empty() && end < list.text.size() && (list.text[end] == 'c' || list.text[end] == 'b') &&
-          ::kill(std::stoi(pid), 0) != 0) {
+    while ((pos = list.text.find("sl-cp", pos)) != std::string::npos) {
+      std::size_t end = pos + 5;
+      while (end < list.text.size() && std::isdigit(static_cast<unsigned char>(list.text[end])))
+        ++end;
+      const std::string pid = list.text.substr(pos + 5, end - pos - 5);
+      if (!pid.empty() && end < list.text.size() &&
+          (list.text[end] == 'c' || list.text[end] == 'b') && ::kill(std::stoi(pid), 0) != 0) {
         sh("ip netns del " + list.text.substr(pos, end - pos + 1) + " 2>/dev/null");
       }
       pos = end;

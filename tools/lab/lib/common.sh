@@ -35,6 +35,8 @@ LAB_LB4=198.18.2.2
 LAB_LB6=2001:db8:2::2
 LAB_ROUTER_LB4=198.18.2.1
 LAB_ROUTER_LB6=2001:db8:2::1
+# Fixed (locally administered) MAC of the router's lb-facing port: the dataplane's next hop.
+LAB_ROUTER_LB_MAC=02:5c:00:02:00:01
 # router bridge <-> backends (1600 bytes).
 LAB_ROUTER_BE4=198.18.3.1
 LAB_ROUTER_BE6=2001:db8:3::1
@@ -55,15 +57,25 @@ lab_in() {
   ip netns exec "$ns" "$@"
 }
 
-# The sluice-decap binary: $SLUICE_DECAP, else the build dir, else PATH.
-lab_decap_binary() {
-  local candidate
-  for candidate in "${SLUICE_DECAP:-}" "$LAB_ROOT/${SLUICE_BUILD_DIR:-build}/bpf/sluice-decap" \
-                   "$(command -v sluice-decap 2>/dev/null)"; do
+# The build directory: $SLUICE_BUILD_DIR (absolute, or relative to the repository), else build.
+lab_build_dir() {
+  local dir=${SLUICE_BUILD_DIR:-build}
+  [[ $dir == /* ]] && echo "$dir" || echo "$LAB_ROOT/$dir"
+}
+
+# A Sluice binary: $SLUICE_<NAME> (e.g. SLUICE_DECAP), else the build dir, else PATH.
+#   lab_binary sluice-decap bpf
+lab_binary() {
+  local name=$1 subdir=$2 override candidate
+  override=${name^^}
+  override=${override//-/_}
+  for candidate in "${!override:-}" "$(lab_build_dir)/$subdir/$name" \
+                   "$(command -v "$name" 2>/dev/null)"; do
     [[ -n $candidate && -x $candidate ]] && { echo "$candidate"; return 0; }
   done
   return 1
 }
+lab_decap_binary() { lab_binary sluice-decap bpf; }
 
 # A process the lab started: its pid file lives in $LAB_RUN_DIR; it is ours only while the pid
 # still runs in the expected namespace (guards against a reused pid).
@@ -74,12 +86,13 @@ lab_pid_alive() {
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
   [[ $(ip netns identify "$pid" 2>/dev/null) == "$ns" ]]
 }
+# SIGTERM, then SIGKILL after $3 tenths of a second (default 20).
 lab_stop_pidfile() {
-  local pidfile=$1 ns=$2 pid
+  local pidfile=$1 ns=$2 patience=${3:-20} pid
   if lab_pid_alive "$pidfile" "$ns"; then
     pid=$(<"$pidfile")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq "$patience"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"

@@ -59,10 +59,17 @@ lab_setup_client() {
   lab_addr "$LAB_NS_ROUTER" r-client "$LAB_ROUTER_CLIENT4/24"
   lab_addr "$LAB_NS_ROUTER" r-client "$LAB_ROUTER_CLIENT6/64"
   lab_lab_routes "$LAB_NS_CLIENT" "$LAB_ROUTER_CLIENT4" "$LAB_ROUTER_CLIENT6"
+  # A veth "offloads" checksums by never computing them: the skb carries CHECKSUM_PARTIAL
+  # through the router's kernel. The dataplane reads the bytes through AF_XDP and tunnels
+  # them as they are, so the backend would drop every client segment as corrupt. A real
+  # client NIC fills the checksum in; here the client's kernel has to.
+  lab_in "$LAB_NS_CLIENT" ethtool -K eth0 tx off >/dev/null 2>&1 ||
+    lab_die "ethtool -K eth0 tx off failed in $LAB_NS_CLIENT (is ethtool installed? tools/install-deps)"
 }
 
 lab_setup_lb_host() {
   lab_link "$LAB_NS_LB" eth0 "$LAB_NS_ROUTER" r-lb "$LAB_INNER_MTU"
+  ip -n "$LAB_NS_ROUTER" link set r-lb address "$LAB_ROUTER_LB_MAC"
   lab_addr "$LAB_NS_LB" eth0 "$LAB_LB4/24"
   lab_addr "$LAB_NS_LB" eth0 "$LAB_LB6/64"
   lab_addr "$LAB_NS_ROUTER" r-lb "$LAB_ROUTER_LB4/24"

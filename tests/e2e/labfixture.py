@@ -60,6 +60,15 @@ class Lab:
     def down(self):
         self.lab("down", check=False, timeout=120)
 
+    def print_logs(self, lines=40):
+        """The tail of every log in the run directory (before `down` removes them)."""
+        run_dir = self.facts["LAB_RUN_DIR"]
+        for name in sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else []:
+            if name.endswith(".log"):
+                with open(os.path.join(run_dir, name), errors="replace") as f:
+                    tail = f.readlines()[-lines:]
+                print(f"--- {name} (last {len(tail)} lines)\n{''.join(tail)}", flush=True)
+
     # sluicectl.
     def ctl(self, *args, timeout=30):
         return self.lab("ctl", *args, timeout=timeout)
@@ -163,6 +172,8 @@ def main(name, test_cases):
             case.workdir = workdir
             suite.addTests(loader.loadTestsFromTestCase(case))
         result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+        if not result.wasSuccessful():
+            lab.print_logs()
         return 0 if result.wasSuccessful() else 1
     finally:
         log("lab down")

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labfixture import log, main  # noqa: E402
 
 RATE = 300  # new connections per second
-PUSH_SLACK_S = 0.3  # detection -> new state in the dataplane, plus the poll granularity
+PUSH_SLACK_S = 0.5  # the push to the dataplane, the 50 ms status polls, a loaded machine
 
 
 class DeadBackend(unittest.TestCase):

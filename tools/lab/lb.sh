@@ -13,8 +13,8 @@
 # Facts:
 #   - eth0 is a veth with one queue (MTU 1600). The af_xdp PMD loads the steering program
 #     itself (xdp_prog=), libbpf pins its VIP maps by name under /sys/fs/bpf, and the dataplane
-#     fills them from its state. `ip netns exec` gives every command a fresh /sys, so bpffs is
-#     mounted in the same command that execs the dataplane.
+#     keeps them equal to its VIPs (--xdp-steering /sys/fs/bpf). `ip netns exec` gives every
+#     command a fresh /sys, so bpffs is mounted in the same command that execs the dataplane.
 #   - The main lcore runs the control thread, the second lcore the worker (it polls: one core
 #     at 100 % while the lab is up). No hugepages needed: --no-huge -m 512.
 #   - Encapsulated packets go to the router (LAB_ROUTER_LB_MAC), sourced from the lb's own
@@ -127,7 +127,7 @@ lab_lb_start_dataplane() {
     sh "$pidfile" "$dataplane" -l "$LAB_LB_LCORES" --main-lcore "$LAB_LB_MAIN_LCORE" \
     --no-huge -m 512 --no-pci --file-prefix "$LAB_LB_FILE_PREFIX" \
     --vdev "net_af_xdp0,iface=eth0,start_queue=0,queue_count=1,xdp_prog=$object" \
-    -- --control-socket "$LAB_LB_DATAPLANE_SOCKET" \
+    -- --control-socket "$LAB_LB_DATAPLANE_SOCKET" --xdp-steering /sys/fs/bpf \
     </dev/null >>"$LAB_RUN_DIR/dataplane.log" 2>&1 &
   local started=$! _
   for _ in $(seq 150); do
@@ -162,41 +162,21 @@ lab_lb_start_controlplane() {
   lab_log "control plane: pid $(<"$pidfile"), API $LAB_LB_API_SOCKET (sluicectl --socket $LAB_LB_API_SOCKET)"
 }
 
-# TEMPORARY until sluice-dataplane fills the steering maps itself (notes-lab-requests.md):
-# writes the lab's three VIPs into the pinned maps, inside the dataplane's mount namespace.
-lab_lb_fill_steering_maps() {
-  local pid zeros v4 v6
-  pid=$(<"$(lab_lb_pidfile dataplane)")
-  zeros=$(printf '00 %.0s' {1..12})
-  v4="c6 12 00 0a $zeros"
-  v6="20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 10"
-  local -a updates=(
-    "sluice_vips key hex $v4 00 50 06 04 value hex 00 00 00 00"
-    "sluice_vips key hex $v4 00 07 11 04 value hex 01 00 00 00"
-    "sluice_vips key hex $v6 00 50 06 06 value hex 02 00 00 00"
-    "sluice_vip_addr key hex $v4 04 00 00 00 value hex 02 00 00 00"
-    "sluice_vip_addr key hex $v6 06 00 00 00 value hex 01 00 00 00")
-  local update map rest
-  for update in "${updates[@]}"; do
-    map=${update%% *} rest=${update#* }
-    # shellcheck disable=SC2086
-    nsenter -t "$pid" -m bpftool map update pinned "/sys/fs/bpf/$map" $rest
-  done
-}
-
-# Bounded: the dataplane runs the control plane's generation, every backend is up, and the
-# VIP answers HTTP from the client.
+# Bounded: the dataplane that runs now (not one the control plane saw before a restart: its
+# uptime is checked against the process's age) runs the control plane's generation, every
+# backend is up, and the VIP answers HTTP from the client.
 lab_lb_wait_ready() {
-  local _ status
+  local _ status age_ms synced
+  synced='.dataplanes | length > 0 and all(.reachable and .in_sync and .uptime_ms <= $age_ms)'
   for _ in $(seq 100); do
+    age_ms=$((($(ps -o etimes= -p "$(<"$(lab_lb_pidfile dataplane)")" 2>/dev/null || echo 0) + 1) * 1000))
     status=$(lab_ctl --timeout 1 status --json 2>/dev/null) &&
-      jq -e '(.dataplanes | length > 0 and all(.reachable and .in_sync))
-             and all(.vips[].backends[]; .health == "up")' <<<"$status" >/dev/null && break
+      jq -e --argjson age_ms "$age_ms" "($synced) and all(.vips[].backends[]; .health == \"up\")" \
+        <<<"$status" >/dev/null && break
     sleep 0.2
   done
-  jq -e '.dataplanes | length > 0 and all(.reachable and .in_sync)' <<<"${status:-null}" >/dev/null ||
+  jq -e --argjson age_ms "$age_ms" "$synced" <<<"${status:-null}" >/dev/null ||
     lab_die "the dataplane is not in sync with the control plane (tools/lab/lab status)"
-  lab_lb_fill_steering_maps
   for _ in $(seq 50); do
     lab_in "$LAB_NS_CLIENT" curl -s --max-time 1 "http://$LAB_VIP4:$LAB_HTTP_PORT/" >/dev/null && break
     sleep 0.2

@@ -25,13 +25,8 @@ InnerInfo inspect_inner(std::span<const std::byte> inner) {
   return InnerInfo{kIpProtoIpv6, tclass, true, 0};
 }
 
-// RFC 1071 over the 20-byte option-less header whose checksum field is zero.
-std::uint16_t ipv4_header_checksum20(const std::uint8_t* h) {
-  std::uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2)
-    sum += load_be16(h + i);
-  return checksum_finish(sum);
-}
+// RFC 1071 sum of an address's 16-bit words.
+std::uint32_t address_sum_v4(const std::uint8_t* a) { return load_be16(a) + load_be16(a + 2); }
 
 }  // namespace
 
@@ -59,10 +54,15 @@ void write_encap_headers(std::span<std::byte> frame, const EncapParams& p) {
     store_be16(raw + 6, info.dont_fragment ? 0x4000 : 0);
     raw[8] = p.ttl;
     raw[9] = protocol;
-    store_be16(raw + 10, 0);
     std::memcpy(raw + 12, p.outer_src, 4);
     std::memcpy(raw + 16, p.outer_dst, 4);
-    store_be16(raw + 10, ipv4_header_checksum20(raw));
+    // The checksum from the field values, not by reading the header back: a wide load over
+    // the bytes just stored cannot be forwarded from the store buffer and stalls.
+    const std::uint32_t sum = (0x4500u | info.tos) + static_cast<std::uint32_t>(l3_length) +
+                              info.ipv4_id + (info.dont_fragment ? 0x4000u : 0u) +
+                              ((std::uint32_t{p.ttl} << 8) | protocol) +
+                              address_sum_v4(p.outer_src) + address_sum_v4(p.outer_dst);
+    store_be16(raw + 10, checksum_finish(sum));
   } else {
     auto* raw = reinterpret_cast<std::uint8_t*>(frame.data() + kEthernetHeaderSize);
     store_be32(raw, (6u << 28) | (std::uint32_t{info.tos} << 20) | (p.flow_hash & 0xFFFFF));

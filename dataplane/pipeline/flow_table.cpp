@@ -28,34 +28,41 @@ std::uint32_t FlowTable::capacity_for(std::uint32_t entries) {
 
 std::size_t FlowTable::bytes_for(std::uint32_t entries) {
   const std::size_t capacity = capacity_for(entries);
-  return capacity / kFlowBucketWays * sizeof(FlowBucket) + capacity * sizeof(FlowEntry);
+  return capacity / kFlowBucketWays * sizeof(FlowBucket) + capacity * sizeof(FlowBinding) +
+         capacity * sizeof(FlowColdEntry);
 }
 
-FlowTable::FlowTable(void* memory, std::uint32_t entries) {
+FlowTable::FlowTable(void* memory, std::uint32_t entries, std::uint64_t check_secret)
+    : check_secret_(check_secret) {
   const std::uint32_t capacity = capacity_for(entries);
   bucket_count_ = capacity / kFlowBucketWays;
   bucket_shift_ = 32 - static_cast<std::uint32_t>(std::countr_zero(bucket_count_));
   buckets_ = static_cast<FlowBucket*>(memory);
-  entries_ = reinterpret_cast<FlowEntry*>(buckets_ + bucket_count_);
+  bindings_ = reinterpret_cast<FlowBinding*>(buckets_ + bucket_count_);
+  cold_ = reinterpret_cast<FlowColdEntry*>(bindings_ + capacity);
 }
 
 FlowRef FlowTable::find(const FlowKey& key, std::uint32_t hash, std::uint32_t now) const {
-  FlowBucket* bucket = bucket_of(hash);
-  const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
+  const std::uint64_t b = bucket_index(hash);
+  FlowBucket* bucket = &buckets_[b];
+  FlowBinding* bindings = &bindings_[b * kFlowBucketWays];
+  const std::uint32_t check = key_check(key);
   for (std::uint32_t matches = signature_matches(*bucket, hash); matches != 0;
        matches &= matches - 1) {
     const auto w = static_cast<std::uint32_t>(std::countr_zero(matches));
     if (bucket->deadline[w] < now || bucket->deadline[w] == 0) continue;
-    FlowEntry* entry = &entries_[base + w];
-    if (entry->key == key) return FlowRef{entry, &bucket->deadline[w]};
+    if (bindings[w].matches(check)) {
+      const std::uint64_t slot = b * kFlowBucketWays + w;
+      return FlowRef{&bindings_[slot], &cold_[slot], &bucket->deadline[w]};
+    }
   }
   return FlowRef{};
 }
 
 FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
                           Displaced& displaced) {
-  FlowBucket* bucket = bucket_of(hash);
-  const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
+  const std::uint64_t b = bucket_index(hash);
+  FlowBucket* bucket = &buckets_[b];
   // A free slot wins; otherwise the nearest deadline, which is also any expired slot.
   std::uint32_t victim = 0;
   std::uint32_t victim_deadline = UINT32_MAX;
@@ -71,38 +78,44 @@ FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t 
       victim_deadline = d;
     }
   }
-  FlowEntry* entry = &entries_[base + victim];
+  const std::uint64_t slot = b * kFlowBucketWays + victim;
+  FlowBinding& binding = bindings_[slot];
+  FlowColdEntry& cold = cold_[slot];
   displaced = Displaced{};
   if (victim_deadline != 0) {
     displaced.any = true;
     // `deadline` is now + timeout, so an entry whose deadline has passed lies before
     // deadline - timeout; the caller passes now separately when it needs the distinction.
-    displaced.backend = entry->backend;
-    displaced.vip = entry->vip;
+    displaced.backend = binding.backend;
+    displaced.vip = cold.vip;
     displaced.deadline = victim_deadline;
   }
   bucket->signature[victim] = hash;
   bucket->deadline[victim] = deadline;
-  entry->key = key;
-  entry->backend = kNoBackendId;
-  entry->incarnation = 0;
-  entry->vip = kNoVipId;
-  entry->state = FlowState::open;
-  return FlowRef{entry, &bucket->deadline[victim]};
+  binding = FlowBinding{key_check(key), kNoBackendId, 0};
+  cold.key = key;
+  cold.vip = kNoVipId;
+  return FlowRef{&binding, &cold, &bucket->deadline[victim]};
 }
 
 bool FlowTable::peek(const FlowKey& key, std::uint32_t hash, std::uint32_t now,
                      FlowEntry& out) const {
   if (bucket_count_ == 0) return false;
-  const FlowBucket* bucket = bucket_of(hash);
-  const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
+  const std::uint64_t b = bucket_index(hash);
+  const FlowBucket* bucket = &buckets_[b];
   for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
     const std::uint32_t d = __atomic_load_n(&bucket->deadline[w], __ATOMIC_RELAXED);
     const std::uint32_t sig = __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED);
     if (sig != hash || d == 0 || d < now) continue;
-    std::memcpy(static_cast<void*>(&out), &entries_[base + w], sizeof(FlowEntry));
+    const std::uint64_t slot = b * kFlowBucketWays + w;
+    FlowBinding binding;
+    FlowColdEntry cold;
+    std::memcpy(static_cast<void*>(&binding), &bindings_[slot], sizeof(binding));
+    std::memcpy(static_cast<void*>(&cold), &cold_[slot], sizeof(cold));
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (out.key == key && __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED) == hash) {
+    if (cold.key == key && binding.matches(key_check(key)) &&
+        __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED) == hash) {
+      out = FlowEntry{cold.key, binding.backend, binding.incarnation, cold.vip, binding.state()};
       return true;
     }
   }

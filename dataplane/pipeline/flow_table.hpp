@@ -1,6 +1,17 @@
-// Per-lcore connection tracking: fixed memory, 8-way 64-byte buckets of signatures and
-// deadlines, entries (full key + backend) in a parallel array. A lookup touches one bucket line
-// and, on a signature match, one entry line. Time is in whole seconds (uint32_t).
+// Per-lcore connection tracking: fixed memory in three parallel arrays, indexed by slot
+// (bucket * 8 + way). Time is in whole seconds (uint32_t).
+//
+//   buckets   64 B per bucket: 8 signatures (the 5-tuple CRC32C hash) and 8 deadlines
+//   bindings  8 B per slot: a second, keyed 31-bit hash of the key, the state, the backend id
+//             and its incarnation; the 8 bindings of a bucket are one cache line
+//   cold      48 B per slot: the full key and the VIP id, written on insert and read only on
+//             insert/eviction, expiry, reschedule and explain()
+//
+// The hit path touches two lines whose addresses come from the hash alone (the bucket and its
+// bindings line), so both are prefetched while the burst is parsed, with no dependent load.
+// A hit is a match of the 32-bit CRC32C and of the 31-bit keyed check: two live flows of one
+// bucket would have to agree on 63 - log2(buckets) bits (>= 40 for tables up to 64M entries),
+// and the check's key is secret per table, so colliding flows cannot be crafted either.
 //
 // Expiry: each slot stores its deadline (last packet + the flow's timeout; 0 = empty). An
 // entry past its deadline is treated as absent and its slot is reused. When a bucket has no
@@ -10,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "pipeline/limits.hpp"
 #include "sluice/flow_key.hpp"
@@ -26,21 +38,43 @@ static_assert(sizeof(FlowBucket) == 64, "a bucket is one cache line");
 
 enum class FlowState : std::uint8_t { open = 0, closing = 1 };  // closing: FIN or RST seen
 
-struct alignas(64) FlowEntry {
+// The hot part of an entry: everything a hit needs.
+struct FlowBinding {
+  std::uint32_t check = 0;  // key check (bit 0 cleared) | state (bit 0: closing)
+  BackendId backend = kNoBackendId;
+  std::uint16_t incarnation = 0;
+
+  [[nodiscard]] FlowState state() const { return static_cast<FlowState>(check & 1u); }
+  void set_state(FlowState s) { check = (check & ~1u) | static_cast<std::uint32_t>(s); }
+  [[nodiscard]] bool matches(std::uint32_t key_check) const {
+    return ((check ^ key_check) & ~1u) == 0;
+  }
+};
+static_assert(sizeof(FlowBinding) == 8, "8 bindings share the bucket's bindings line");
+
+// The cold part: only for inserts, eviction, expiry, reschedule and explain().
+struct FlowColdEntry {
+  FlowKey key;
+  VipId vip = kNoVipId;
+  std::uint8_t reserved[6] = {};
+};
+static_assert(sizeof(FlowColdEntry) == 48);
+
+// A whole entry, by value (expiry callbacks, explain()).
+struct FlowEntry {
   FlowKey key;
   BackendId backend = kNoBackendId;
   std::uint16_t incarnation = 0;
   VipId vip = kNoVipId;
   FlowState state = FlowState::open;
-  std::uint8_t reserved = 0;
 };
-static_assert(sizeof(FlowEntry) == 64, "an entry is one cache line");
 
-// A found or inserted entry, with the slot that holds its deadline.
+// A found or inserted entry: its binding, its cold part and the slot that holds its deadline.
 struct FlowRef {
-  FlowEntry* entry = nullptr;
+  FlowBinding* binding = nullptr;
+  FlowColdEntry* cold = nullptr;
   std::uint32_t* deadline = nullptr;
-  [[nodiscard]] explicit operator bool() const { return entry != nullptr; }
+  [[nodiscard]] explicit operator bool() const { return binding != nullptr; }
 };
 
 // What an insert displaced, so the caller can fix the per-backend active-flow gauges.
@@ -51,6 +85,22 @@ struct Displaced {
   VipId vip = kNoVipId;
 };
 
+// The binding's check: a keyed multiply-mix of the key's 40 bytes, independent of the CRC32C
+// that picks the bucket. Products of independent words, so it costs a few cycles of latency.
+[[nodiscard]] inline std::uint32_t flow_key_check(const FlowKey& key, std::uint64_t secret) {
+  std::uint64_t w[5];
+  static_assert(sizeof(w) == sizeof(FlowKey));
+  std::memcpy(w, &key, sizeof(w));
+  const auto mul = [](std::uint64_t a, std::uint64_t b) {
+    const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
+    return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
+  };
+  const std::uint64_t h = mul(w[0] ^ secret, w[1] ^ 0x9E3779B97F4A7C15ull) +
+                          mul(w[2] ^ (secret * 3), w[3] ^ 0xBF58476D1CE4E5B9ull) +
+                          mul(w[4] ^ (secret * 5), 0x94D049BB133111EBull);
+  return static_cast<std::uint32_t>(h ^ (h >> 32)) & ~1u;
+}
+
 class FlowTable {
  public:
   // Bytes of 64-byte-aligned, zeroed memory that a table of at least `entries` needs
@@ -59,26 +109,34 @@ class FlowTable {
   [[nodiscard]] static std::uint32_t capacity_for(std::uint32_t entries);
 
   FlowTable() = default;
-  // `memory`: bytes_for(entries) bytes, 64-byte aligned, zeroed; not owned.
-  FlowTable(void* memory, std::uint32_t entries);
+  // `memory`: bytes_for(entries) bytes, 64-byte aligned, zeroed; not owned. `check_secret`
+  // keys the bindings' check hash (random per table in the dataplane).
+  FlowTable(void* memory, std::uint32_t entries, std::uint64_t check_secret = 0x5EED5EED5EEDull);
 
   [[nodiscard]] std::uint32_t capacity() const { return bucket_count_ * kFlowBucketWays; }
   [[nodiscard]] std::uint32_t bucket_count() const { return bucket_count_; }
 
-  void prefetch_bucket(std::uint32_t hash) const { __builtin_prefetch(bucket_of(hash), 1, 3); }
-  // After the bucket has arrived: prefetches the entry whose signature matches, if any.
-  void prefetch_entry(std::uint32_t hash) const {
-    const FlowBucket* bucket = bucket_of(hash);
-    const std::uint32_t base = static_cast<std::uint32_t>(bucket - buckets_) * kFlowBucketWays;
-    for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
-      if (bucket->signature[w] == hash) __builtin_prefetch(&entries_[base + w], 1, 3);
-    }
+  // Both lines a lookup reads; their addresses depend on the hash only.
+  void prefetch(std::uint32_t hash) const {
+    const std::uint64_t b = bucket_index(hash);
+    __builtin_prefetch(&buckets_[b], 1, 3);
+    __builtin_prefetch(&bindings_[b * kFlowBucketWays], 1, 3);
+  }
+  // Like prefetch(), with real loads: a software prefetch that misses the TLB may be dropped
+  // (it is in the lab VM, with nested paging); a load is not. Independent loads overlap out of
+  // order; the caller keeps the returned value alive (and otherwise ignores it).
+  [[nodiscard]] std::uint32_t touch(std::uint32_t hash) const {
+    const std::uint64_t b = bucket_index(hash);
+    return buckets_[b].deadline[0] + bindings_[b * kFlowBucketWays].check;
+  }
+  [[nodiscard]] std::uint32_t key_check(const FlowKey& key) const {
+    return flow_key_check(key, check_secret_);
   }
 
   // The live entry for `key` (deadline >= now), or an empty ref.
   [[nodiscard]] FlowRef find(const FlowKey& key, std::uint32_t hash, std::uint32_t now) const;
   // A slot for a new entry of `key`: a free slot, else an expired one, else the one with the
-  // nearest deadline. The entry's key is set, the rest is reset; `deadline` set to `deadline`.
+  // nearest deadline. The key and check are set, backend/VIP reset, state open, `deadline` set.
   FlowRef insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
                  Displaced& displaced);
   // Frees the slot (the caller has adjusted its counters).
@@ -95,7 +153,7 @@ class FlowTable {
       FlowBucket& bucket = buckets_[b];
       for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
         if (bucket.deadline[w] != 0 && bucket.deadline[w] < now) {
-          on_expired(entries_[b * kFlowBucketWays + w]);
+          on_expired(entry_at(b * kFlowBucketWays + w));
           bucket.deadline[w] = 0;
           ++cleared;
         }
@@ -105,7 +163,7 @@ class FlowTable {
   }
 
   // Read-only lookup for explain(), from another thread: copies the entry and re-checks the
-  // key, so a concurrent update yields "not found" rather than a torn answer.
+  // key and signature, so a concurrent update yields "not found" rather than a torn answer.
   [[nodiscard]] bool peek(const FlowKey& key, std::uint32_t hash, std::uint32_t now,
                           FlowEntry& out) const;
 
@@ -113,12 +171,19 @@ class FlowTable {
   [[nodiscard]] std::uint32_t count_live(std::uint32_t now) const;
 
  private:
-  [[nodiscard]] FlowBucket* bucket_of(std::uint32_t hash) const {
-    return &buckets_[static_cast<std::uint64_t>(hash) >> bucket_shift_];
+  [[nodiscard]] std::uint64_t bucket_index(std::uint32_t hash) const {
+    return static_cast<std::uint64_t>(hash) >> bucket_shift_;
+  }
+  [[nodiscard]] FlowEntry entry_at(std::uint32_t slot) const {
+    const FlowBinding& b = bindings_[slot];
+    const FlowColdEntry& c = cold_[slot];
+    return FlowEntry{c.key, b.backend, b.incarnation, c.vip, b.state()};
   }
 
   FlowBucket* buckets_ = nullptr;
-  FlowEntry* entries_ = nullptr;
+  FlowBinding* bindings_ = nullptr;
+  FlowColdEntry* cold_ = nullptr;
+  std::uint64_t check_secret_ = 0;
   std::uint32_t bucket_count_ = 0;
   std::uint32_t bucket_shift_ = 32;  // bucket = hash >> shift (high bits; Maglev uses % size)
   std::uint32_t sweep_cursor_ = 0;

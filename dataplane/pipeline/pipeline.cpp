@@ -202,39 +202,75 @@ std::uint32_t flow_timeout(const config::DataplaneSettings& s, const FlowKey& ke
   return key.protocol == net::kIpProtoTcp ? s.flow_idle_timeout_s : s.udp_idle_timeout_s;
 }
 
+// Points the entry at `backend` and moves the active-flow gauges from its old backend/VIP.
+void rebind(LcoreCounters& c, const Snapshot& snap, FlowRef ref, BackendId backend, VipId vip) {
+  FlowBinding& e = *ref.binding;
+  if (e.backend != backend || ref.cold->vip != vip) {
+    if (e.backend != kNoBackendId) decrement(c.backends[e.backend].active_flows);
+    if (ref.cold->vip != kNoVipId) decrement(c.vips[ref.cold->vip].active_flows);
+    ++c.backends[backend].active_flows;
+    ++c.vips[vip].active_flows;
+  }
+  e.backend = backend;
+  e.incarnation = snap.backends[backend].incarnation;
+  ref.cold->vip = vip;
+}
+
+// The entry's backend is gone, or no backend takes the flow: frees the entry.
+void unbind(LcoreCounters& c, FlowRef ref) {
+  if (ref.binding->backend != kNoBackendId) decrement(c.backends[ref.binding->backend].active_flows);
+  if (ref.cold->vip != kNoVipId) decrement(c.vips[ref.cold->vip].active_flows);
+  FlowTable::erase(ref);
+}
+
 void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
   const Snapshot& snap = b.snapshot;
   const VipEntry& vip = snap.vips[w.vip];
   LcoreCounters& c = b.worker.counters;
   FlowTable& flows = b.worker.flows;
   const std::uint32_t hash = w.hashes.five_tuple;
+  const bool tcp = w.key.protocol == net::kIpProtoTcp;
+  const std::uint8_t flags = w.parsed().tcp_flags;
+  const bool pure_syn = tcp && (flags & (net::kTcpSyn | net::kTcpAck)) == net::kTcpSyn;
 
   FlowRef ref = flows.find(w.key, hash, b.now_s);
   BackendId backend = kNoBackendId;
-  if (ref) {
-    FlowEntry& e = *ref.entry;
+  if (ref && !(pure_syn && ref.binding->state() == FlowState::closing)) {
+    // The common case: an existing flow whose backend is still in the snapshot.
+    const FlowBinding& e = *ref.binding;
     const BackendSlot* slot = snap.backend(e.backend);
     if (slot != nullptr && slot->present && slot->incarnation == e.incarnation &&
-        slot->vip == vip.id) {
+        slot->vip == vip.id) [[likely]] {
       backend = e.backend;
     } else {
       // Its backend is gone: move the flow to a live one.
       backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
-      if (e.backend != kNoBackendId) decrement(c.backends[e.backend].active_flows);
-      if (e.vip != kNoVipId) decrement(c.vips[e.vip].active_flows);
       if (backend == kNoBackendId) {
-        FlowTable::erase(ref);
+        unbind(c, ref);
         emit_drop(b, m, i, DropReason::no_backend);
         return;
       }
       ++c.flows_rescheduled;
       ++c.backends[backend].new_flows;
-      ++c.backends[backend].active_flows;
-      ++c.vips[vip.id].active_flows;
-      e.backend = backend;
-      e.incarnation = snap.backends[backend].incarnation;
-      e.vip = vip.id;
+      // Always moves the gauges (the id may have been recycled to the same number).
+      unbind(c, ref);
+      ref.binding->backend = kNoBackendId;
+      ref.cold->vip = kNoVipId;
+      rebind(c, snap, ref, backend, vip.id);
     }
+  } else if (ref) {
+    // A new connection reusing the 5-tuple of one that is closing: scheduled like any new
+    // flow, so drains and weight changes apply to it (a SYN retransmission on an open flow
+    // stays sticky above).
+    backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
+    if (backend == kNoBackendId) {
+      unbind(c, ref);
+      emit_drop(b, m, i, DropReason::no_backend);
+      return;
+    }
+    ++c.vips[vip.id].new_flows;
+    ++c.backends[backend].new_flows;
+    rebind(c, snap, ref, backend, vip.id);
   } else {
     backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
     if (backend == kNoBackendId) {
@@ -252,26 +288,21 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
         ++c.flows_evicted;
       }
     }
-    FlowEntry& e = *ref.entry;
-    e.backend = backend;
-    e.incarnation = snap.backends[backend].incarnation;
-    e.vip = vip.id;
     ++c.vips[vip.id].new_flows;
-    ++c.vips[vip.id].active_flows;
     ++c.backends[backend].new_flows;
-    ++c.backends[backend].active_flows;
+    rebind(c, snap, ref, backend, vip.id);
   }
 
-  FlowEntry& e = *ref.entry;
-  if (w.key.protocol == net::kIpProtoTcp) {
-    const std::uint8_t flags = w.parsed().tcp_flags;
+  FlowBinding& e = *ref.binding;
+  if (tcp) {
     if ((flags & (net::kTcpFin | net::kTcpRst)) != 0) {
-      e.state = FlowState::closing;
-    } else if ((flags & (net::kTcpSyn | net::kTcpAck)) == net::kTcpSyn) {
-      e.state = FlowState::open;  // a new connection reusing the 5-tuple
+      e.set_state(FlowState::closing);
+    } else if (pure_syn) {
+      e.set_state(FlowState::open);  // a new connection reusing the 5-tuple
     }
   }
-  *ref.deadline = std::max<std::uint32_t>(1, b.now_s + flow_timeout(snap.settings, w.key, e.state));
+  *ref.deadline =
+      std::max<std::uint32_t>(1, b.now_s + flow_timeout(snap.settings, w.key, e.state()));
   forward(b, m, i, w, backend, hash, false);
 }
 
@@ -296,10 +327,10 @@ void handle_icmp_error(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
   LcoreCounters& c = b.worker.counters;
   BackendId backend = kNoBackendId;
   if (FlowRef ref = b.worker.flows.find(w.key, w.hashes.five_tuple, b.now_s)) {
-    const BackendSlot* slot = b.snapshot.backend(ref.entry->backend);
-    if (slot != nullptr && slot->present && slot->incarnation == ref.entry->incarnation &&
+    const BackendSlot* slot = b.snapshot.backend(ref.binding->backend);
+    if (slot != nullptr && slot->present && slot->incarnation == ref.binding->incarnation &&
         slot->vip == vip.id) {
-      backend = ref.entry->backend;
+      backend = ref.binding->backend;
     }
   }
   if (backend == kNoBackendId) backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
@@ -376,7 +407,7 @@ void plan(const Snapshot& snap, const WorkerState& worker, Work& w) {
     w.plan = Plan::icmp_error;
     w.hashes.five_tuple = lb::flow_hash_5tuple(w.key);
     w.hashes.three_tuple = lb::flow_hash_3tuple(w.key);
-    worker.flows.prefetch_bucket(w.hashes.five_tuple);
+    worker.flows.prefetch(w.hashes.five_tuple);
     return;
   }
 
@@ -388,7 +419,7 @@ void plan(const Snapshot& snap, const WorkerState& worker, Work& w) {
   if (snap.vips[w.vip].scheduler == config::Scheduler::source_hash) {
     w.hashes.three_tuple = lb::flow_hash_3tuple(p.key);
   }
-  worker.flows.prefetch_bucket(w.hashes.five_tuple);
+  worker.flows.prefetch(w.hashes.five_tuple);
 }
 
 }  // namespace
@@ -428,12 +459,15 @@ void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkt
     // Encapsulation writes the cache line before the frame: start fetching it now.
     if (w.plan == Plan::flow) rte_prefetch0(rte_pktmbuf_mtod_offset(m, char*, -64));
   }
-  // The buckets have had a pass to arrive; fetch the matching entries before using them.
+  // Make sure the flow-table lines are on their way: loads, not prefetches (see
+  // FlowTable::touch); they overlap each other and the lines are used in the next pass.
+  std::uint32_t touched = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     if (work[i].plan == Plan::flow || work[i].plan == Plan::icmp_error) {
-      worker.flows.prefetch_entry(work[i].hashes.five_tuple);
+      touched += worker.flows.touch(work[i].hashes.five_tuple);
     }
   }
+  asm volatile("" : : "r"(touched));
 
   for (std::uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];

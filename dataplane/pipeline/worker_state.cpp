@@ -1,4 +1,5 @@
 #include <rte_malloc.h>
+#include <rte_random.h>
 
 #include <new>
 #include <string>
@@ -32,7 +33,8 @@ Result<WorkerStatePtr> create_worker_state(const WorkerConfig& config) {
                  " entries on socket " + std::to_string(config.socket_id) +
                  " (dataplane.flow_table_entries)"};
   }
-  state->flows = FlowTable(state->flow_memory, config.flow_table_entries);
+  // A secret key for the flow table's second hash, so colliding flows cannot be crafted.
+  state->flows = FlowTable(state->flow_memory, config.flow_table_entries, rte_rand() | 1u);
   state->port_mac = config.port_mac;
   state->ticks_per_second = config.ticks_per_second;
   state->lcore_id = config.lcore_id;

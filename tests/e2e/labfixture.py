@@ -102,6 +102,20 @@ class Lab:
         return self.wait_for("the dataplane to run the control plane's generation", self.in_sync,
                              timeout_s)
 
+    def change(self, *ctl_args, timeout_s=15):
+        """Runs a sluicectl change and waits until the dataplane runs a newer generation than
+        before it (the API answers once the change is persisted; the push follows)."""
+        before = self.status()["generation"]
+        self.ctl(*ctl_args)
+
+        def pushed():
+            s = self.status()
+            return s["generation"] > before and all(
+                d["reachable"] and d["generation"] == s["generation"] for d in s["dataplanes"])
+
+        return self.wait_for(f"`sluicectl {' '.join(ctl_args)}` to reach the dataplane", pushed,
+                             timeout_s)
+
     def backend_status(self, vip, address):
         return next(b for b in self.vip_status(vip)["backends"] if b["address"] == address)
 

@@ -50,25 +50,22 @@ class LongLivedConnections(unittest.TestCase):
         self.assertGreaterEqual(len(s["per_backend"]), 2, s["per_backend"])
 
     def set_weight(self, be, weight):
-        self.lab.ctl("backend", "weight", self.lab.tcp_vip, self.lab.addr4[be], str(weight))
+        self.lab.change("backend", "weight", self.lab.tcp_vip, self.lab.addr4[be], str(weight))
 
     def test_1_weight_change(self):
         with self.hold() as held:
             self.set_weight("be1", 6)
-            self.lab.wait_in_sync()
             time.sleep(TALK_AFTER_S)
             self.set_weight("be1", self.lab.weights["be1"])
-            self.lab.wait_in_sync()
             time.sleep(1)
         self.assert_survived("weight change be1 1 -> 6 -> 1", held)
 
     def test_2_backend_added(self):
         lab, vip, be3 = self.lab, self.lab.tcp_vip, self.lab.addr4["be3"]
-        lab.ctl("backend", "remove", vip, be3)
-        lab.wait_in_sync()
+        lab.change("backend", "remove", vip, be3)
         with self.hold() as held:
             lab.ctl("backend", "add", vip, be3, "--weight", str(lab.weights["be3"]))
-            # Added backends join after `rise` good checks.
+            # Added backends join after `rise` good checks (a new generation then).
             lab.wait_for("be3 to be scheduled again",
                          lambda: lab.backend_status(vip, be3)["scheduled"] and lab.in_sync(),
                          lab.recovery_bound_s + 5)
@@ -81,12 +78,10 @@ class LongLivedConnections(unittest.TestCase):
     def test_3_drain(self):
         lab, vip, be3 = self.lab, self.lab.tcp_vip, self.lab.addr4["be3"]
         with self.hold() as held:
-            lab.ctl("backend", "drain", vip, be3)
-            lab.wait_in_sync()
+            lab.change("backend", "drain", vip, be3)
             new = lab.client("http", "--count", "300", "--concurrency", "4", "--duration", "60")
             time.sleep(TALK_AFTER_S)
-        lab.ctl("backend", "undrain", vip, be3)
-        lab.wait_in_sync()
+        lab.change("backend", "undrain", vip, be3)
         self.assertEqual(new["failed"], 0, new)
         self.assertNotIn("be3", new["per_backend"], "a drained backend got new connections")
         self.assertGreater(held.summary["per_backend"].get("be3", 0), 0,

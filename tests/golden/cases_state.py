@@ -90,6 +90,27 @@ def cases():
         fwd(tcp4(sport=3, flags="S"), B[1], t=110),    # RST + 5 s passed
     ], check=lambda v, c: _check(c["pipeline"]["flows_expired"] >= 3, c["pipeline"])))
 
+    # A SYN on a closing flow is a new connection: scheduled again (round-robin: next in turn)
+    # and counted as a new flow; a SYN retransmission on an open flow stays sticky.
+    def syn_reuse(verdicts, counters):
+        (v,) = counters["per_vip"]
+        assert v["new_flows"] == 4 and v["active_flows"] == 3, v
+        per_backend = {b["address"]: b for b in v["per_backend"]}
+        assert per_backend[B[0]]["active_flows"] == 1, per_backend
+        assert per_backend[B[1]]["active_flows"] == 2, per_backend
+        assert per_backend[B[1]]["new_flows"] == 2, per_backend
+
+    out.append(Case("syn_on_closing_flow_reschedules",
+                    config([vip(VIP4, 80, "tcp", B[:2], scheduler="round-robin")]), [
+        fwd(tcp4(sport=1), B[0]),
+        fwd(tcp4(sport=1), B[0]),                # retransmitted SYN: sticky, no new flow
+        fwd(tcp4(sport=2), B[1]),
+        fwd(tcp4(sport=1, flags="FA"), B[0]),    # closing
+        fwd(tcp4(sport=3), B[0]),
+        fwd(tcp4(sport=1), B[1]),                # 5-tuple reused: scheduled again, next in turn
+        fwd(tcp4(sport=1, flags="A"), B[1]),
+    ], check=syn_reuse))
+
     # round-robin: exact order, per new flow; existing flows do not advance it.
     three = B[:3]
     out.append(Case("scheduler_round_robin",

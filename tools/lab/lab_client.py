@@ -5,7 +5,8 @@ and in time, and prints one JSON summary on stdout.
   http   many short TCP connections: one HTTP request each ("Connection: close"), from
          --concurrency threads, until --count requests or --duration seconds. The backend that
          answered comes from the X-Backend header. --jsonl writes one line per request:
-         {"t": start (epoch s), "ms": duration, "backend": "be2"} or {"t", "ms", "error"}.
+         {"t": start (epoch s), "ms": duration, "port": client port, "backend": "be2"} or
+         {"t", "ms", "port", "error"}.
   udp    --count datagrams, each from a new socket (a new source port, a new flow); the reply
          "<backend> <payload>" names the backend.
   hold   --connections long-lived HTTP/1.1 keep-alive connections, one request every
@@ -62,10 +63,13 @@ def request_bytes(host, path, keep_alive):
             f"Connection: {connection}\r\n\r\n").encode()
 
 
-def http_once(family, address, host, timeout):
+def http_once(family, address, host, timeout, flow):
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
-        sock.connect(address)
+        try:
+            sock.connect(address)
+        finally:
+            flow["port"] = sock.getsockname()[1]
         sock.sendall(request_bytes(host, "/", keep_alive=False))
         status, headers, _, _ = read_response(sock, b"")
         if status != 200:
@@ -91,7 +95,7 @@ class Tally:
             self.issued += 1
             return True
 
-    def record(self, started, seconds, backend=None, error=None):
+    def record(self, started, seconds, flow, backend=None, error=None):
         with self.lock:
             if error is None:
                 self.per_backend[backend] = self.per_backend.get(backend, 0) + 1
@@ -100,6 +104,7 @@ class Tally:
                 self.errors[error] = self.errors.get(error, 0) + 1
             if self.jsonl:
                 line = {"t": round(started, 6), "ms": round(seconds * 1000, 3)}
+                line.update(flow)
                 line.update({"backend": backend} if error is None else {"error": error})
                 self.jsonl.write(json.dumps(line) + "\n")
 
@@ -127,11 +132,12 @@ def run_parallel(args, one):
             if interval:
                 next_start += interval
             started, t0 = time.time(), time.monotonic()
+            flow = {}  # what one() learns about the flow (the client port)
             try:
-                backend = one()
-                tally.record(started, time.monotonic() - t0, backend=backend)
+                backend = one(flow)
+                tally.record(started, time.monotonic() - t0, flow, backend=backend)
             except (OSError, ValueError, IndexError) as exc:
-                tally.record(started, time.monotonic() - t0, error=error_name(exc))
+                tally.record(started, time.monotonic() - t0, flow, error=error_name(exc))
             if interval:
                 time.sleep(max(0.0, next_start - time.monotonic()))
 
@@ -152,17 +158,18 @@ def run_parallel(args, one):
 def cmd_http(args):
     family, address = address_of(args.target, args.port)
     host = f"[{args.target}]" if family == socket.AF_INET6 else args.target
-    return run_parallel(args, lambda: http_once(family, address, host, args.timeout))
+    return run_parallel(args, lambda flow: http_once(family, address, host, args.timeout, flow))
 
 
 def cmd_udp(args):
     family, address = address_of(args.target, args.port)
 
-    def one():
+    def one(flow):
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
             sock.settimeout(args.timeout)
             payload = os.urandom(8).hex().encode()
             sock.sendto(payload, address)
+            flow["port"] = sock.getsockname()[1]
             reply, _ = sock.recvfrom(2048)
             name, _, echoed = reply.partition(b" ")
             if echoed != payload:

@@ -41,7 +41,7 @@ class FlowTableTest : public ::testing::Test {
               Displaced* displaced = nullptr) {
     Displaced d;
     FlowRef ref = table_.insert(k, lb::flow_hash_5tuple(k), deadline, d);
-    ref.entry->backend = backend;
+    ref.binding->backend = backend;
     if (displaced != nullptr) *displaced = d;
     return ref;
   }
@@ -50,17 +50,17 @@ class FlowTableTest : public ::testing::Test {
   FlowTable table_;
 };
 
-TEST(FlowTableLayout, BucketsAndEntriesAreCacheLines) {
+TEST(FlowTableLayout, AHitReadsTwoCacheLines) {
   EXPECT_EQ(sizeof(FlowBucket), 64u);
-  EXPECT_EQ(sizeof(FlowEntry), 64u);
-  EXPECT_EQ(alignof(FlowEntry), 64u);
+  EXPECT_EQ(sizeof(FlowBinding) * kFlowBucketWays, 64u);
+  EXPECT_EQ(sizeof(FlowColdEntry), 48u);
 }
 
 TEST(FlowTableLayout, CapacityRoundsUpToPowerOfTwo) {
   EXPECT_EQ(FlowTable::capacity_for(1000), 1024u);
   EXPECT_EQ(FlowTable::capacity_for(1u << 20), 1u << 20);
   EXPECT_EQ(FlowTable::capacity_for(1), kFlowBucketWays);
-  EXPECT_EQ(FlowTable::bytes_for(1024), 1024u / 8 * 64 + 1024u * 64);
+  EXPECT_EQ(FlowTable::bytes_for(1024), 1024u / 8 * 64 + 1024u * 8 + 1024u * 48);
 }
 
 TEST_F(FlowTableTest, FindsWhatWasInsertedAndNothingElse) {
@@ -69,12 +69,63 @@ TEST_F(FlowTableTest, FindsWhatWasInsertedAndNothingElse) {
   add(a, 100, 7);
   const FlowRef hit = table_.find(a, lb::flow_hash_5tuple(a), 50);
   ASSERT_TRUE(hit);
-  EXPECT_EQ(hit.entry->backend, 7);
+  EXPECT_EQ(hit.binding->backend, 7);
   EXPECT_EQ(*hit.deadline, 100u);
   const FlowKey b = key(1001);
   EXPECT_FALSE(table_.find(b, lb::flow_hash_5tuple(b), 50));
-  // Same hash but another key (a forged signature) is not a hit: the full key is verified.
+  // Same hash but another key (a forged signature) is not a hit: the keyed check differs.
   EXPECT_FALSE(table_.find(b, lb::flow_hash_5tuple(a), 50));
+}
+
+TEST_F(FlowTableTest, KeysWithTheSameSignatureAreToldApart) {
+  make(8);  // one bucket: every key lands in it
+  const std::uint32_t forged = 0x12345678;
+  for (std::uint16_t i = 0; i < kFlowBucketWays; ++i) {
+    Displaced d;
+    table_.insert(key(i), forged, 100, d).binding->backend = i;
+  }
+  for (std::uint16_t i = 0; i < kFlowBucketWays; ++i) {
+    const FlowRef hit = table_.find(key(i), forged, 50);
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit.binding->backend, i);
+    EXPECT_EQ(hit.cold->key, key(i));
+  }
+  EXPECT_FALSE(table_.find(key(kFlowBucketWays), forged, 50));
+}
+
+TEST(FlowKeyCheck, DependsOnEveryFieldAndTheSecret) {
+  FlowKey k;
+  k.src_addr[0] = 198;
+  k.dst_addr[15] = 7;
+  k.src_port = 1000;
+  k.dst_port = 80;
+  k.protocol = 6;
+  const std::uint32_t base = flow_key_check(k, 1);
+  EXPECT_EQ(base & 1u, 0u);  // bit 0 holds the flow state
+  EXPECT_NE(flow_key_check(k, 2), base);
+  FlowKey other = k;
+  other.src_port = 1001;
+  EXPECT_NE(flow_key_check(other, 1), base);
+  other = k;
+  other.dst_addr[15] = 8;
+  EXPECT_NE(flow_key_check(other, 1), base);
+  other = k;
+  other.protocol = 17;
+  EXPECT_NE(flow_key_check(other, 1), base);
+}
+
+TEST_F(FlowTableTest, StateLivesNextToTheCheck) {
+  make(64);
+  const FlowRef ref = add(key(1), 100, 3);
+  EXPECT_EQ(ref.binding->state(), FlowState::open);
+  ref.binding->set_state(FlowState::closing);
+  const FlowRef hit = table_.find(key(1), lb::flow_hash_5tuple(key(1)), 50);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit.binding->state(), FlowState::closing);
+  FlowEntry e;
+  ASSERT_TRUE(table_.peek(key(1), lb::flow_hash_5tuple(key(1)), 50, e));
+  EXPECT_EQ(e.state, FlowState::closing);
+  EXPECT_EQ(e.backend, 3);
 }
 
 TEST_F(FlowTableTest, EntryExpiresAfterItsDeadline) {

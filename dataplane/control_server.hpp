@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sluice/control/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::dataplane {
@@ -35,16 +35,16 @@ class ControlServer {
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:
-  ControlServer(std::string path, control::UniqueFd listener, Handler handler)
+  ControlServer(std::string path, UniqueFd listener, Handler handler)
       : path_(std::move(path)), listener_(std::move(listener)), handler_(std::move(handler)) {}
   void accept_pending();
   // False when the connection must be closed.
   bool serve_one(int fd);
 
   std::string path_;
-  control::UniqueFd listener_;
+  UniqueFd listener_;
   Handler handler_;
-  std::vector<control::UniqueFd> clients_;
+  std::vector<UniqueFd> clients_;
 };
 
 }  // namespace sluice::dataplane

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "loader/map_layout.hpp"
-#include "loader/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::bpf {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "loader/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::bpf {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "loader/map_layout.hpp"
-#include "loader/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
 
 struct xsk_steer_bpf;  // generated skeleton (xsk_steer.skel.h)

@@ -8,7 +8,7 @@
 
 #include "sluice/config/model.hpp"
 #include "sluice/control/messages.hpp"
-#include "sluice/control/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::control {

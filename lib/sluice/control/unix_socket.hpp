@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "sluice/control/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::control {

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "sluice/control/unique_fd.hpp"
+#include "sluice/unique_fd.hpp"
 
 namespace sluice::control::testing {
 

@@ -1,11 +1,11 @@
-// Owns one file descriptor; closes it exactly once.
+// Owns one file descriptor (socket, BPF map or program) and closes it exactly once.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace sluice::control {
+namespace sluice {
 
 class UniqueFd {
  public:
@@ -35,4 +35,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace sluice::control
+}  // namespace sluice

@@ -55,7 +55,7 @@ void ControlServer::poll(std::chrono::milliseconds timeout) {
     if (ev == 0) continue;
     keep[i] = (ev & POLLIN) != 0 && serve_one(clients_[i].get());
   }
-  std::vector<control::UniqueFd> kept;
+  std::vector<UniqueFd> kept;
   for (std::size_t i = 0; i < clients_.size(); ++i) {
     if (keep[i]) kept.push_back(std::move(clients_[i]));
   }

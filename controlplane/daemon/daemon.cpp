@@ -45,7 +45,7 @@ HttpResponse metrics_response(const HttpRequest& request, StateStore& store, Hea
   return response;
 }
 
-Result<control::UniqueFd> open_api_socket(const std::string& path, const std::string& group) {
+Result<UniqueFd> open_api_socket(const std::string& path, const std::string& group) {
   control::ListenOptions listen;
   listen.mode = 0660;
   if (!group.empty()) {
@@ -99,7 +99,7 @@ int run_daemon(const DaemonOptions& options) {
   ApiRoutes routes(store, health, sync);
 
   asio::io_context io;
-  Result<control::UniqueFd> api_fd = open_api_socket(settings.api_socket, options.api_group);
+  Result<UniqueFd> api_fd = open_api_socket(settings.api_socket, options.api_group);
   if (!api_fd.ok()) {
     spdlog::error("cannot open the API socket {}: {}", settings.api_socket, api_fd.error().message);
     return kExitSocket;

@@ -33,7 +33,7 @@ class FakeDataplane {
   ~FakeDataplane() { stop(); }
 
   void start() {
-    Result<control::UniqueFd> fd = control::listen_unix(path_, 0600);
+    Result<UniqueFd> fd = control::listen_unix(path_, 0600);
     if (!fd.ok()) throw std::runtime_error(fd.error().message);
     listen_ = std::move(fd.value());
     running_ = true;
@@ -103,9 +103,9 @@ class FakeDataplane {
     while (running_) {
       pollfd p{listen_.get(), POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
-      Result<control::UniqueFd> conn = control::accept_unix(listen_.get());
+      Result<UniqueFd> conn = control::accept_unix(listen_.get());
       if (!conn.ok()) continue;
-      auto fd = std::make_shared<control::UniqueFd>(std::move(conn.value()));
+      auto fd = std::make_shared<UniqueFd>(std::move(conn.value()));
       connections_.emplace_back([this, fd] { serve(fd->get()); });
     }
   }
@@ -156,7 +156,7 @@ class FakeDataplane {
   }
 
   std::string path_;
-  control::UniqueFd listen_;
+  UniqueFd listen_;
   std::atomic<bool> running_{false};
   std::thread acceptor_;
   std::vector<std::thread> connections_;

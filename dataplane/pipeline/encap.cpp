@@ -26,7 +26,9 @@ InnerInfo inspect_inner(std::span<const std::byte> inner) {
 }
 
 // RFC 1071 sum of an address's 16-bit words.
-std::uint32_t address_sum_v4(const std::uint8_t* a) { return load_be16(a) + load_be16(a + 2); }
+std::uint32_t address_sum_v4(const std::uint8_t* a) {
+  return load_be16(a) + load_be16(a + 2);
+}
 
 }  // namespace
 

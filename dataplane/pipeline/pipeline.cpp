@@ -218,7 +218,8 @@ void rebind(LcoreCounters& c, const Snapshot& snap, FlowRef ref, BackendId backe
 
 // The entry's backend is gone, or no backend takes the flow: frees the entry.
 void unbind(LcoreCounters& c, FlowRef ref) {
-  if (ref.binding->backend != kNoBackendId) decrement(c.backends[ref.binding->backend].active_flows);
+  if (ref.binding->backend != kNoBackendId)
+    decrement(c.backends[ref.binding->backend].active_flows);
   if (ref.cold->vip != kNoVipId) decrement(c.vips[ref.cold->vip].active_flows);
   FlowTable::erase(ref);
 }

@@ -226,17 +226,15 @@ class Router {
     }
     const HealthSnapshot health = health_.snapshot();
     const EffectiveState effective = sync_.effective();
+    const json view = status_view(StatusInputs{desired, effective, 0, 0, health, {}});
+    const std::optional<std::string> only_name =
+        only ? std::optional<std::string>(config::to_string(*only)) : std::nullopt;
     json out = json::array();
-    for (const config::Vip& vip : desired.vips) {
-      const config::VipKey key = config::key_of(vip);
-      if (only && key != *only) continue;
-      const json view = status_view(StatusInputs{desired, effective, 0, 0, health, {}});
-      for (const json& v : view["vips"]) {
-        if (v["vip"] != config::to_string(key)) continue;
-        for (json b : v["backends"]) {
-          b["vip"] = config::to_string(key);
-          out.push_back(std::move(b));
-        }
+    for (const json& v : view["vips"]) {
+      if (only_name && v["vip"] != *only_name) continue;
+      for (json b : v["backends"]) {
+        b["vip"] = v["vip"];
+        out.push_back(std::move(b));
       }
     }
     return respond(http::status::ok,

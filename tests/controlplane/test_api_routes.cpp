@@ -19,15 +19,9 @@ namespace {
 using nlohmann::json;
 using testing::backend;
 using testing::base_state;
+using testing::read_file;
 using testing::TempDir;
 using testing::vip;
-
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class ApiRoutesTest : public ::testing::Test {
  protected:
@@ -65,6 +59,36 @@ TEST_F(ApiRoutesTest, ListVips) {
   ASSERT_EQ(b["vips"].size(), 1u);
   EXPECT_EQ(b["vips"][0]["vip"], "198.18.0.10:80/tcp");
   EXPECT_EQ(b["vips"][0]["backends"][1]["weight"], 2);
+}
+
+TEST_F(ApiRoutesTest, ListBackendsOfEveryVipOrOne) {
+  ASSERT_EQ(call(http::verb::post, "/v1/vips",
+                 R"({"address":"198.18.0.11","port":53,"protocol":"udp",
+                     "backends":[{"address":"198.18.1.5","weight":4}]})")
+                .result_int(),
+            201u);
+
+  HttpResponse r = call(http::verb::get, "/v1/backends");
+  ASSERT_EQ(r.result_int(), 200u) << r.body();
+  json all = body_of(r)["backends"];
+  ASSERT_EQ(all.size(), 3u) << all.dump();
+  EXPECT_EQ(all[0]["vip"], "198.18.0.10:80/tcp");
+  EXPECT_EQ(all[0]["address"], "198.18.1.1");
+  EXPECT_EQ(all[1]["vip"], "198.18.0.10:80/tcp");
+  EXPECT_EQ(all[1]["address"], "198.18.1.2");
+  EXPECT_EQ(all[1]["weight"], 2);
+  EXPECT_EQ(all[2]["vip"], "198.18.0.11:53/udp");
+  EXPECT_EQ(all[2]["address"], "198.18.1.5");
+  EXPECT_EQ(all[2]["weight"], 4);
+
+  r = call(http::verb::get, "/v1/backends?vip=198.18.0.11:53/udp");
+  ASSERT_EQ(r.result_int(), 200u) << r.body();
+  json one = body_of(r)["backends"];
+  ASSERT_EQ(one.size(), 1u) << one.dump();
+  EXPECT_EQ(one[0]["address"], "198.18.1.5");
+
+  r = call(http::verb::get, "/v1/backends?vip=198.18.0.99:80/tcp");
+  EXPECT_EQ(r.result_int(), 404u) << r.body();
 }
 
 TEST_F(ApiRoutesTest, AddVipThenBackendThenWeightDrainRemove) {
@@ -116,7 +140,7 @@ TEST_F(ApiRoutesTest, BadInputIsRefusedAndChangesNothing) {
                 .result_int(),
             200u);
   const config::State before = store_.desired();
-  const std::string file_before = read(store_.state_file());
+  const std::string file_before = read_file(store_.state_file());
   ASSERT_FALSE(file_before.empty());
 
   const std::string vip = "vip=198.18.0.10:80/tcp";
@@ -186,7 +210,7 @@ TEST_F(ApiRoutesTest, BadInputIsRefusedAndChangesNothing) {
     EXPECT_NE(b["error"].get<std::string>().find(c.message_part), std::string::npos)
         << c.target << " " << c.body << " -> " << b["error"];
     EXPECT_EQ(store_.desired(), before) << c.target << " " << c.body;
-    EXPECT_EQ(read(store_.state_file()), file_before) << c.target << " " << c.body;
+    EXPECT_EQ(read_file(store_.state_file()), file_before) << c.target << " " << c.body;
   }
   EXPECT_EQ(store_.revision(), 1u);
 }

@@ -22,13 +22,6 @@ const char* kTwoBackends = R"(  - address: 198.18.0.10
       - {address: 198.18.1.2, weight: 2}
 )";
 
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 config::State without_generation(config::State s) {
   s.generation = 0;
   return s;
@@ -98,7 +91,7 @@ TEST_F(DaemonTest, BadInputIsRefusedWithExitCodesAndChangesNothing) {
   ASSERT_EQ(sluicectl("backend weight 198.18.0.10:80/tcp 198.18.1.1 3").code,
             0);  // creates the state file
   const std::string vips_before = api("GET", "/v1/vips").raw_body;
-  const std::string file_before = read(state_file());
+  const std::string file_before = read_file(state_file());
   ASSERT_FALSE(file_before.empty());
 
   std::ofstream(dir_.file("bad.yaml"))
@@ -127,7 +120,7 @@ TEST_F(DaemonTest, BadInputIsRefusedWithExitCodesAndChangesNothing) {
                                                                 << out.text;
   }
   EXPECT_EQ(api("GET", "/v1/vips").raw_body, vips_before);
-  EXPECT_EQ(read(state_file()), file_before);
+  EXPECT_EQ(read_file(state_file()), file_before);
 
   const Output unreachable = capture(env_or("SLUICECTL", "sluicectl") + " --socket " +
                                      dir_.file("nothing.sock") + " status");

@@ -14,15 +14,9 @@ namespace {
 using testing::backend;
 using testing::base_state;
 using testing::ip;
+using testing::read_file;
 using testing::TempDir;
 using testing::vip;
-
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 const char* kConfig = R"(dataplane:
   next_hop_mac: "02:00:00:00:00:fe"
@@ -84,12 +78,12 @@ TEST(Persistence, RefusedChangeLeavesTheFileUntouched) {
   const config::VipKey key = config::key_of(s.vips[0]);
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(
       store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 9); })));
-  const std::string before = read(state_path);
+  const std::string before = read_file(state_path);
   ASSERT_FALSE(before.empty());
   auto refused =
       store.change([&](config::State& st) { return set_weight(st, key, ip("198.18.1.1"), 70000); });
   ASSERT_TRUE(std::holds_alternative<Refusal>(refused));
-  EXPECT_EQ(read(state_path), before);
+  EXPECT_EQ(read_file(state_path), before);
   EXPECT_EQ(store.desired().vips[0].backends[0].weight, 9u);
   EXPECT_EQ(store.revision(), 1u);
 }

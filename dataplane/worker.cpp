@@ -14,7 +14,6 @@ namespace {
 // Buckets of the flow table swept per idle poll: keeps the active-flow gauges honest without
 // costing a busy worker anything.
 constexpr std::uint32_t kExpireBucketsPerIdlePoll = 64;
-constexpr std::uint16_t kPrefetchAhead = 4;
 
 }  // namespace
 
@@ -24,7 +23,9 @@ Worker::Worker(WorkerSetup setup, pipeline::WorkerState& state, const SnapshotPu
       state_(state),
       publisher_(publisher),
       qsbr_(qsbr),
-      running_(running) {
+      running_(running),
+      received_(setup_.traffic.size()),
+      held_(setup_.traffic.size()) {
   for (std::uint16_t port : setup_.tx_ports) {
     tx_[port].port = port;
     tx_[port].queue = static_cast<std::uint16_t>(setup_.index);
@@ -39,57 +40,74 @@ int Worker::launch(void* arg) {
 void Worker::run() {
   QsbrReader reader(qsbr_, setup_.index);
   std::uint64_t last_drain = rte_rdtsc();
+  // The snapshot the held bursts were planned with: protected until the quiescent report,
+  // which comes only after they are finished.
+  const pipeline::Snapshot* planned_with = nullptr;
   while (running_.load(std::memory_order_relaxed)) {
     const std::uint64_t now = rte_rdtsc();
-    // One snapshot per iteration: every burst below runs on it, and it stays valid until
-    // the quiescent report at the bottom.
-    const pipeline::Snapshot* snapshot = publisher_.current();
     bool busy = false;
-    for (const RxQueue& rx : setup_.traffic)
-      busy |= poll_traffic(rx, snapshot, now);
+    // Receive first: the held bursts' flow-table lines arrive meanwhile.
+    for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
+      busy |= receive(q);
+    for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
+      finish_held(q, planned_with);
     if (setup_.host) busy |= poll_host(*setup_.host);
     if (!busy) pipeline::expire_flows(state_, now, kExpireBucketsPerIdlePoll);
     if (now - last_drain >= setup_.drain_ticks) {
       drain_all();
       last_drain = now;
     }
+    // Nothing held here: report, then plan the new bursts on the current snapshot.
     rte_rcu_qsbr_quiescent(qsbr_, setup_.index);
+    planned_with = publisher_.current();
+    for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
+      plan_received(q, planned_with, now);
   }
+  for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
+    finish_held(q, planned_with);
   drain_all();
 }
 
-bool Worker::poll_traffic(const RxQueue& rx, const pipeline::Snapshot* snapshot,
-                          std::uint64_t now) {
-  rte_mbuf* packets[kRxBurst];
-  const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, packets, kRxBurst);
-  auto& counters = state_.counters;
-  ++counters.rx_polls;
-  if (n == 0) {
-    ++counters.idle_polls;
+bool Worker::receive(std::size_t q) {
+  const RxQueue& rx = setup_.traffic[q];
+  Received& r = received_[q];
+  r.count = rte_eth_rx_burst(rx.port, rx.queue, r.packets.data(), kRxBurst);
+  ++state_.counters.rx_polls;
+  if (r.count == 0) {
+    ++state_.counters.idle_polls;
     return false;
   }
-  for (std::uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
-    rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
-  }
+  return true;
+}
+
+void Worker::plan_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now) {
+  Received& r = received_[q];
+  if (r.count == 0) return;
   if (snapshot == nullptr) {
-    pipeline::drop_burst(state_, packets, n, DropReason::no_snapshot);
-    return true;
+    pipeline::drop_burst(state_, r.packets.data(), r.count, DropReason::no_snapshot);
+  } else {
+    pipeline::plan_burst(state_, *snapshot, r.packets.data(), r.count, now, held_[q]);
   }
-  pipeline::process_burst(state_, *snapshot, packets, n, now, burst_);
+  r.count = 0;
+}
+
+void Worker::finish_held(std::size_t q, const pipeline::Snapshot* planned_with) {
+  pipeline::PlannedBurst& held = held_[q];
+  if (held.count == 0) return;
+  pipeline::finish_burst(state_, *planned_with, held, burst_);
+  const RxQueue& rx = setup_.traffic[q];
   for (std::uint16_t i = 0; i < burst_.tx_count; ++i) {
     send(rx.egress_port, burst_.tx[i], DropReason::tx_full);
   }
-  if (burst_.pass_count != 0) {
-    if (setup_.host_port) {
-      for (std::uint16_t i = 0; i < burst_.pass_count; ++i) {
-        send(*setup_.host_port, burst_.pass[i], DropReason::pass_full);
-      }
-    } else {
-      rte_pktmbuf_free_bulk(burst_.pass.data(), burst_.pass_count);
-      counters.drops[static_cast<std::size_t>(DropReason::no_host_port)] += burst_.pass_count;
+  if (burst_.pass_count == 0) return;
+  if (setup_.host_port) {
+    for (std::uint16_t i = 0; i < burst_.pass_count; ++i) {
+      send(*setup_.host_port, burst_.pass[i], DropReason::pass_full);
     }
+  } else {
+    rte_pktmbuf_free_bulk(burst_.pass.data(), burst_.pass_count);
+    state_.counters.drops[static_cast<std::size_t>(DropReason::no_host_port)] += burst_.pass_count;
   }
-  return true;
 }
 
 bool Worker::poll_host(const RxQueue& rx) {

@@ -1,10 +1,13 @@
 // A run-to-completion worker: one per worker lcore, polling its own RX queue on every RX port,
 // running the pipeline on each burst and transmitting through its own TX queue on every port.
 //
-// Loop: load the snapshot once (acquire) -> for each RX queue: rx_burst(32), prefetch,
-// process_burst, buffer forwarded/reply packets for the egress port and pass packets for the
-// host port -> relay the host port's packets to the uplink -> on an idle pass expire some
-// flows -> drain the TX buffers when the TSC timer fires -> report quiescent (RCU).
+// Loop, software-pipelined by one burst per RX queue: rx_burst(32) on every queue -> pass 2
+// (finish_burst) of the bursts planned in the previous iteration, buffering forwarded/reply
+// packets for the egress port and pass packets for the host port -> relay the host port's
+// packets to the uplink -> on an idle pass expire some flows -> drain the TX buffers when the
+// TSC timer fires -> report quiescent (RCU: nothing is held now) -> load the snapshot
+// (acquire) and run pass 1 (plan_burst) of the bursts just received. Their flow-table lines
+// are fetched while the next iteration receives; a burst waits at most one iteration.
 #pragma once
 
 #include <array>
@@ -54,8 +57,11 @@ class Worker {
 
  private:
   void run();
-  // Returns true when the queue gave packets.
-  bool poll_traffic(const RxQueue& rx, const pipeline::Snapshot* snapshot, std::uint64_t now);
+  // Traffic queue q: receive a burst; plan it (pass 1) on the snapshot; finish the burst
+  // planned in the previous iteration (pass 2) and send its packets.
+  bool receive(std::size_t q);
+  void plan_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now);
+  void finish_held(std::size_t q, const pipeline::Snapshot* planned_with);
   bool poll_host(const RxQueue& rx);
   void send(std::uint16_t port, rte_mbuf* packet, DropReason if_refused);
   void drain_all();
@@ -66,7 +72,13 @@ class Worker {
   const SnapshotPublisher& publisher_;
   rte_rcu_qsbr* qsbr_;
   const std::atomic<bool>& running_;
+  struct Received {
+    std::array<rte_mbuf*, kRxBurst> packets{};
+    std::uint16_t count = 0;
+  };
   std::array<TxBuffer, RTE_MAX_ETHPORTS> tx_{};
+  std::vector<Received> received_;            // per traffic queue
+  std::vector<pipeline::PlannedBurst> held_;  // per traffic queue: pass 1 done
   pipeline::BurstResult burst_{};
 };
 

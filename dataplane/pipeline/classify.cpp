@@ -62,7 +62,27 @@ void ClassifyTable::place(const ClassifyKey& key, std::uint16_t value) {
   }
 }
 
+void ClassifyTable::build_v4_index() {
+  std::size_t count = 0;
+  for (const Slot& s : pending_)
+    count += s.key.family == static_cast<std::uint8_t>(AddressFamily::v4) ? 1 : 0;
+  const std::size_t size = std::bit_ceil(std::max<std::size_t>(16, count * 2));
+  v4_.assign(size, V4Slot{});
+  v4_mask_ = static_cast<std::uint32_t>(size - 1);
+  for (const Slot& s : pending_) {
+    if (s.key.family != static_cast<std::uint8_t>(AddressFamily::v4)) continue;
+    std::uint32_t address;
+    std::memcpy(&address, s.key.addr, sizeof(address));
+    const std::uint64_t key = v4_key(address, s.key.protocol, s.key.port);
+    std::uint32_t i = static_cast<std::uint32_t>(_mm_crc32_u64(0, key)) & v4_mask_;
+    while (v4_[i].key != 0)
+      i = (i + 1) & v4_mask_;
+    v4_[i] = V4Slot{key, s.value};
+  }
+}
+
 void ClassifyTable::finalize() {
+  build_v4_index();
   // Fragment index: per (address, family, protocol), the port-0 VIP, else the only VIP.
   struct Group {
     ClassifyKey key;

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+#include <nmmintrin.h>
 
 #include "sluice/flow_key.hpp"
 
@@ -41,18 +44,48 @@ class ClassifyTable {
   // True when some VIP (any port or protocol) has this destination address.
   [[nodiscard]] bool is_vip_address(const FlowKey& key) const;
 
+  // lookup() for an IPv4 key, inline, from a table of 8-byte keys (the per-packet path).
+  [[nodiscard]] std::uint16_t lookup_v4(const FlowKey& key) const {
+    std::uint32_t address;
+    std::memcpy(&address, key.dst_addr.data(), sizeof(address));
+    const std::uint16_t exact = find_v4(v4_key(address, key.protocol, key.dst_port));
+    if (exact != kNoVip || key.dst_port == 0) return exact;
+    return find_v4(v4_key(address, key.protocol, 0));
+  }
+
  private:
   struct Slot {
     ClassifyKey key;
     std::uint16_t value = kNoVip;
     std::uint16_t used = 0;
   };
+  // An IPv4 VIP key: address (as stored), protocol, port and a marker bit, so 0 is empty.
+  struct V4Slot {
+    std::uint64_t key = 0;
+    std::uint16_t value = kNoVip;
+  };
+  [[nodiscard]] static std::uint64_t v4_key(std::uint32_t address, std::uint8_t protocol,
+                                            std::uint16_t port) {
+    return (1ull << 63) | (std::uint64_t{port} << 40) | (std::uint64_t{protocol} << 32) | address;
+  }
+  [[nodiscard]] std::uint16_t find_v4(std::uint64_t key) const {
+    for (std::uint32_t i = static_cast<std::uint32_t>(_mm_crc32_u64(0, key)) & v4_mask_;;
+         i = (i + 1) & v4_mask_) {
+      const V4Slot& s = v4_[i];
+      if (s.key == key) return s.value;
+      if (s.key == 0) return kNoVip;
+    }
+  }
+
   void place(const ClassifyKey& key, std::uint16_t value);
   [[nodiscard]] std::uint16_t find(const ClassifyKey& key) const;
+  void build_v4_index();
 
   std::vector<Slot> pending_;
   std::vector<Slot> slots_;  // power-of-two size, at most half full
   std::uint32_t mask_ = 0;
+  std::vector<V4Slot> v4_ = std::vector<V4Slot>(1);  // exact IPv4 VIP keys; never full
+  std::uint32_t v4_mask_ = 0;
 };
 
 }  // namespace sluice::pipeline

@@ -4,22 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#include <emmintrin.h>
-
 namespace sluice::pipeline {
-namespace {
-
-// Bit w set when signature[w] == hash: two 4-lane compares instead of 8 branches.
-std::uint32_t signature_matches(const FlowBucket& bucket, std::uint32_t hash) {
-  const __m128i h = _mm_set1_epi32(static_cast<int>(hash));
-  const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(&bucket.signature[0]));
-  const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(&bucket.signature[4]));
-  const int m_lo = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, h)));
-  const int m_hi = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, h)));
-  return static_cast<std::uint32_t>(m_lo | (m_hi << 4));
-}
-
-}  // namespace
 
 std::uint32_t FlowTable::capacity_for(std::uint32_t entries) {
   const std::uint32_t want = std::max<std::uint32_t>(entries, kFlowBucketWays);
@@ -37,32 +22,14 @@ FlowTable::FlowTable(void* memory, std::uint32_t entries, std::uint64_t check_se
   const std::uint32_t capacity = capacity_for(entries);
   bucket_count_ = capacity / kFlowBucketWays;
   bucket_shift_ = 32 - static_cast<std::uint32_t>(std::countr_zero(bucket_count_));
-  buckets_ = static_cast<FlowBucket*>(memory);
-  bindings_ = reinterpret_cast<FlowBinding*>(buckets_ + bucket_count_);
-  cold_ = reinterpret_cast<FlowColdEntry*>(bindings_ + capacity);
-}
-
-FlowRef FlowTable::find(const FlowKey& key, std::uint32_t hash, std::uint32_t now) const {
-  const std::uint64_t b = bucket_index(hash);
-  FlowBucket* bucket = &buckets_[b];
-  FlowBinding* bindings = &bindings_[b * kFlowBucketWays];
-  const std::uint32_t check = key_check(key);
-  for (std::uint32_t matches = signature_matches(*bucket, hash); matches != 0;
-       matches &= matches - 1) {
-    const auto w = static_cast<std::uint32_t>(std::countr_zero(matches));
-    if (bucket->deadline[w] < now || bucket->deadline[w] == 0) continue;
-    if (bindings[w].matches(check)) {
-      const std::uint64_t slot = b * kFlowBucketWays + w;
-      return FlowRef{&bindings_[slot], &cold_[slot], &bucket->deadline[w]};
-    }
-  }
-  return FlowRef{};
+  pairs_ = static_cast<FlowBucketPair*>(memory);
+  cold_ = reinterpret_cast<FlowColdEntry*>(pairs_ + bucket_count_);
 }
 
 FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
                           Displaced& displaced) {
   const std::uint64_t b = bucket_index(hash);
-  FlowBucket* bucket = &buckets_[b];
+  FlowBucket* bucket = &pairs_[b].bucket;
   // A free slot wins; otherwise the nearest deadline, which is also any expired slot.
   std::uint32_t victim = 0;
   std::uint32_t victim_deadline = UINT32_MAX;
@@ -79,7 +46,7 @@ FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t 
     }
   }
   const std::uint64_t slot = b * kFlowBucketWays + victim;
-  FlowBinding& binding = bindings_[slot];
+  FlowBinding& binding = pairs_[b].bindings[victim];
   FlowColdEntry& cold = cold_[slot];
   displaced = Displaced{};
   if (victim_deadline != 0) {
@@ -102,7 +69,7 @@ bool FlowTable::peek(const FlowKey& key, std::uint32_t hash, std::uint32_t now,
                      FlowEntry& out) const {
   if (bucket_count_ == 0) return false;
   const std::uint64_t b = bucket_index(hash);
-  const FlowBucket* bucket = &buckets_[b];
+  const FlowBucket* bucket = &pairs_[b].bucket;
   for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
     const std::uint32_t d = __atomic_load_n(&bucket->deadline[w], __ATOMIC_RELAXED);
     const std::uint32_t sig = __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED);
@@ -110,7 +77,7 @@ bool FlowTable::peek(const FlowKey& key, std::uint32_t hash, std::uint32_t now,
     const std::uint64_t slot = b * kFlowBucketWays + w;
     FlowBinding binding;
     FlowColdEntry cold;
-    std::memcpy(static_cast<void*>(&binding), &bindings_[slot], sizeof(binding));
+    std::memcpy(static_cast<void*>(&binding), &pairs_[b].bindings[w], sizeof(binding));
     std::memcpy(static_cast<void*>(&cold), &cold_[slot], sizeof(cold));
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (cold.key == key && binding.matches(key_check(key)) &&
@@ -126,7 +93,7 @@ std::uint32_t FlowTable::count_live(std::uint32_t now) const {
   std::uint32_t live = 0;
   for (std::uint32_t b = 0; b < bucket_count_; ++b) {
     for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
-      const std::uint32_t d = buckets_[b].deadline[w];
+      const std::uint32_t d = pairs_[b].bucket.deadline[w];
       if (d != 0 && d >= now) ++live;
     }
   }

@@ -2,15 +2,15 @@
 // (bucket * 8 + way). Time is in whole seconds (uint32_t).
 //
 //   buckets   64 B per bucket: 8 signatures (the 5-tuple CRC32C hash) and 8 deadlines
-//   bindings  8 B per slot: a second, keyed 31-bit hash of the key, the state, the backend id
+//   bindings  8 B per slot: a second, keyed 30-bit hash of the key, the state, the backend id
 //             and its incarnation; the 8 bindings of a bucket are one cache line
 //   cold      48 B per slot: the full key and the VIP id, written on insert and read only on
 //             insert/eviction, expiry, reschedule and explain()
 //
 // The hit path touches two lines whose addresses come from the hash alone (the bucket and its
 // bindings line), so both are prefetched while the burst is parsed, with no dependent load.
-// A hit is a match of the 32-bit CRC32C and of the 31-bit keyed check: two live flows of one
-// bucket would have to agree on 63 - log2(buckets) bits (>= 40 for tables up to 64M entries),
+// A hit is a match of the 32-bit CRC32C and of the 30-bit keyed check: two live flows of one
+// bucket would have to agree on 62 - log2(buckets) bits (>= 39 for tables up to 64M entries),
 // and the check's key is secret per table, so colliding flows cannot be crafted either.
 //
 // Expiry: each slot stores its deadline (last packet + the flow's timeout; 0 = empty). An
@@ -23,12 +23,17 @@
 #include <cstdint>
 #include <cstring>
 
+#include <bit>
+
+#include <emmintrin.h>
+
 #include "pipeline/limits.hpp"
 #include "sluice/flow_key.hpp"
 
 namespace sluice::pipeline {
 
 inline constexpr std::uint32_t kFlowBucketWays = 8;
+inline constexpr std::size_t kFlowTableAlignment = 128;  // a bucket pair
 
 struct alignas(64) FlowBucket {
   std::uint32_t signature[kFlowBucketWays];  // the 5-tuple hash
@@ -36,21 +41,34 @@ struct alignas(64) FlowBucket {
 };
 static_assert(sizeof(FlowBucket) == 64, "a bucket is one cache line");
 
-enum class FlowState : std::uint8_t { open = 0, closing = 1 };  // closing: FIN or RST seen
+// TCP progress as the client's packets show it (UDP entries stay `open`).
+enum class FlowState : std::uint8_t {
+  open = 0,         // no ACK from the client yet: a SYN here is a retransmission
+  closing = 1,      // FIN or RST seen
+  established = 2,  // the client has ACKed: a SYN here starts a new connection
+};
 
 // The hot part of an entry: everything a hit needs.
 struct FlowBinding {
-  std::uint32_t check = 0;  // key check (bit 0 cleared) | state (bit 0: closing)
+  std::uint32_t check = 0;  // key check (bits 2..31) | state (bits 0..1)
   BackendId backend = kNoBackendId;
   std::uint16_t incarnation = 0;
 
-  [[nodiscard]] FlowState state() const { return static_cast<FlowState>(check & 1u); }
-  void set_state(FlowState s) { check = (check & ~1u) | static_cast<std::uint32_t>(s); }
+  [[nodiscard]] FlowState state() const { return static_cast<FlowState>(check & 3u); }
+  void set_state(FlowState s) { check = (check & ~3u) | static_cast<std::uint32_t>(s); }
   [[nodiscard]] bool matches(std::uint32_t key_check) const {
-    return ((check ^ key_check) & ~1u) == 0;
+    return ((check ^ key_check) & ~3u) == 0;
   }
 };
 static_assert(sizeof(FlowBinding) == 8, "8 bindings share the bucket's bindings line");
+
+// A bucket and its bindings side by side: one page, one TLB entry, and the adjacent-line
+// prefetcher brings the second line with the first.
+struct alignas(128) FlowBucketPair {
+  FlowBucket bucket;
+  FlowBinding bindings[kFlowBucketWays];
+};
+static_assert(sizeof(FlowBucketPair) == 128);
 
 // The cold part: only for inserts, eviction, expiry, reschedule and explain().
 struct FlowColdEntry {
@@ -98,7 +116,17 @@ struct Displaced {
   const std::uint64_t h = mul(w[0] ^ secret, w[1] ^ 0x9E3779B97F4A7C15ull) +
                           mul(w[2] ^ (secret * 3), w[3] ^ 0xBF58476D1CE4E5B9ull) +
                           mul(w[4] ^ (secret * 5), 0x94D049BB133111EBull);
-  return static_cast<std::uint32_t>(h ^ (h >> 32)) & ~1u;
+  return static_cast<std::uint32_t>(h ^ (h >> 32)) & ~3u;
+}
+
+// Bit w set when signature[w] == hash: two 4-lane compares instead of 8 branches.
+[[nodiscard]] inline std::uint32_t signature_matches(const FlowBucket& bucket, std::uint32_t hash) {
+  const __m128i h = _mm_set1_epi32(static_cast<int>(hash));
+  const __m128i lo = _mm_load_si128(reinterpret_cast<const __m128i*>(&bucket.signature[0]));
+  const __m128i hi = _mm_load_si128(reinterpret_cast<const __m128i*>(&bucket.signature[4]));
+  const int m_lo = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, h)));
+  const int m_hi = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, h)));
+  return static_cast<std::uint32_t>(m_lo | (m_hi << 4));
 }
 
 class FlowTable {
@@ -109,8 +137,8 @@ class FlowTable {
   [[nodiscard]] static std::uint32_t capacity_for(std::uint32_t entries);
 
   FlowTable() = default;
-  // `memory`: bytes_for(entries) bytes, 64-byte aligned, zeroed; not owned. `check_secret`
-  // keys the bindings' check hash (random per table in the dataplane).
+  // `memory`: bytes_for(entries) bytes, kFlowTableAlignment-aligned, zeroed; not owned.
+  // `check_secret` keys the bindings' check hash (random per table in the dataplane).
   FlowTable(void* memory, std::uint32_t entries, std::uint64_t check_secret = 0x5EED5EED5EEDull);
 
   [[nodiscard]] std::uint32_t capacity() const { return bucket_count_ * kFlowBucketWays; }
@@ -119,22 +147,36 @@ class FlowTable {
   // Both lines a lookup reads; their addresses depend on the hash only.
   void prefetch(std::uint32_t hash) const {
     const std::uint64_t b = bucket_index(hash);
-    __builtin_prefetch(&buckets_[b], 1, 3);
-    __builtin_prefetch(&bindings_[b * kFlowBucketWays], 1, 3);
+    __builtin_prefetch(&pairs_[b].bucket, 1, 3);
+    __builtin_prefetch(&pairs_[b].bindings, 1, 3);
   }
   // Like prefetch(), with real loads: a software prefetch that misses the TLB may be dropped
   // (it is in the lab VM, with nested paging); a load is not. Independent loads overlap out of
   // order; the caller keeps the returned value alive (and otherwise ignores it).
   [[nodiscard]] std::uint32_t touch(std::uint32_t hash) const {
     const std::uint64_t b = bucket_index(hash);
-    return buckets_[b].deadline[0] + bindings_[b * kFlowBucketWays].check;
+    return pairs_[b].bucket.deadline[0] + pairs_[b].bindings[0].check;
   }
   [[nodiscard]] std::uint32_t key_check(const FlowKey& key) const {
     return flow_key_check(key, check_secret_);
   }
 
-  // The live entry for `key` (deadline >= now), or an empty ref.
-  [[nodiscard]] FlowRef find(const FlowKey& key, std::uint32_t hash, std::uint32_t now) const;
+  // The live entry for `key` (deadline >= now), or an empty ref. Inline: once per packet.
+  [[nodiscard]] FlowRef find(const FlowKey& key, std::uint32_t hash, std::uint32_t now) const {
+    const std::uint64_t b = bucket_index(hash);
+    FlowBucket* bucket = &pairs_[b].bucket;
+    FlowBinding* bindings = pairs_[b].bindings;
+    const std::uint32_t check = key_check(key);
+    for (std::uint32_t matches = signature_matches(*bucket, hash); matches != 0;
+         matches &= matches - 1) {
+      const auto w = static_cast<std::uint32_t>(std::countr_zero(matches));
+      if (bucket->deadline[w] < now || bucket->deadline[w] == 0) continue;
+      if (bindings[w].matches(check)) {
+        return FlowRef{&bindings[w], &cold_[b * kFlowBucketWays + w], &bucket->deadline[w]};
+      }
+    }
+    return FlowRef{};
+  }
   // A slot for a new entry of `key`: a free slot, else an expired one, else the one with the
   // nearest deadline. The key and check are set, backend/VIP reset, state open, `deadline` set.
   FlowRef insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
@@ -150,7 +192,7 @@ class FlowTable {
     for (std::uint32_t i = 0; i < max_buckets && bucket_count_ != 0; ++i) {
       const std::uint32_t b = sweep_cursor_;
       sweep_cursor_ = (sweep_cursor_ + 1) & (bucket_count_ - 1);
-      FlowBucket& bucket = buckets_[b];
+      FlowBucket& bucket = pairs_[b].bucket;
       for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
         if (bucket.deadline[w] != 0 && bucket.deadline[w] < now) {
           on_expired(entry_at(b * kFlowBucketWays + w));
@@ -175,13 +217,12 @@ class FlowTable {
     return static_cast<std::uint64_t>(hash) >> bucket_shift_;
   }
   [[nodiscard]] FlowEntry entry_at(std::uint32_t slot) const {
-    const FlowBinding& b = bindings_[slot];
+    const FlowBinding& b = pairs_[slot / kFlowBucketWays].bindings[slot % kFlowBucketWays];
     const FlowColdEntry& c = cold_[slot];
     return FlowEntry{c.key, b.backend, b.incarnation, c.vip, b.state()};
   }
 
-  FlowBucket* buckets_ = nullptr;
-  FlowBinding* bindings_ = nullptr;
+  FlowBucketPair* pairs_ = nullptr;
   FlowColdEntry* cold_ = nullptr;
   std::uint64_t check_secret_ = 0;
   std::uint32_t bucket_count_ = 0;

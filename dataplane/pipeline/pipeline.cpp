@@ -5,13 +5,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
-#include <type_traits>
 
 #include "pipeline/encap.hpp"
 #include "pipeline/icmp.hpp"
 #include "pipeline/scheduler.hpp"
 #include "sluice/lb/flow_hash.hpp"
+#include "sluice/net/fast_parse.hpp"
 #include "sluice/net/headers.hpp"
 #include "sluice/net/parse.hpp"
 
@@ -27,21 +26,7 @@ std::span<std::byte> frame_of(rte_mbuf* m) {
   return {rte_pktmbuf_mtod(m, std::byte*), m->data_len};
 }
 
-// What pass 1 decided for a packet; pass 2 acts on it in input order.
-enum class Plan : std::uint8_t { drop, pass, flow, fragment, echo, icmp_error };
-
-struct Work {
-  net::ParseResult result;  // constructed in place from parse(): no copy of the parsed packet
-  Plan plan = Plan::pass;
-  DropReason reason = DropReason::no_backend;
-  std::uint16_t vip = kNoVip;  // snapshot index
-  FlowHashes hashes;
-  FlowKey key;  // the flow: the packet's own, or the reversed embedded flow of an ICMP error
-
-  Work() = default;
-  explicit Work(rte_mbuf* m) : result(net::parse(frame_of(m))) {}
-  [[nodiscard]] const ParsedPacket& parsed() const { return result.packet; }
-};
+using Work = PacketPlan;
 
 // Everything one burst needs besides the packets.
 struct Burst {
@@ -65,9 +50,9 @@ bool is_icmpv6_host_control(const ParsedPacket& p) {
   return p.l3 == L3Kind::ipv6 && ((t >= 130 && t <= 137) || t == 143);
 }
 
-bool dont_fragment(std::span<const std::byte> frame, const ParsedPacket& p) {
-  if (p.l3 == L3Kind::ipv6) return true;  // IPv6 routers never fragment
-  return (std::to_integer<std::uint8_t>(frame[p.l3_offset + 6]) & 0x40) != 0;
+bool dont_fragment(std::span<const std::byte> frame, const Work& w) {
+  if (w.l3 == L3Kind::ipv6) return true;  // IPv6 routers never fragment
+  return (std::to_integer<std::uint8_t>(frame[w.l3_offset + 6]) & 0x40) != 0;
 }
 
 // ---- verdict emission -------------------------------------------------------------------
@@ -96,22 +81,21 @@ void emit_tx(Burst& b, rte_mbuf* m, std::uint16_t i, Verdict verdict) {
 }
 
 // Cuts Ethernet padding (and anything else) after the IP datagram.
-void trim_to_datagram(rte_mbuf* m, const ParsedPacket& p) {
-  const std::uint32_t want = std::uint32_t{p.l3_offset} + p.l3_length;
+void trim_to_datagram(rte_mbuf* m, std::uint16_t l3_offset, std::uint16_t l3_length) {
+  const std::uint32_t want = std::uint32_t{l3_offset} + l3_length;
   if (m->pkt_len > want) (void)rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - want));
 }
 
 // ---- replies ----------------------------------------------------------------------------
 
-void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const ParsedPacket& p,
-                   std::uint32_t mtu) {
-  const AddressFamily family = p.l3 == L3Kind::ipv4 ? AddressFamily::v4 : AddressFamily::v6;
-  const std::size_t quote = std::min<std::size_t>(p.l3_length, too_big_quote_limit(family));
-  const std::size_t l2 = p.l3_offset;
+void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, std::uint32_t mtu) {
+  const AddressFamily family = w.l3 == L3Kind::ipv4 ? AddressFamily::v4 : AddressFamily::v6;
+  const std::size_t quote = std::min<std::size_t>(w.packet.l3_length, too_big_quote_limit(family));
+  const std::size_t l2 = w.l3_offset;
   std::byte l2_header[32];
   std::memcpy(l2_header, rte_pktmbuf_mtod(m, const std::byte*), l2);
   // The addresses must be read before the new headers overwrite them.
-  FlowKey key = p.key;
+  const FlowKey key = w.key();
   (void)rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - (l2 + quote)));
   (void)rte_pktmbuf_adj(m, static_cast<std::uint16_t>(l2));
   const std::uint16_t grow = static_cast<std::uint16_t>(l2 + too_big_header_size(family));
@@ -131,12 +115,14 @@ void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const ParsedPacket& p
 }
 
 void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
-  const ParsedPacket& p = w.parsed();
-  if (p.has_ipv4_options || p.has_ipv6_extensions) {
+  if (w.has_ipv4_options || w.has_ipv6_extensions) {
     emit_drop(b, m, i, DropReason::icmp_unsupported);
     return;
   }
-  trim_to_datagram(m, p);
+  // Pass 1 kept only the summary; an echo request is rare enough to parse again in full.
+  const net::ParseResult parsed = net::parse(frame_of(m));
+  const ParsedPacket& p = parsed.packet;
+  trim_to_datagram(m, p.l3_offset, p.l3_length);
   write_echo_reply(frame_of(m), p, b.snapshot.settings.outer_ttl);
   ++b.worker.counters.icmp_echo_replies;
   b.out.verdicts[i].vip = b.snapshot.vips[w.vip].id;
@@ -149,7 +135,6 @@ void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
 // error with another one (RFC 1122 3.2.2).
 void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, BackendId backend,
              std::uint32_t encap_hash, bool icmp_error) {
-  const ParsedPacket& p = w.parsed();
   const VipEntry& vip = b.snapshot.vips[w.vip];
   const BackendSlot& slot = b.snapshot.backends[backend];
   const AddressFamily outer = slot.address.family;
@@ -158,18 +143,18 @@ void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, BackendId ba
   PacketVerdict& v = b.out.verdicts[i];
   v.backend = backend;
 
-  if (p.l3_length + overhead > mtu) {
-    if (icmp_error || !dont_fragment(frame_of(m), p)) {
+  if (w.packet.l3_length + overhead > mtu) {
+    if (icmp_error || !dont_fragment(frame_of(m), w)) {
       emit_drop(b, m, i, DropReason::too_big_no_df);
     } else {
-      reply_too_big(b, m, i, p, static_cast<std::uint32_t>(mtu - overhead));
+      reply_too_big(b, m, i, w, static_cast<std::uint32_t>(mtu - overhead));
     }
     return;
   }
 
   const std::uint32_t bytes = m->pkt_len;
-  trim_to_datagram(m, p);
-  (void)rte_pktmbuf_adj(m, p.l3_offset);
+  trim_to_datagram(m, w.l3_offset, w.packet.l3_length);
+  (void)rte_pktmbuf_adj(m, w.l3_offset);
   const std::uint16_t header = static_cast<std::uint16_t>(encap_header_size(vip.encap, outer));
   if (rte_pktmbuf_prepend(m, header) == nullptr) {
     emit_drop(b, m, i, DropReason::no_headroom);
@@ -191,8 +176,8 @@ void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, BackendId ba
   ObjectCounters& bc = b.worker.counters.backends[backend];
   ++bc.packets;
   bc.bytes += bytes;
-  if (p.has_ipv4_options) ++b.worker.counters.ipv4_options_forwarded;
-  if (p.has_ipv6_extensions) ++b.worker.counters.ipv6_extensions_forwarded;
+  if (w.has_ipv4_options) ++b.worker.counters.ipv4_options_forwarded;
+  if (w.has_ipv6_extensions) ++b.worker.counters.ipv6_extensions_forwarded;
   emit_tx(b, m, i, Verdict::forward);
 }
 
@@ -230,13 +215,16 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
   LcoreCounters& c = b.worker.counters;
   FlowTable& flows = b.worker.flows;
   const std::uint32_t hash = w.hashes.five_tuple;
-  const bool tcp = w.key.protocol == net::kIpProtoTcp;
-  const std::uint8_t flags = w.parsed().tcp_flags;
+  const bool tcp = w.key().protocol == net::kIpProtoTcp;
+  const std::uint8_t flags = w.packet.tcp_flags;
   const bool pure_syn = tcp && (flags & (net::kTcpSyn | net::kTcpAck)) == net::kTcpSyn;
 
-  FlowRef ref = flows.find(w.key, hash, b.now_s);
+  FlowRef ref = flows.find(w.key(), hash, b.now_s);
   BackendId backend = kNoBackendId;
-  if (ref && !(pure_syn && ref.binding->state() == FlowState::closing)) {
+  // A SYN on an entry that is closing, or whose connection the client had ACKed, opens a new
+  // connection (DSR: a backend's RST never passes here, so "established" may be stale).
+  const bool new_connection = pure_syn && ref && ref.binding->state() != FlowState::open;
+  if (ref && !new_connection) {
     // The common case: an existing flow whose backend is still in the snapshot.
     const FlowBinding& e = *ref.binding;
     const BackendSlot* slot = snap.backend(e.backend);
@@ -260,9 +248,8 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
       rebind(c, snap, ref, backend, vip.id);
     }
   } else if (ref) {
-    // A new connection reusing the 5-tuple of one that is closing: scheduled like any new
-    // flow, so drains and weight changes apply to it (a SYN retransmission on an open flow
-    // stays sticky above).
+    // A new connection reusing the 5-tuple of an earlier one: scheduled like any new flow, so
+    // drains and weight changes apply to it (a SYN retransmission stays sticky above).
     backend = schedule(vip, b.worker.scheduler, c.backends, w.hashes);
     if (backend == kNoBackendId) {
       unbind(c, ref);
@@ -279,7 +266,7 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
       return;
     }
     Displaced displaced;
-    ref = flows.insert(w.key, hash, 0, displaced);
+    ref = flows.insert(w.key(), hash, 0, displaced);
     if (displaced.any) {
       if (displaced.backend != kNoBackendId) decrement(c.backends[displaced.backend].active_flows);
       if (displaced.vip != kNoVipId) decrement(c.vips[displaced.vip].active_flows);
@@ -300,10 +287,12 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
       e.set_state(FlowState::closing);
     } else if (pure_syn) {
       e.set_state(FlowState::open);  // a new connection reusing the 5-tuple
+    } else if ((flags & net::kTcpAck) != 0 && e.state() == FlowState::open) {
+      e.set_state(FlowState::established);
     }
   }
   *ref.deadline =
-      std::max<std::uint32_t>(1, b.now_s + flow_timeout(snap.settings, w.key, e.state()));
+      std::max<std::uint32_t>(1, b.now_s + flow_timeout(snap.settings, w.key(), e.state()));
   forward(b, m, i, w, backend, hash, false);
 }
 
@@ -327,7 +316,7 @@ void handle_icmp_error(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
   const VipEntry& vip = b.snapshot.vips[w.vip];
   LcoreCounters& c = b.worker.counters;
   BackendId backend = kNoBackendId;
-  if (FlowRef ref = b.worker.flows.find(w.key, w.hashes.five_tuple, b.now_s)) {
+  if (FlowRef ref = b.worker.flows.find(w.key(), w.hashes.five_tuple, b.now_s)) {
     const BackendSlot* slot = b.snapshot.backend(ref.binding->backend);
     if (slot != nullptr && slot->present && slot->incarnation == ref.binding->incarnation &&
         slot->vip == vip.id) {
@@ -352,15 +341,40 @@ FlowKey reversed(const FlowKey& k) {
   return r;
 }
 
-// Pass 1: decide what kind of packet this is; hash and prefetch for flows.
-void plan(const Snapshot& snap, const WorkerState& worker, Work& w) {
-  if (!w.result.ok()) {
+// A TCP/UDP packet (fast or full parse) with its key in w.packet.key: classify, hash and
+// start fetching its flow-table lines.
+void plan_flow(const Snapshot& snap, const WorkerState& worker, Work& w) {
+  const FlowKey& key = w.key();
+  w.vip =
+      key.family == AddressFamily::v4 ? snap.classify.lookup_v4(key) : snap.classify.lookup(key);
+  if (w.vip == kNoVip) return;
+  w.plan = Plan::flow;
+  w.hashes.five_tuple = lb::flow_hash_5tuple(key);
+  if (snap.vips[w.vip].scheduler == config::Scheduler::source_hash) {
+    w.hashes.three_tuple = lb::flow_hash_3tuple(key);
+  }
+  worker.flows.prefetch(w.hashes.five_tuple);
+}
+
+// Pass 1 for what fast_parse() does not take: VLAN tags, IPv4 options, IPv6 extension
+// headers, fragments, ICMP, other protocols, and every malformed frame.
+void plan_full_parse(const Snapshot& snap, const WorkerState& worker,
+                     std::span<const std::byte> frame, Work& w) {
+  const net::ParseResult result = net::parse(frame);
+  if (!result.ok()) {
     w.plan = Plan::drop;
-    w.reason = *w.result.drop;
+    w.reason = *result.drop;
     return;
   }
-  const ParsedPacket& p = w.parsed();
+  const ParsedPacket& p = result.packet;
   if (p.l3 == L3Kind::other) return;
+  w.l3 = p.l3;
+  w.l3_offset = p.l3_offset;
+  w.packet.l3_length = p.l3_length;
+  w.packet.tcp_flags = p.tcp_flags;
+  w.has_ipv4_options = p.has_ipv4_options;
+  w.has_ipv6_extensions = p.has_ipv6_extensions;
+  w.packet.key = p.key;
 
   if (p.fragment != net::FragmentKind::none) {
     w.vip = snap.classify.lookup_fragment(p.key);
@@ -372,7 +386,6 @@ void plan(const Snapshot& snap, const WorkerState& worker, Work& w) {
       return;
     }
     w.plan = Plan::fragment;
-    w.key = p.key;
     w.hashes.three_tuple = lb::flow_hash_3tuple(p.key);
     return;
   }
@@ -398,68 +411,76 @@ void plan(const Snapshot& snap, const WorkerState& worker, Work& w) {
       return;
     }
     // The quoted packet went VIP -> client; the flow it belongs to is client -> VIP.
-    w.key = reversed(p.icmp.embedded);
-    w.vip = snap.classify.lookup(w.key);
+    w.packet.key = reversed(p.icmp.embedded);
+    w.vip = snap.classify.lookup(w.key());
     if (w.vip == kNoVip) {
       w.plan = Plan::drop;
       w.reason = DropReason::icmp_error_no_flow;
       return;
     }
     w.plan = Plan::icmp_error;
-    w.hashes.five_tuple = lb::flow_hash_5tuple(w.key);
-    w.hashes.three_tuple = lb::flow_hash_3tuple(w.key);
+    w.hashes.five_tuple = lb::flow_hash_5tuple(w.key());
+    w.hashes.three_tuple = lb::flow_hash_3tuple(w.key());
     worker.flows.prefetch(w.hashes.five_tuple);
     return;
   }
+  plan_flow(snap, worker, w);
+}
 
-  w.vip = snap.classify.lookup(p.key);
-  if (w.vip == kNoVip) return;
-  w.plan = Plan::flow;
-  w.key = p.key;
-  w.hashes.five_tuple = lb::flow_hash_5tuple(p.key);
-  if (snap.vips[w.vip].scheduler == config::Scheduler::source_hash) {
-    w.hashes.three_tuple = lb::flow_hash_3tuple(p.key);
+// Pass 1: decide what kind of packet this is; hash and prefetch for flows.
+void plan(const Snapshot& snap, const WorkerState& worker, rte_mbuf* m, Work& w) {
+  if (m->nb_segs != 1) {
+    w.plan = Plan::drop;
+    w.reason = DropReason::segmented_frame;
+    return;
   }
-  worker.flows.prefetch(w.hashes.five_tuple);
+  const std::span<const std::byte> frame = frame_of(m);
+  if (net::fast_parse(frame, w.packet) == net::FastParse::parsed) [[likely]] {
+    w.l3 = w.packet.key.family == AddressFamily::v4 ? L3Kind::ipv4 : L3Kind::ipv6;
+    w.l3_offset = net::kFastL3Offset;
+    plan_flow(snap, worker, w);
+    return;
+  }
+  plan_full_parse(snap, worker, frame, w);
 }
 
 }  // namespace
 
-void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
-                   std::uint64_t now, BurstResult& out) {
+void plan_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
+                std::uint64_t now, PlannedBurst& planned) {
   n = std::min(n, kMaxBurst);
-  out.tx_count = 0;
-  out.pass_count = 0;
-  out.drop_count = 0;
-  worker.now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);
+  planned.count = n;
+  planned.now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);
   worker.counters.rx_packets += n;
-  Burst b{worker, snapshot, out, worker.now_s};
-
-  // Constructed only for the packets of this burst (a Work is a few hundred bytes).
-  struct alignas(Work) WorkStorage {
-    std::byte bytes[sizeof(Work)];
-  };
-  WorkStorage storage[kMaxBurst];
-  Work* work = reinterpret_cast<Work*>(storage);
-  static_assert(std::is_trivially_destructible_v<Work>);
   for (std::uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
-    out.verdicts[i] = PacketVerdict{};
     rte_mbuf* m = pkts[i];
-    if (m->nb_segs != 1) {
-      Work* w = new (&storage[i]) Work{};
-      w->plan = Plan::drop;
-      w->reason = DropReason::segmented_frame;
-      continue;
-    }
-    Work& w = *new (&storage[i]) Work(m);
-    plan(snapshot, worker, w);
+    planned.packets[i] = m;
+    Work& w = planned.plans[i];
+    w = Work{};
+    plan(snapshot, worker, m, w);
     // Encapsulation writes the cache line before the frame: start fetching it now.
     if (w.plan == Plan::flow) rte_prefetch0(rte_pktmbuf_mtod_offset(m, char*, -64));
   }
+}
+
+void finish_burst(WorkerState& worker, const Snapshot& snapshot, PlannedBurst& planned,
+                  BurstResult& out) {
+  const std::uint16_t n = planned.count;
+  const Work* work = planned.plans.data();
+  rte_mbuf** pkts = planned.packets.data();
+  planned.count = 0;
+  out.tx_count = 0;
+  out.pass_count = 0;
+  out.drop_count = 0;
+  worker.now_s = planned.now_s;
+  Burst b{worker, snapshot, out, planned.now_s};
+  for (std::uint16_t i = 0; i < n; ++i)
+    out.verdicts[i] = PacketVerdict{};
+
   // Make sure the flow-table lines are on their way: loads, not prefetches (see
   // FlowTable::touch); they overlap each other and the lines are used in the next pass.
   std::uint32_t touched = 0;
@@ -501,6 +522,13 @@ void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkt
         break;
     }
   }
+}
+
+void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
+                   std::uint64_t now, BurstResult& out) {
+  PlannedBurst planned;
+  plan_burst(worker, snapshot, pkts, n, now, planned);
+  finish_burst(worker, snapshot, planned, out);
 }
 
 void drop_burst(WorkerState& worker, rte_mbuf** pkts, std::uint16_t n, DropReason reason) {

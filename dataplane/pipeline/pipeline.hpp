@@ -16,6 +16,7 @@
 #include "pipeline/counters.hpp"
 #include "pipeline/flow_table.hpp"
 #include "pipeline/limits.hpp"
+#include "pipeline/planned_burst.hpp"
 #include "pipeline/snapshot.hpp"
 #include "pipeline/verdict.hpp"
 #include "sluice/control/messages.hpp"
@@ -77,6 +78,14 @@ struct BurstResult {
 // replay is deterministic. No allocation, locks, exceptions or logging.
 void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
                    std::uint64_t now, BurstResult& out);
+
+// The same in two steps (see planned_burst.hpp): pass 1 reads the snapshot and starts fetching
+// flow-table lines; pass 2 must run with the same snapshot, still protected from reclamation,
+// and before any later burst's pass 2. process_burst() is plan_burst() + finish_burst().
+void plan_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
+                std::uint64_t now, PlannedBurst& planned);
+void finish_burst(WorkerState& worker, const Snapshot& snapshot, PlannedBurst& planned,
+                  BurstResult& out);
 
 // Frees and counts `n` packets under one reason (e.g. no_snapshot before any state is loaded).
 void drop_burst(WorkerState& worker, rte_mbuf** pkts, std::uint16_t n, DropReason reason);

@@ -26,7 +26,8 @@ Result<WorkerStatePtr> create_worker_state(const WorkerConfig& config) {
   }
   WorkerStatePtr state(new (raw) WorkerState{});
   const std::size_t bytes = FlowTable::bytes_for(config.flow_table_entries);
-  state->flow_memory = rte_zmalloc_socket("sluice_flows", bytes, 64, config.socket_id);
+  state->flow_memory =
+      rte_zmalloc_socket("sluice_flows", bytes, kFlowTableAlignment, config.socket_id);
   if (state->flow_memory == nullptr) {
     return Error{"cannot allocate " + std::to_string(bytes >> 20) + " MiB for a flow table of " +
                  std::to_string(FlowTable::capacity_for(config.flow_table_entries)) +

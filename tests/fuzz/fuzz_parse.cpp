@@ -6,6 +6,7 @@
 #include <cstring>
 #include <span>
 
+#include "sluice/net/fast_parse.hpp"
 #include "sluice/net/gue.hpp"
 #include "sluice/net/headers.hpp"
 #include "sluice/net/parse.hpp"
@@ -109,8 +110,20 @@ void check_gue(std::span<const std::byte> frame, const ParsedPacket& p) {
   FUZZ_CHECK(gue.gue.inner_offset <= std::size_t{p.payload_offset} + p.payload_length);
 }
 
+// The hot path's fast_parse() takes a frame only when parse() reads it the same way.
+void check_fast_path(std::span<const std::byte> frame, const ParseResult& full) {
+  FastPacket fast;
+  if (fast_parse(frame, fast) != FastParse::parsed) return;
+  FUZZ_CHECK(full.ok());
+  const ParsedPacket& p = full.packet;
+  FUZZ_CHECK(p.l3_offset == kFastL3Offset && p.l3_length == fast.l3_length);
+  FUZZ_CHECK(p.key == fast.key && p.tcp_flags == fast.tcp_flags);
+  FUZZ_CHECK(p.fragment == FragmentKind::none && !p.has_ipv4_options && !p.has_ipv6_extensions);
+}
+
 void check(std::span<const std::byte> frame) {
   const ParseResult result = parse(frame);
+  check_fast_path(frame, result);
   if (!result.ok()) {
     FUZZ_CHECK(*result.drop < DropReason::no_backend);  // only the parser's own reasons
     FUZZ_CHECK(!parse(frame).ok() && *parse(frame).drop == *result.drop);

@@ -111,6 +111,43 @@ def cases():
         fwd(tcp4(sport=1, flags="A"), B[1]),
     ], check=syn_reuse))
 
+    # A SYN on a flow the client had already ACKed is a new connection reusing the 5-tuple (the
+    # backend's RST went straight to the client: DSR): scheduled again. SYN retransmissions
+    # before the client's ACK stay sticky.
+    def syn_after_ack(verdicts, counters):
+        (v,) = counters["per_vip"]
+        assert v["new_flows"] == 2 and v["active_flows"] == 1, v
+        per_backend = {b["address"]: b for b in v["per_backend"]}
+        assert per_backend[B[0]]["active_flows"] == 0, per_backend
+        assert per_backend[B[1]]["active_flows"] == 1, per_backend
+
+    out.append(Case("syn_after_ack_reschedules",
+                    config([vip(VIP4, 80, "tcp", B[:2], scheduler="round-robin")]), [
+        fwd(tcp4(sport=1), B[0]),
+        fwd(tcp4(sport=1), B[0]),                # retransmitted SYN: sticky
+        fwd(tcp4(sport=1, flags="A"), B[0]),     # established
+        fwd(tcp4(sport=1, flags="PA"), B[0]),
+        fwd(tcp4(sport=1), B[1]),                # new connection: next in turn
+        fwd(tcp4(sport=1), B[1]),                # its retransmission: sticky
+        fwd(tcp4(sport=1, flags="A"), B[1]),
+    ], check=syn_after_ack))
+
+    # The same under a drain: reused 5-tuples of established flows leave the drained backend.
+    established = [tcp4(sport=20000 + i) for i in range(FLOWS)] + \
+        [tcp4(sport=20000 + i, flags="A") for i in range(FLOWS)]
+    reused = [tcp4(sport=20000 + i) for i in range(FLOWS)]
+
+    def syn_reuse_after_drain(verdicts, counters):
+        first = [v["backend"] for v in verdicts[:FLOWS]]
+        assert B[1] in first, Counter(first)
+        assert all(v["backend"] != B[1] for v in verdicts[2 * FLOWS:]), \
+            "a new connection reusing a 5-tuple went to the drained backend"
+
+    out.append(Case("syn_after_ack_leaves_drained_backend", four,
+                    [fwd(p, B) for p in established] +
+                    [fwd(p, [B[0], B[2], B[3]]) for p in reused],
+                    updates={2 * FLOWS - 1: drained}, check=syn_reuse_after_drain))
+
     # round-robin: exact order, per new flow; existing flows do not advance it.
     three = B[:3]
     out.append(Case("scheduler_round_robin",

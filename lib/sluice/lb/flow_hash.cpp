@@ -74,15 +74,6 @@ std::uint32_t crc_update_hardware(std::uint32_t crc, const std::byte* p, std::si
   return crc;
 }
 
-// The address half of both canonical layouts: src[16] dst[16] as four little-endian words.
-std::uint64_t crc_addresses(std::uint32_t crc, const FlowKey& key) {
-  std::uint64_t c = crc;
-  c = _mm_crc32_u64(c, load_u64(key.src_addr.data()));
-  c = _mm_crc32_u64(c, load_u64(key.src_addr.data() + 8));
-  c = _mm_crc32_u64(c, load_u64(key.dst_addr.data()));
-  c = _mm_crc32_u64(c, load_u64(key.dst_addr.data() + 8));
-  return c;
-}
 #endif
 
 std::uint8_t family_byte(const FlowKey& key) {
@@ -125,27 +116,14 @@ std::array<std::byte, kFlowBytes3Tuple> canonical_3tuple(const FlowKey& key) {
   return out;
 }
 
+#if !defined(__SSE4_2__)
 std::uint32_t flow_hash_5tuple(const FlowKey& key, std::uint32_t seed) {
-#if defined(__SSE4_2__)
-  // Bytes 32..39 of the canonical layout, read as one little-endian word.
-  const std::uint64_t tail =
-      std::uint64_t{static_cast<std::uint16_t>((key.src_port >> 8) | (key.src_port << 8))} |
-      (std::uint64_t{static_cast<std::uint16_t>((key.dst_port >> 8) | (key.dst_port << 8))} << 16) |
-      (std::uint64_t{key.protocol} << 32) | (std::uint64_t{family_byte(key)} << 40);
-  return ~static_cast<std::uint32_t>(_mm_crc32_u64(crc_addresses(~seed, key), tail));
-#else
   return crc32c_software(canonical_5tuple(key), seed);
-#endif
 }
 
 std::uint32_t flow_hash_3tuple(const FlowKey& key, std::uint32_t seed) {
-#if defined(__SSE4_2__)
-  // Bytes 32..35 of the canonical layout, read as one little-endian word.
-  const std::uint32_t tail = std::uint32_t{key.protocol} | (std::uint32_t{family_byte(key)} << 8);
-  return ~_mm_crc32_u32(static_cast<std::uint32_t>(crc_addresses(~seed, key)), tail);
-#else
   return crc32c_software(canonical_3tuple(key), seed);
-#endif
 }
+#endif
 
 }  // namespace sluice::lb

@@ -7,7 +7,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
+
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
 
 #include "sluice/flow_key.hpp"
 
@@ -15,12 +20,53 @@ namespace sluice::lb {
 
 inline constexpr std::uint32_t kFlowHashSeed = 0x5EED1CE5u;
 
-// src, dst, src port, dst port, protocol.
+#if defined(__SSE4_2__)
+namespace detail {
+
+inline std::uint64_t load_u64(const std::uint8_t* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);  // little-endian on x86: the canonical byte order
+  return v;
+}
+
+// CRC32C over the address half of both canonical layouts (src[16] dst[16]).
+inline std::uint64_t crc_addresses(std::uint32_t crc, const FlowKey& key) {
+  std::uint64_t c = crc;
+  c = _mm_crc32_u64(c, load_u64(key.src_addr.data()));
+  c = _mm_crc32_u64(c, load_u64(key.src_addr.data() + 8));
+  c = _mm_crc32_u64(c, load_u64(key.dst_addr.data()));
+  c = _mm_crc32_u64(c, load_u64(key.dst_addr.data() + 8));
+  return c;
+}
+
+}  // namespace detail
+
+// src, dst, src port, dst port, protocol. Inline: once per packet.
+[[nodiscard]] inline std::uint32_t flow_hash_5tuple(const FlowKey& key,
+                                                    std::uint32_t seed = kFlowHashSeed) {
+  // Bytes 32..39 of the canonical layout, read as one little-endian word.
+  const std::uint64_t tail =
+      std::uint64_t{static_cast<std::uint16_t>((key.src_port >> 8) | (key.src_port << 8))} |
+      (std::uint64_t{static_cast<std::uint16_t>((key.dst_port >> 8) | (key.dst_port << 8))} << 16) |
+      (std::uint64_t{key.protocol} << 32) |
+      (std::uint64_t{static_cast<std::uint8_t>(key.family)} << 40);
+  return ~static_cast<std::uint32_t>(_mm_crc32_u64(detail::crc_addresses(~seed, key), tail));
+}
+
+// src, dst, protocol: source affinity and IP fragments (whose ports are unknown).
+[[nodiscard]] inline std::uint32_t flow_hash_3tuple(const FlowKey& key,
+                                                    std::uint32_t seed = kFlowHashSeed) {
+  // Bytes 32..35 of the canonical layout, read as one little-endian word.
+  const std::uint32_t tail =
+      std::uint32_t{key.protocol} | (std::uint32_t{static_cast<std::uint8_t>(key.family)} << 8);
+  return ~_mm_crc32_u32(static_cast<std::uint32_t>(detail::crc_addresses(~seed, key)), tail);
+}
+#else
 [[nodiscard]] std::uint32_t flow_hash_5tuple(const FlowKey& key,
                                              std::uint32_t seed = kFlowHashSeed);
-// src, dst, protocol: source affinity and IP fragments (whose ports are unknown).
 [[nodiscard]] std::uint32_t flow_hash_3tuple(const FlowKey& key,
                                              std::uint32_t seed = kFlowHashSeed);
+#endif
 // CRC32C of arbitrary bytes; the software and hardware paths give identical results.
 [[nodiscard]] std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t seed);
 

@@ -20,7 +20,7 @@ class FlowTableTest : public ::testing::Test {
  protected:
   void make(std::uint32_t entries) {
     const std::size_t bytes = FlowTable::bytes_for(entries);
-    memory_.reset(std::aligned_alloc(64, bytes));
+    memory_.reset(std::aligned_alloc(kFlowTableAlignment, bytes));
     std::memset(memory_.get(), 0, bytes);
     table_ = FlowTable(memory_.get(), entries);
   }

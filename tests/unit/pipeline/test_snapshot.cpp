@@ -143,5 +143,34 @@ TEST(Classify, ExactPortThenAnyPortAndAddressQueries) {
   EXPECT_EQ(c.lookup_fragment(k), 3);  // the only VIP on the address
 }
 
+// The hot path's IPv4 table answers exactly what the general table answers.
+TEST(Classify, Ipv4FastLookupAgreesWithTheGeneralTable) {
+  BackendRegistry registry;
+  std::vector<config::Vip> vips;
+  for (int i = 0; i < 40; ++i) {
+    const std::string address = "198.18.0." + std::to_string(10 + i % 20);
+    vips.push_back(
+        make_vip(address.c_str(), static_cast<std::uint16_t>(i < 20 ? 80 : 0), {"198.18.1.1"}));
+  }
+  vips.push_back(make_vip("2001:db8::10", 80, {"198.18.1.1"}));
+  auto built = build_snapshot(make_state(vips), registry);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  const ClassifyTable& c = (*built)->classify;
+  int found = 0;
+  for (int host = 0; host < 40; ++host) {
+    for (const std::uint8_t protocol : {6, 17}) {
+      for (const std::uint16_t port : {0, 22, 80, 443}) {
+        FlowKey k;
+        k.protocol = protocol;
+        k.dst_addr = address("198.18.0." + std::to_string(host)).bytes;
+        k.dst_port = port;
+        EXPECT_EQ(c.lookup_v4(k), c.lookup(k)) << host << "/" << int{protocol} << ":" << port;
+        found += c.lookup_v4(k) != kNoVip ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_GT(found, 40);  // exact-port and any-port VIPs both answer
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

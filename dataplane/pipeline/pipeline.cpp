@@ -26,8 +26,6 @@ std::span<std::byte> frame_of(rte_mbuf* m) {
   return {rte_pktmbuf_mtod(m, std::byte*), m->data_len};
 }
 
-using Work = PacketPlan;
-
 // Everything one burst needs besides the packets.
 struct Burst {
   WorkerState& worker;
@@ -50,7 +48,7 @@ bool is_icmpv6_host_control(const ParsedPacket& p) {
   return p.l3 == L3Kind::ipv6 && ((t >= 130 && t <= 137) || t == 143);
 }
 
-bool dont_fragment(std::span<const std::byte> frame, const Work& w) {
+bool dont_fragment(std::span<const std::byte> frame, const PacketPlan& w) {
   if (w.l3 == L3Kind::ipv6) return true;  // IPv6 routers never fragment
   return (std::to_integer<std::uint8_t>(frame[w.l3_offset + 6]) & 0x40) != 0;
 }
@@ -88,7 +86,7 @@ void trim_to_datagram(rte_mbuf* m, std::uint16_t l3_offset, std::uint16_t l3_len
 
 // ---- replies ----------------------------------------------------------------------------
 
-void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, std::uint32_t mtu) {
+void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w, std::uint32_t mtu) {
   const AddressFamily family = w.l3 == L3Kind::ipv4 ? AddressFamily::v4 : AddressFamily::v6;
   const std::size_t quote = std::min<std::size_t>(w.packet.l3_length, too_big_quote_limit(family));
   const std::size_t l2 = w.l3_offset;
@@ -114,7 +112,7 @@ void reply_too_big(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, std::u
   emit_tx(b, m, i, Verdict::reply);
 }
 
-void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w) {
   if (w.has_ipv4_options || w.has_ipv6_extensions) {
     emit_drop(b, m, i, DropReason::icmp_unsupported);
     return;
@@ -133,7 +131,7 @@ void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
 
 // Encapsulates towards `backend` (or answers too-big). `icmp_error`: never answer an ICMP
 // error with another one (RFC 1122 3.2.2).
-void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w, BackendId backend,
+void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w, BackendId backend,
              std::uint32_t encap_hash, bool icmp_error) {
   const VipEntry& vip = b.snapshot.vips[w.vip];
   const BackendSlot& slot = b.snapshot.backends[backend];
@@ -209,7 +207,7 @@ void unbind(LcoreCounters& c, FlowRef ref) {
   FlowTable::erase(ref);
 }
 
-void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w) {
   const Snapshot& snap = b.snapshot;
   const VipEntry& vip = snap.vips[w.vip];
   LcoreCounters& c = b.worker.counters;
@@ -296,7 +294,7 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
   forward(b, m, i, w, backend, hash, false);
 }
 
-void handle_fragment(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+void handle_fragment(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w) {
   const VipEntry& vip = b.snapshot.vips[w.vip];
   if (vip.fragments == config::FragmentPolicy::drop) {
     emit_drop(b, m, i, DropReason::fragment_unsupported);
@@ -312,7 +310,7 @@ void handle_fragment(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
   forward(b, m, i, w, backend, w.hashes.three_tuple, false);
 }
 
-void handle_icmp_error(Burst& b, rte_mbuf* m, std::uint16_t i, const Work& w) {
+void handle_icmp_error(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w) {
   const VipEntry& vip = b.snapshot.vips[w.vip];
   LcoreCounters& c = b.worker.counters;
   BackendId backend = kNoBackendId;
@@ -343,7 +341,7 @@ FlowKey reversed(const FlowKey& k) {
 
 // A TCP/UDP packet (fast or full parse) with its key in w.packet.key: classify, hash and
 // start fetching its flow-table lines.
-void plan_flow(const Snapshot& snap, const WorkerState& worker, Work& w) {
+void plan_flow(const Snapshot& snap, const WorkerState& worker, PacketPlan& w) {
   const FlowKey& key = w.key();
   w.vip =
       key.family == AddressFamily::v4 ? snap.classify.lookup_v4(key) : snap.classify.lookup(key);
@@ -359,7 +357,7 @@ void plan_flow(const Snapshot& snap, const WorkerState& worker, Work& w) {
 // Pass 1 for what fast_parse() does not take: VLAN tags, IPv4 options, IPv6 extension
 // headers, fragments, ICMP, other protocols, and every malformed frame.
 void plan_full_parse(const Snapshot& snap, const WorkerState& worker,
-                     std::span<const std::byte> frame, Work& w) {
+                     std::span<const std::byte> frame, PacketPlan& w) {
   const net::ParseResult result = net::parse(frame);
   if (!result.ok()) {
     w.plan = Plan::drop;
@@ -428,7 +426,7 @@ void plan_full_parse(const Snapshot& snap, const WorkerState& worker,
 }
 
 // Pass 1: decide what kind of packet this is; hash and prefetch for flows.
-void plan(const Snapshot& snap, const WorkerState& worker, rte_mbuf* m, Work& w) {
+void plan(const Snapshot& snap, const WorkerState& worker, rte_mbuf* m, PacketPlan& w) {
   if (m->nb_segs != 1) {
     w.plan = Plan::drop;
     w.reason = DropReason::segmented_frame;
@@ -459,8 +457,8 @@ void plan_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, 
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     rte_mbuf* m = pkts[i];
     planned.packets[i] = m;
-    Work& w = planned.plans[i];
-    w = Work{};
+    PacketPlan& w = planned.plans[i];
+    w = PacketPlan{};
     plan(snapshot, worker, m, w);
     // Encapsulation writes the cache line before the frame: start fetching it now.
     if (w.plan == Plan::flow) rte_prefetch0(rte_pktmbuf_mtod_offset(m, char*, -64));
@@ -470,7 +468,7 @@ void plan_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, 
 void finish_burst(WorkerState& worker, const Snapshot& snapshot, PlannedBurst& planned,
                   BurstResult& out) {
   const std::uint16_t n = planned.count;
-  const Work* work = planned.plans.data();
+  const PacketPlan* work = planned.plans.data();
   rte_mbuf** pkts = planned.packets.data();
   planned.count = 0;
   out.tx_count = 0;
@@ -493,7 +491,7 @@ void finish_burst(WorkerState& worker, const Snapshot& snapshot, PlannedBurst& p
 
   for (std::uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    const Work& w = work[i];
+    const PacketPlan& w = work[i];
     if (w.plan == Plan::flow || w.plan == Plan::fragment || w.plan == Plan::icmp_error) {
       const VipEntry& vip = snapshot.vips[w.vip];
       ObjectCounters& vc = worker.counters.vips[vip.id];

@@ -20,7 +20,8 @@ from labfixture import log, main  # noqa: E402
 RATE = 300  # new connections per second
 # A request fails when TCP gives up, not when one SYN retransmission (1 s, then 3 s) made it
 # slower than 2 s: a packet lost and recovered on the veth path is not a failure (see
-# test_traffic.py). Requests to the stopped backend still fail fast: its kernel sends a RST.
+# test_traffic.py). Requests to the stopped backend before detection still fail (refused or
+# timed out); the assertions are about the requests started after detection.
 TCP_TIMEOUT_S = "10"
 PUSH_SLACK_S = 0.5  # the push to the dataplane, the 50 ms status polls, a loaded machine
 

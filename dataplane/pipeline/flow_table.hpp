@@ -62,8 +62,8 @@ struct FlowBinding {
 };
 static_assert(sizeof(FlowBinding) == 8, "8 bindings share the bucket's bindings line");
 
-// A bucket and its bindings side by side: one page, one TLB entry, and the adjacent-line
-// prefetcher brings the second line with the first.
+// A bucket and its bindings side by side: both lines on one page, so a lookup costs at most
+// one TLB miss and one page walk (pass 1 still prefetches both lines).
 struct alignas(128) FlowBucketPair {
   FlowBucket bucket;
   FlowBinding bindings[kFlowBucketWays];

@@ -96,14 +96,10 @@ void Worker::finish_held(std::size_t q, const pipeline::Snapshot* planned_with) 
   if (held.count == 0) return;
   pipeline::finish_burst(state_, *planned_with, held, burst_);
   const RxQueue& rx = setup_.traffic[q];
-  for (std::uint16_t i = 0; i < burst_.tx_count; ++i) {
-    send(rx.egress_port, burst_.tx[i], DropReason::tx_full);
-  }
+  send_all(rx.egress_port, burst_.tx.data(), burst_.tx_count, DropReason::tx_full);
   if (burst_.pass_count == 0) return;
   if (setup_.host_port) {
-    for (std::uint16_t i = 0; i < burst_.pass_count; ++i) {
-      send(*setup_.host_port, burst_.pass[i], DropReason::pass_full);
-    }
+    send_all(*setup_.host_port, burst_.pass.data(), burst_.pass_count, DropReason::pass_full);
   } else {
     rte_pktmbuf_free_bulk(burst_.pass.data(), burst_.pass_count);
     state_.counters.drops[static_cast<std::size_t>(DropReason::no_host_port)] += burst_.pass_count;
@@ -113,13 +109,20 @@ void Worker::finish_held(std::size_t q, const pipeline::Snapshot* planned_with) 
 bool Worker::poll_host(const RxQueue& rx) {
   rte_mbuf* packets[kRxBurst];
   const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, packets, kRxBurst);
-  for (std::uint16_t i = 0; i < n; ++i)
-    send(rx.egress_port, packets[i], DropReason::tx_full);
+  send_all(rx.egress_port, packets, n, DropReason::tx_full);
   return n != 0;
 }
 
-void Worker::send(std::uint16_t port, rte_mbuf* packet, DropReason if_refused) {
-  account(tx_enqueue(tx_[port], packet), if_refused);
+void Worker::send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
+                      DropReason if_refused) {
+  TxBuffer& tx = tx_[port];
+  TxResult total;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const TxResult r = tx_enqueue(tx, packets[i]);
+    total.sent = static_cast<std::uint16_t>(total.sent + r.sent);
+    total.dropped = static_cast<std::uint16_t>(total.dropped + r.dropped);
+  }
+  account(total, if_refused);
 }
 
 void Worker::account(const TxResult& r, DropReason if_refused) {

@@ -63,7 +63,9 @@ class Worker {
   void plan_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now);
   void finish_held(std::size_t q, const pipeline::Snapshot* planned_with);
   bool poll_host(const RxQueue& rx);
-  void send(std::uint16_t port, rte_mbuf* packet, DropReason if_refused);
+  // Buffers `n` packets for `port` (sending each full burst); counts what the queue refused.
+  void send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
+                DropReason if_refused);
   void drain_all();
   void account(const TxResult& r, DropReason if_refused);
 

@@ -9,8 +9,11 @@
 // and set for an IPv6 one; IPv4 id copied from an IPv4 inner packet (0 otherwise); IPv6 flow
 // label = low 20 bits of the flow hash. UDP checksum: computed for an IPv6 outer header
 // (mandatory), 0 for IPv4 (RFC 768 allows it; the inner packet carries its own checksums).
+// The protocol fields name the VIP's family: a VIP's packets (ICMP errors and fragments
+// included) always have its family.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,18 +27,6 @@
 namespace sluice::pipeline {
 
 inline constexpr std::size_t kEthernetHeaderSize = 14;
-
-struct EncapParams {
-  config::Encap encap = config::Encap::ipip;
-  AddressFamily outer_family = AddressFamily::v4;
-  const std::uint8_t* outer_src = nullptr;  // 4 or 16 bytes, by outer_family
-  const std::uint8_t* outer_dst = nullptr;
-  net::MacAddress dst_mac{};
-  net::MacAddress src_mac{};
-  std::uint8_t ttl = 64;
-  std::uint16_t gue_port = 6080;
-  std::uint32_t flow_hash = 0;
-};
 
 // Bytes the outer IP [+ UDP + GUE] headers add to the inner datagram (the L3 MTU cost).
 [[nodiscard]] constexpr std::size_t encap_overhead(config::Encap encap, AddressFamily outer) {
@@ -53,12 +44,90 @@ struct EncapParams {
   return static_cast<std::uint16_t>(0x8000u | (flow_hash & 0x7FFFu));
 }
 
+// Everything of the headers that is the same for every packet of one backend, built when the
+// snapshot is built; per packet only the fields that follow the inner packet are patched in.
+struct EncapTemplate {
+  // Ethernet (source MAC left zero: it is the worker's port) + outer IP [+ UDP + GUE].
+  std::array<std::uint8_t, 80> bytes{};
+  std::uint8_t size = 0;  // header bytes in use
+  config::Encap encap = config::Encap::ipip;
+  AddressFamily outer_family = AddressFamily::v4;
+  // IPv4 outer: RFC 1071 sum of the header's constant words (ToS, length, id and flags zero).
+  std::uint32_t ipv4_partial_sum = 0;
+  std::array<std::uint8_t, 16> outer_src{};  // for the IPv6 UDP checksum
+  std::array<std::uint8_t, 16> outer_dst{};
+
+  [[nodiscard]] std::size_t overhead() const { return size - kEthernetHeaderSize; }
+};
+
+struct EncapTemplateParams {
+  config::Encap encap = config::Encap::ipip;
+  AddressFamily inner_family = AddressFamily::v4;  // the VIP's family
+  IpAddress outer_src;                             // the tunnel source of the backend's family
+  IpAddress outer_dst;                             // the backend
+  net::MacAddress dst_mac{};
+  std::uint8_t ttl = 64;
+  std::uint16_t gue_port = 6080;
+};
+
+// Control thread (snapshot build).
+[[nodiscard]] inline EncapTemplate make_encap_template(const EncapTemplateParams& p) {
+  using namespace net;
+  EncapTemplate t;
+  t.encap = p.encap;
+  t.outer_family = p.outer_dst.family;
+  t.size = static_cast<std::uint8_t>(encap_header_size(p.encap, t.outer_family));
+  t.outer_src = p.outer_src.bytes;
+  t.outer_dst = p.outer_dst.bytes;
+  const bool gue = p.encap == config::Encap::gue;
+  const std::uint8_t inner_protocol =
+      p.inner_family == AddressFamily::v4 ? kIpProtoIpip : kIpProtoIpv6;
+  const std::uint8_t protocol = gue ? kIpProtoUdp : inner_protocol;
+  std::uint8_t* b = t.bytes.data();
+  std::memcpy(b, p.dst_mac.data(), 6);
+  std::uint8_t* ip = b + kEthernetHeaderSize;
+  if (t.outer_family == AddressFamily::v4) {
+    store_be16(b + 12, kEtherTypeIpv4);
+    ip[0] = 0x45;
+    ip[8] = p.ttl;
+    ip[9] = protocol;
+    std::memcpy(ip + 12, p.outer_src.bytes.data(), 4);
+    std::memcpy(ip + 16, p.outer_dst.bytes.data(), 4);
+    std::uint32_t sum = 0;
+    for (std::size_t i = 0; i < 20; i += 2)
+      sum += load_be16(ip + i);
+    t.ipv4_partial_sum = sum;
+  } else {
+    store_be16(b + 12, kEtherTypeIpv6);
+    ip[0] = 0x60;
+    ip[6] = protocol;
+    ip[7] = p.ttl;
+    std::memcpy(ip + 8, p.outer_src.bytes.data(), 16);
+    std::memcpy(ip + 24, p.outer_dst.bytes.data(), 16);
+  }
+  if (gue) {
+    std::uint8_t* udp = ip + (t.outer_family == AddressFamily::v4 ? 20 : 40);
+    store_be16(udp + 2, p.gue_port);
+    udp[8] = 0;  // GUE variant 0: version 0, C 0, hlen 0
+    udp[9] = inner_protocol;
+  }
+  return t;
+}
+
 namespace encap_detail {
+
+// Copies exactly t.size bytes in 16-byte pieces, the last one overlapping its predecessor
+// (every size is >= 34), so nothing after the header is touched.
+inline void copy_template(std::uint8_t* to, const EncapTemplate& t) {
+  const std::size_t size = t.size;
+  for (std::size_t i = 0; i + 16 < size; i += 16)
+    std::memcpy(to + i, t.bytes.data() + i, 16);
+  std::memcpy(to + size - 16, t.bytes.data() + size - 16, 16);
+}
 
 using namespace net;
 
 struct InnerInfo {
-  std::uint8_t protocol;  // 4 (IPv4) or 41 (IPv6): what the outer header carries
   std::uint8_t tos;
   bool dont_fragment;
   std::uint16_t ipv4_id;
@@ -67,81 +136,51 @@ struct InnerInfo {
 inline InnerInfo inspect_inner(std::span<const std::byte> inner) {
   const auto* b = reinterpret_cast<const std::uint8_t*>(inner.data());
   if ((b[0] >> 4) == 4) {
-    return InnerInfo{kIpProtoIpip, b[1], (b[6] & 0x40) != 0, load_be16(b + 4)};
+    return InnerInfo{b[1], (b[6] & 0x40) != 0, load_be16(b + 4)};
   }
   const std::uint8_t tclass = static_cast<std::uint8_t>(((b[0] & 0x0F) << 4) | (b[1] >> 4));
-  return InnerInfo{kIpProtoIpv6, tclass, true, 0};
-}
-
-// RFC 1071 sum of an address's 16-bit words.
-inline std::uint32_t address_sum_v4(const std::uint8_t* a) {
-  return load_be16(a) + load_be16(a + 2);
+  return InnerInfo{tclass, true, 0};
 }
 
 }  // namespace encap_detail
 
-// Inline: once per forwarded packet, and most of its branches fold for a known VIP.
-inline void write_encap_headers(std::span<std::byte> frame, const EncapParams& p) {
+// `frame`: room for t.size header bytes followed by the inner IP datagram. Inline: once per
+// forwarded packet.
+inline void write_encap(std::span<std::byte> frame, const EncapTemplate& t,
+                        const net::MacAddress& src_mac, std::uint32_t flow_hash) {
   using namespace net;
   using namespace encap_detail;
-  const std::size_t header = encap_header_size(p.encap, p.outer_family);
-  const std::span<std::byte> inner = frame.subspan(header);
-  const InnerInfo info = inspect_inner(inner);
-  const bool gue = p.encap == config::Encap::gue;
-  const std::size_t outer_ip = p.outer_family == AddressFamily::v4 ? 20 : 40;
+  auto* b = reinterpret_cast<std::uint8_t*>(frame.data());
+  const InnerInfo info = inspect_inner(frame.subspan(t.size));
+  copy_template(b, t);
+  std::memcpy(b + 6, src_mac.data(), 6);
+  std::uint8_t* ip = b + kEthernetHeaderSize;
   const std::size_t l3_length = frame.size() - kEthernetHeaderSize;  // outer datagram
-  const std::uint8_t protocol = gue ? kIpProtoUdp : info.protocol;
-
-  auto* eth = mutable_header_at<EthernetHeader>(frame, 0);
-  eth->dst = p.dst_mac;
-  eth->src = p.src_mac;
-  eth->ethertype.set(p.outer_family == AddressFamily::v4 ? kEtherTypeIpv4 : kEtherTypeIpv6);
-
-  if (p.outer_family == AddressFamily::v4) {
-    auto* ip = mutable_header_at<Ipv4Header>(frame, kEthernetHeaderSize);
-    auto* raw = reinterpret_cast<std::uint8_t*>(ip);
-    raw[0] = 0x45;
-    raw[1] = info.tos;
-    store_be16(raw + 2, static_cast<std::uint16_t>(l3_length));
-    store_be16(raw + 4, info.ipv4_id);
-    store_be16(raw + 6, info.dont_fragment ? 0x4000 : 0);
-    raw[8] = p.ttl;
-    raw[9] = protocol;
-    std::memcpy(raw + 12, p.outer_src, 4);
-    std::memcpy(raw + 16, p.outer_dst, 4);
-    // The checksum from the field values, not by reading the header back: a wide load over
-    // the bytes just stored cannot be forwarded from the store buffer and stalls.
-    const std::uint32_t sum = (0x4500u | info.tos) + static_cast<std::uint32_t>(l3_length) +
-                              info.ipv4_id + (info.dont_fragment ? 0x4000u : 0u) +
-                              ((std::uint32_t{p.ttl} << 8) | protocol) +
-                              address_sum_v4(p.outer_src) + address_sum_v4(p.outer_dst);
-    store_be16(raw + 10, checksum_finish(sum));
+  std::size_t outer_ip = 20;
+  if (t.outer_family == AddressFamily::v4) {
+    const std::uint16_t flags = info.dont_fragment ? 0x4000 : 0;
+    ip[1] = info.tos;
+    store_be16(ip + 2, static_cast<std::uint16_t>(l3_length));
+    store_be16(ip + 4, info.ipv4_id);
+    store_be16(ip + 6, flags);
+    store_be16(ip + 10,
+               checksum_finish(t.ipv4_partial_sum + info.tos +
+                               static_cast<std::uint32_t>(l3_length) + info.ipv4_id + flags));
   } else {
-    auto* raw = reinterpret_cast<std::uint8_t*>(frame.data() + kEthernetHeaderSize);
-    store_be32(raw, (6u << 28) | (std::uint32_t{info.tos} << 20) | (p.flow_hash & 0xFFFFF));
-    store_be16(raw + 4, static_cast<std::uint16_t>(l3_length - 40));
-    raw[6] = protocol;
-    raw[7] = p.ttl;
-    std::memcpy(raw + 8, p.outer_src, 16);
-    std::memcpy(raw + 24, p.outer_dst, 16);
+    outer_ip = 40;
+    store_be32(ip, (6u << 28) | (std::uint32_t{info.tos} << 20) | (flow_hash & 0xFFFFF));
+    store_be16(ip + 4, static_cast<std::uint16_t>(l3_length - 40));
   }
-
-  if (!gue) return;
-  const std::size_t udp_offset = kEthernetHeaderSize + outer_ip;
-  auto* udp = reinterpret_cast<std::uint8_t*>(frame.data() + udp_offset);
-  const std::size_t udp_length = frame.size() - udp_offset;
-  store_be16(udp, gue_source_port(p.flow_hash));
-  store_be16(udp + 2, p.gue_port);
+  if (t.encap != config::Encap::gue) return;
+  std::uint8_t* udp = ip + outer_ip;
+  const std::size_t udp_length = l3_length - outer_ip;
+  store_be16(udp, gue_source_port(flow_hash));
   store_be16(udp + 4, static_cast<std::uint16_t>(udp_length));
-  store_be16(udp + 6, 0);
-  std::uint8_t* gue_header = udp + 8;
-  gue_header[0] = 0;  // version 0, C 0, hlen 0
-  gue_header[1] = info.protocol;
-  store_be16(gue_header + 2, 0);
-  if (p.outer_family == AddressFamily::v6) {
-    const auto& src = *reinterpret_cast<const std::uint8_t(*)[16]>(p.outer_src);
-    const auto& dst = *reinterpret_cast<const std::uint8_t(*)[16]>(p.outer_dst);
-    std::uint16_t sum = l4_checksum_v6(src, dst, kIpProtoUdp, frame.subspan(udp_offset));
+  if (t.outer_family == AddressFamily::v6) {
+    const auto& src = *reinterpret_cast<const std::uint8_t(*)[16]>(t.outer_src.data());
+    const auto& dst = *reinterpret_cast<const std::uint8_t(*)[16]>(t.outer_dst.data());
+    const std::uint16_t sum = l4_checksum_v6(
+        src, dst, kIpProtoUdp, frame.subspan(kEthernetHeaderSize + outer_ip, udp_length));
     store_be16(udp + 6, sum == 0 ? 0xFFFF : sum);
   }
 }

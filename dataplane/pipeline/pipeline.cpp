@@ -129,14 +129,25 @@ void reply_echo(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w) {
 
 // ---- forwarding -------------------------------------------------------------------------
 
+// The frame becomes room for `header` bytes + the IP datagram: the Ethernet header and any
+// padding after the datagram are cut, the room is taken from the headroom. One segment only
+// (pass 1 drops the others). Null when the headroom is too small.
+std::byte* reframe_for_encap(rte_mbuf* m, const PacketPlan& w, std::size_t header) {
+  const std::size_t start = std::size_t{m->data_off} + w.l3_offset;
+  if (start < header) return nullptr;
+  const auto length = static_cast<std::uint16_t>(header + w.packet.l3_length);
+  m->data_off = static_cast<std::uint16_t>(start - header);
+  m->data_len = length;
+  m->pkt_len = length;
+  return rte_pktmbuf_mtod(m, std::byte*);
+}
+
 // Encapsulates towards `backend` (or answers too-big). `icmp_error`: never answer an ICMP
 // error with another one (RFC 1122 3.2.2).
 void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w, BackendId backend,
              std::uint32_t encap_hash, bool icmp_error) {
-  const VipEntry& vip = b.snapshot.vips[w.vip];
-  const BackendSlot& slot = b.snapshot.backends[backend];
-  const AddressFamily outer = slot.address.family;
-  const std::size_t overhead = encap_overhead(vip.encap, outer);
+  const EncapTemplate& encap = b.snapshot.backends[backend].encap;
+  const std::size_t overhead = encap.overhead();
   const std::uint32_t mtu = b.snapshot.settings.mtu;
   PacketVerdict& v = b.out.verdicts[i];
   v.backend = backend;
@@ -151,25 +162,12 @@ void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const PacketPlan& w, Backen
   }
 
   const std::uint32_t bytes = m->pkt_len;
-  trim_to_datagram(m, w.l3_offset, w.packet.l3_length);
-  (void)rte_pktmbuf_adj(m, w.l3_offset);
-  const std::uint16_t header = static_cast<std::uint16_t>(encap_header_size(vip.encap, outer));
-  if (rte_pktmbuf_prepend(m, header) == nullptr) {
+  std::byte* frame = reframe_for_encap(m, w, encap.size);
+  if (frame == nullptr) {
     emit_drop(b, m, i, DropReason::no_headroom);
     return;
   }
-  EncapParams params;
-  params.encap = vip.encap;
-  params.outer_family = outer;
-  params.outer_src =
-      outer == AddressFamily::v4 ? b.snapshot.tunnel_source_v4 : b.snapshot.tunnel_source_v6;
-  params.outer_dst = slot.address.bytes.data();
-  params.dst_mac = b.snapshot.settings.next_hop_mac;
-  params.src_mac = b.worker.port_mac;
-  params.ttl = b.snapshot.settings.outer_ttl;
-  params.gue_port = b.snapshot.settings.gue_port;
-  params.flow_hash = encap_hash;
-  write_encap_headers(frame_of(m), params);
+  write_encap(std::span<std::byte>(frame, m->data_len), encap, b.worker.port_mac, encap_hash);
 
   ObjectCounters& bc = b.worker.counters.backends[backend];
   ++bc.packets;
@@ -458,7 +456,7 @@ void plan_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, 
     rte_mbuf* m = pkts[i];
     planned.packets[i] = m;
     PacketPlan& w = planned.plans[i];
-    w = PacketPlan{};
+    w.reset();
     plan(snapshot, worker, m, w);
     // Encapsulation writes the cache line before the frame: start fetching it now.
     if (w.plan == Plan::flow) rte_prefetch0(rte_pktmbuf_mtod_offset(m, char*, -64));

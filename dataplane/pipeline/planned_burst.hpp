@@ -36,6 +36,22 @@ struct alignas(64) PacketPlan {
   bool has_ipv6_extensions = false;
 
   [[nodiscard]] const FlowKey& key() const { return packet.key; }
+
+  // Back to the defaults above, field by field, except the key (each parse path writes the
+  // whole key before it is read). Assigning a temporary would build it on the stack and copy
+  // it with wide loads of bytes just stored narrow: loads the store buffer cannot forward.
+  void reset() {
+    packet.l3_length = 0;
+    packet.tcp_flags = 0;
+    hashes = FlowHashes{};
+    vip = kNoVip;
+    l3_offset = 0;
+    l3 = net::L3Kind::other;
+    plan = Plan::pass;
+    reason = DropReason::no_backend;
+    has_ipv4_options = false;
+    has_ipv6_extensions = false;
+  }
 };
 static_assert(sizeof(PacketPlan) == 64);
 

@@ -46,14 +46,6 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
   auto snap = std::make_unique<Snapshot>();
   snap->generation = state.generation;
   snap->settings = state.dataplane;
-  if (const auto& v4 = state.dataplane.tunnel_source_v4) {
-    std::copy_n(v4->bytes.begin(), 4, snap->tunnel_source_v4);
-    snap->has_tunnel_source_v4 = true;
-  }
-  if (const auto& v6 = state.dataplane.tunnel_source_v6) {
-    std::copy_n(v6->bytes.begin(), 16, snap->tunnel_source_v6);
-    snap->has_tunnel_source_v6 = true;
-  }
 
   // Ids first, so a failure leaves nothing half-built in the snapshot.
   std::vector<config::VipKey> vip_keys;
@@ -98,6 +90,16 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
       slot.vip = e.id;
       slot.weight = effective_weight(cb);
       slot.present = true;
+      slot.encap = make_encap_template(EncapTemplateParams{
+          .encap = cv.encap,
+          .inner_family = cv.address.family,
+          .outer_src = cb.address.is_v4() ? *state.dataplane.tunnel_source_v4
+                                          : *state.dataplane.tunnel_source_v6,
+          .outer_dst = cb.address,
+          .dst_mac = state.dataplane.next_hop_mac,
+          .ttl = state.dataplane.outer_ttl,
+          .gue_port = state.dataplane.gue_port,
+      });
       e.backends.push_back(id->id);
       if (slot.weight > 0) {
         e.eligible.push_back(id->id);

@@ -9,6 +9,7 @@
 
 #include "pipeline/backend_registry.hpp"
 #include "pipeline/classify.hpp"
+#include "pipeline/encap.hpp"
 #include "pipeline/limits.hpp"
 #include "sluice/config/model.hpp"
 #include "sluice/ip_address.hpp"
@@ -24,6 +25,7 @@ struct BackendSlot {
   VipId vip = kNoVipId;      // stable id of the VIP the backend serves
   std::uint32_t weight = 0;  // 0: drained (keeps its flows, gets no new ones)
   bool present = false;
+  EncapTemplate encap;  // its VIP's encapsulation towards it
 };
 
 struct VipEntry {
@@ -52,11 +54,6 @@ struct Snapshot {
   ClassifyTable classify;             // (address, protocol, port) -> index into vips
   std::vector<VipEntry> vips;         // by snapshot index (ClassifyTable values)
   std::vector<BackendSlot> backends;  // by stable BackendId, size = registry high water
-  // Precomputed from settings.
-  std::uint8_t tunnel_source_v4[4] = {};
-  std::uint8_t tunnel_source_v6[16] = {};
-  bool has_tunnel_source_v4 = false;
-  bool has_tunnel_source_v6 = false;
 
   [[nodiscard]] const BackendSlot* backend(BackendId id) const {
     return id < backends.size() ? &backends[id] : nullptr;

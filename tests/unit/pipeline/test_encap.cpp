@@ -24,18 +24,19 @@ std::uint8_t u8(const ByteBuffer& b, std::size_t i) {
 // Encapsulates the IP datagram of `frame` (no VLAN) the way the pipeline does.
 ByteBuffer encapsulate(const ByteBuffer& frame, config::Encap encap, const IpAddress& backend,
                        const IpAddress& source, std::uint32_t hash) {
-  const std::size_t header = encap_header_size(encap, backend.family);
-  ByteBuffer out(header);
+  const ParseResult inner = parse(frame);
+  EXPECT_TRUE(inner.ok());
+  const EncapTemplate t = make_encap_template(EncapTemplateParams{
+      .encap = encap,
+      .inner_family = inner.packet.key.family,
+      .outer_src = source,
+      .outer_dst = backend,
+      .dst_mac = kNextHop,
+  });
+  EXPECT_EQ(t.size, encap_header_size(encap, backend.family));
+  ByteBuffer out(t.size);
   out.insert(out.end(), frame.begin() + 14, frame.end());
-  EncapParams p;
-  p.encap = encap;
-  p.outer_family = backend.family;
-  p.outer_src = source.bytes.data();
-  p.outer_dst = backend.bytes.data();
-  p.dst_mac = kNextHop;
-  p.src_mac = kPort;
-  p.flow_hash = hash;
-  write_encap_headers(out, p);
+  write_encap(out, t, kPort, hash);
   return out;
 }
 
@@ -92,6 +93,40 @@ TEST(Encap, GueOverIpv6HasAValidUdpChecksumAndFlowLabel) {
   // GUE variant 0, hlen 0, protocol IPIP.
   EXPECT_EQ(u8(out, 62), 0);
   EXPECT_EQ(u8(out, 63), kIpProtoIpip);
+  EXPECT_EQ(std::memcmp(out.data() + 66, frame.data() + 14, frame.size() - 14), 0)
+      << "inner packet changed";
+}
+
+TEST(Encap, TemplateWritesOnlyTheHeaderForEverySize) {
+  const ByteBuffer v4 = build_frame({
+      .ip = Ipv4Spec{.src = address("198.18.2.1"), .dst = address("198.18.0.10")},
+      .l4 = TcpSpec{.dst_port = 80},
+  });
+  const ByteBuffer v6 = build_frame({
+      .ip = Ipv6Spec{.src = address("2001:db8:2::1"), .dst = address("2001:db8::10")},
+      .l4 = TcpSpec{.dst_port = 80},
+  });
+  for (const config::Encap encap : {config::Encap::ipip, config::Encap::gue}) {
+    for (const ByteBuffer* frame : {&v4, &v6}) {
+      for (const char* backend : {"198.18.1.1", "2001:db8:1::1"}) {
+        const IpAddress to = address(backend);
+        const IpAddress from = address(to.is_v4() ? "198.18.0.1" : "2001:db8::1");
+        const ByteBuffer out = encapsulate(*frame, encap, to, from, 0x12345);
+        const std::size_t header = encap_header_size(encap, to.family);
+        ASSERT_EQ(out.size(), header + frame->size() - 14) << backend;
+        EXPECT_EQ(std::memcmp(out.data() + header, frame->data() + 14, frame->size() - 14), 0)
+            << "inner packet changed, outer " << backend;
+        const ParseResult outer = parse(out);
+        ASSERT_TRUE(outer.ok()) << backend;
+        EXPECT_EQ(outer.packet.key.dst(), to);
+        EXPECT_EQ(outer.packet.key.src(), from);
+        EXPECT_EQ(outer.packet.l3_length, out.size() - 14);
+        if (to.is_v4()) {
+          EXPECT_EQ(internet_checksum(std::span(out).subspan(14, 20)), 0);
+        }
+      }
+    }
+  }
 }
 
 TEST(Encap, Ipv6InnerSetsDfAndCopiesTrafficClass) {

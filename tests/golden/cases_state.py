@@ -4,7 +4,7 @@ the shorter expiry after FIN/RST, and every scheduler's choices."""
 from collections import Counter
 
 from golden import Case, Step, config, vip
-from packets import fwd, tcp4, udp4, dropped
+from packets import dropped, encap, flow_hash, fwd, tcp4, udp4, udp6
 
 VIP4 = "198.18.0.10"
 B = ["198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.4"]
@@ -217,6 +217,24 @@ def cases():
                     [fwd(udp4(sport=1 + i), B[0]) for i in range(3000)],
                     check=lambda v, c: _check(c["pipeline"]["flows_evicted"] > 0 and
                                               c["per_vip"][0]["active_flows"] <= 1024, c)))
+
+    # Dataplane settings change: every outer field that comes from them follows the new
+    # snapshot (the per-backend header templates are rebuilt with it); the flows keep their
+    # backends.
+    b6 = "2001:db8:1::1"
+    vips = [vip(VIP4, 80, "tcp", B[:1]), vip("2001:db8::10", 53, "udp", [b6], encap="gue")]
+    changed = dict(next_hop_mac="02:00:00:00:00:fd", outer_ttl=17, gue_port=7777,
+                   tunnel_source_v4="198.18.0.2", tunnel_source_v6="2001:db8::2")
+    a4, a6 = tcp4(sport=41000, flags="A"), udp6(sport=41000)
+    after = dict(next_hop="02:00:00:00:00:fd", ttl=17, gue_port=7777, tunnel_v4="198.18.0.2",
+                 tunnel_v6="2001:db8::2")
+    out.append(Case("settings_change_rewrites_outer_headers", config(vips),
+                    [fwd(a4, B[0]), fwd(a6, b6, kind="gue"),
+                     Step(a4, "forward", backend=B[0],
+                          out=[encap(a4, B[0], "ipip", flow_hash(a4), **after)]),
+                     Step(a6, "forward", backend=b6,
+                          out=[encap(a6, b6, "gue", flow_hash(a6), **after)])],
+                    updates={1: config(vips, **changed)}))
     return out
 
 

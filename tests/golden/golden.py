@@ -90,8 +90,10 @@ def ip_datagram(frame: Union[bytes, Packet]) -> bytes:
     return raw[off:off + length]
 
 
-def encap(frame, backend: str, kind: str = "ipip", flow_hash: int = 0) -> bytes:
-    """What Sluice sends to `backend` for the client frame `frame` (docs/dataplane.md)."""
+def encap(frame, backend: str, kind: str = "ipip", flow_hash: int = 0, next_hop=NEXT_HOP_MAC,
+          ttl=OUTER_TTL, tunnel_v4=TUNNEL_V4, tunnel_v6=TUNNEL_V6, gue_port=GUE_PORT) -> bytes:
+    """What Sluice sends to `backend` for the client frame `frame` (docs/dataplane.md), with
+    the dataplane settings of golden.config() unless given."""
     inner = ip_datagram(frame)
     if inner[0] >> 4 == 4:
         tos, df, ip_id, proto = inner[1], bool(inner[6] & 0x40), struct.unpack("!H", inner[4:6])[0], 4
@@ -99,19 +101,19 @@ def encap(frame, backend: str, kind: str = "ipip", flow_hash: int = 0) -> bytes:
         tos, df, ip_id, proto = ((inner[0] & 0x0F) << 4) | (inner[1] >> 4), True, 0, 41
     outer_v4 = _family(backend) == 4
     if kind == "gue":
-        udp = UDP(sport=0x8000 | (flow_hash & 0x7FFF), dport=GUE_PORT,
+        udp = UDP(sport=0x8000 | (flow_hash & 0x7FFF), dport=gue_port,
                   chksum=0 if outer_v4 else None)
         payload = udp / Raw(bytes([0, proto, 0, 0]) + inner)
         proto = 17
     else:
         payload = Raw(inner)
     if outer_v4:
-        outer = IP(tos=tos, id=ip_id, flags="DF" if df else 0, ttl=OUTER_TTL, proto=proto,
-                   src=TUNNEL_V4, dst=backend) / payload
+        outer = IP(tos=tos, id=ip_id, flags="DF" if df else 0, ttl=ttl, proto=proto,
+                   src=tunnel_v4, dst=backend) / payload
     else:
-        outer = IPv6(tc=tos, fl=flow_hash & 0xFFFFF, hlim=OUTER_TTL, nh=proto, src=TUNNEL_V6,
+        outer = IPv6(tc=tos, fl=flow_hash & 0xFFFFF, hlim=ttl, nh=proto, src=tunnel_v6,
                      dst=backend) / payload
-    return bytes(Ether(dst=NEXT_HOP_MAC, src=PORT_MAC) / outer)
+    return bytes(Ether(dst=next_hop, src=PORT_MAC) / outer)
 
 
 def too_big_reply(frame, mtu: int) -> bytes:

@@ -77,9 +77,11 @@ class PipelineTest : public ::testing::Test {
                         .l4 = TcpSpec{.src_port = sport, .dst_port = 80, .flags = flags}});
   }
 
-  // Runs one frame; returns its verdict and frees what was transmitted.
-  PacketVerdict run(const ByteBuffer& frame, std::uint64_t now) {
+  // Runs one frame; returns its verdict and frees what was transmitted. `headroom`: bytes
+  // before the frame in its mbuf (the driver's default when not given).
+  PacketVerdict run(const ByteBuffer& frame, std::uint64_t now, int headroom = -1) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool());
+    if (headroom >= 0) m->data_off = static_cast<std::uint16_t>(headroom);
     std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
                 frame.size());
     process_burst(*worker_, *snapshot_, &m, 1, now, result_);
@@ -111,6 +113,34 @@ TEST_F(PipelineTest, NewFlowIsForwardedAndCounted) {
   EXPECT_EQ(vip_counters().active_flows, 1u);
   EXPECT_EQ(worker_->counters.backends[v.backend].packets, 1u);
   EXPECT_EQ(worker_->counters.verdicts[static_cast<std::size_t>(Verdict::forward)], 1u);
+}
+
+TEST_F(PipelineTest, EncapsulationNeedsItsHeadroom) {
+  // IPIP to an IPv4 backend: Ethernet + outer IPv4 = 34 bytes in front of the datagram, 14 of
+  // which the client's Ethernet header gives back: 20 bytes of headroom are just enough.
+  const std::size_t free_before = rte_mempool_avail_count(pool());
+  const PacketVerdict short_by_one = run(tcp(1000, kTcpSyn), 0, 19);
+  EXPECT_EQ(short_by_one.verdict, Verdict::drop);
+  EXPECT_EQ(short_by_one.reason, DropReason::no_headroom);
+  EXPECT_EQ(worker_->counters.drops[static_cast<std::size_t>(DropReason::no_headroom)], 1u);
+  EXPECT_EQ(rte_mempool_avail_count(pool()), free_before) << "the dropped mbuf was not freed";
+
+  rte_mbuf* m = rte_pktmbuf_alloc(pool());
+  m->data_off = 20;
+  const ByteBuffer frame = tcp(1001, kTcpSyn);
+  std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
+              frame.size());
+  process_burst(*worker_, *snapshot_, &m, 1, 0, result_);
+  ASSERT_EQ(result_.tx_count, 1);
+  EXPECT_EQ(result_.verdicts[0].verdict, Verdict::forward);
+  EXPECT_EQ(m->data_off, 0);
+  ASSERT_EQ(m->data_len, 34 + frame.size() - 14);
+  EXPECT_EQ(m->pkt_len, m->data_len);
+  const auto* out = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  EXPECT_EQ(out[12], 0x08);  // outer IPv4
+  EXPECT_EQ(out[14], 0x45);
+  EXPECT_EQ(std::memcmp(out + 34, frame.data() + 14, frame.size() - 14), 0);
+  rte_pktmbuf_free(m);
 }
 
 TEST_F(PipelineTest, FinShortensExpiry) {

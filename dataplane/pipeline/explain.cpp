@@ -6,8 +6,27 @@
 #include "pipeline/scheduler.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/lb/flow_hash.hpp"
+#include "sluice/net/headers.hpp"
 
 namespace sluice::pipeline {
+namespace {
+
+// What the entry's TCP state means for the next packets (handle_flow() in pipeline.cpp).
+std::string state_note(const FlowEntry& entry) {
+  if (entry.key.protocol != net::kIpProtoTcp) return "";
+  switch (entry.state) {
+    case FlowState::open:
+      return "; TCP: not yet ACKed by the client (a SYN is a retransmission and stays)";
+    case FlowState::established:
+      return "; TCP: established (a new SYN on this 5-tuple is scheduled as a new connection)";
+    case FlowState::closing:
+      return "; TCP: closing after FIN/RST (shorter expiry; a new SYN is scheduled as a new "
+             "connection)";
+  }
+  return "";
+}
+
+}  // namespace
 
 Explanation explain(const Snapshot& snapshot, std::span<const WorkerState* const> workers,
                     const FlowKey& key) {
@@ -33,7 +52,8 @@ Explanation explain(const Snapshot& snapshot, std::span<const WorkerState* const
       out.source = control::ExplainSource::flow_table;
       out.backend = slot->address.to_string();
       out.reason = "existing flow on lcore " + std::to_string(worker->lcore_id) + " is pinned to " +
-                   out.backend + (slot->weight == 0 ? " (drained: it keeps its flows)" : "");
+                   out.backend + (slot->weight == 0 ? " (drained: it keeps its flows)" : "") +
+                   state_note(entry);
       return out;
     }
     out.reason = "existing flow on lcore " + std::to_string(worker->lcore_id) +

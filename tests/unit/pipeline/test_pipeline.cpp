@@ -189,6 +189,14 @@ TEST_F(PipelineTest, ExplainReportsTheFlowTableThenTheScheduler) {
   EXPECT_EQ(pinned.source, control::ExplainSource::flow_table);
   EXPECT_EQ(pinned.backend, backend_of(v));
   EXPECT_EQ(pinned.vip, "198.18.0.10:80/tcp");
+  EXPECT_NE(pinned.reason.find("TCP: not yet ACKed"), std::string::npos) << pinned.reason;
+  run(tcp(1000, kTcpAck), 0);
+  EXPECT_NE(explain(*snapshot_, workers, parsed.packet.key).reason.find("TCP: established"),
+            std::string::npos);
+  run(tcp(1000, kTcpAck | kTcpFin), 0);
+  const Explanation closing = explain(*snapshot_, workers, parsed.packet.key);
+  EXPECT_EQ(closing.backend, backend_of(v)) << "its next non-SYN packet still goes there";
+  EXPECT_NE(closing.reason.find("TCP: closing"), std::string::npos) << closing.reason;
 
   const ParseResult fresh = parse(tcp(4321, kTcpSyn));
   const Explanation next = explain(*snapshot_, workers, fresh.packet.key);

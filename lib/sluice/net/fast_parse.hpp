@@ -83,7 +83,7 @@ inline void store_v4_address(std::uint8_t* to, const std::uint8_t* from) {
     if (total < 20 || total > available) return FastParse::needs_full_parse;
     // Each address as two 8-byte stores (the IPv4 address zero-extended): the flow hash reads
     // them back as 8-byte words while they may still be in the store buffer, and a load that
-    // spans two stores cannot be forwarded from it (a stall of tens of cycles per packet).
+    // spans two stores cannot be forwarded from it (a stall on every packet).
     detail::store_v4_address(key.src_addr.data(), ip + 12);
     detail::store_v4_address(key.dst_addr.data(), ip + 16);
     key.protocol = ip[9];

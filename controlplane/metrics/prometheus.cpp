@@ -49,35 +49,39 @@ const BackendHealth* find_health(const HealthSnapshot& health, const BackendRef&
   return nullptr;
 }
 
+// One gauge or counter per dataplane, labelled by its name.
+template <typename Value>
+void per_dataplane(Writer& w, const std::vector<DataplaneReport>& dataplanes, std::string_view name,
+                   std::string_view type, std::string_view help,
+                   Value (*value)(const DataplaneReport&)) {
+  w.family(name, type, help);
+  for (const auto& d : dataplanes)
+    w.sample(name, {{"dataplane", d.name}}, value(d));
+}
+
 void dataplane_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) {
-  w.family("sluice_dataplane_up", "gauge",
-           "1 when the dataplane's control socket answered the last poll");
-  for (const auto& d : dataplanes)
-    w.sample("sluice_dataplane_up", {{"dataplane", d.name}}, d.reachable ? 1 : 0);
-  w.family("sluice_dataplane_generation", "gauge",
-           "Generation of the state the dataplane runs, as last seen");
-  for (const auto& d : dataplanes)
-    w.sample("sluice_dataplane_generation", {{"dataplane", d.name}}, d.generation);
-  w.family("sluice_dataplane_in_sync", "gauge",
-           "1 when the dataplane runs the control plane's current generation");
-  for (const auto& d : dataplanes)
-    w.sample("sluice_dataplane_in_sync", {{"dataplane", d.name}}, d.in_sync ? 1 : 0);
-  w.family("sluice_dataplane_uptime_seconds", "gauge", "Dataplane uptime as it reported it");
-  for (const auto& d : dataplanes) {
-    w.sample("sluice_dataplane_uptime_seconds", {{"dataplane", d.name}},
-             static_cast<double>(d.uptime_ms) / 1000.0);
-  }
-  w.family("sluice_dataplane_pushes_total", "counter", "States pushed and accepted");
-  for (const auto& d : dataplanes)
-    w.sample("sluice_dataplane_pushes_total", {{"dataplane", d.name}}, d.pushes);
-  w.family("sluice_dataplane_push_failures_total", "counter",
-           "State pushes that failed or were refused");
-  for (const auto& d : dataplanes)
-    w.sample("sluice_dataplane_push_failures_total", {{"dataplane", d.name}}, d.push_failures);
-  w.family("sluice_dataplane_unreachable_total", "counter",
-           "Failed attempts to reach the dataplane");
-  for (const auto& d : dataplanes)
-    w.sample("sluice_dataplane_unreachable_total", {{"dataplane", d.name}}, d.unreachable_events);
+  using R = const DataplaneReport&;
+  per_dataplane<int>(w, dataplanes, "sluice_dataplane_up", "gauge",
+                     "1 when the dataplane's control socket answered the last poll",
+                     [](R d) { return d.reachable ? 1 : 0; });
+  per_dataplane<std::uint64_t>(w, dataplanes, "sluice_dataplane_generation", "gauge",
+                               "Generation of the state the dataplane runs, as last seen",
+                               [](R d) -> std::uint64_t { return d.generation; });
+  per_dataplane<int>(w, dataplanes, "sluice_dataplane_in_sync", "gauge",
+                     "1 when the dataplane runs the control plane's current generation",
+                     [](R d) { return d.in_sync ? 1 : 0; });
+  per_dataplane<double>(w, dataplanes, "sluice_dataplane_uptime_seconds", "gauge",
+                        "Dataplane uptime as it reported it",
+                        [](R d) { return static_cast<double>(d.uptime_ms) / 1000.0; });
+  per_dataplane<std::uint64_t>(w, dataplanes, "sluice_dataplane_pushes_total", "counter",
+                               "States pushed and accepted",
+                               [](R d) -> std::uint64_t { return d.pushes; });
+  per_dataplane<std::uint64_t>(w, dataplanes, "sluice_dataplane_push_failures_total", "counter",
+                               "State pushes that failed or were refused",
+                               [](R d) -> std::uint64_t { return d.push_failures; });
+  per_dataplane<std::uint64_t>(w, dataplanes, "sluice_dataplane_unreachable_total", "counter",
+                               "Failed attempts to reach the dataplane",
+                               [](R d) -> std::uint64_t { return d.unreachable_events; });
 }
 
 void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) {

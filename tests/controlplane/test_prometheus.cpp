@@ -45,6 +45,10 @@ class PrometheusTest : public ::testing::Test {
     dp.name = "dp1";
     dp.reachable = true;
     dp.in_sync = true;
+    dp.uptime_ms = 2500;
+    dp.pushes = 4;
+    dp.push_failures = 1;
+    dp.unreachable_events = 2;
     dp.generation = 7;
     control::Counters c;
     control::VipCounters v;
@@ -98,6 +102,14 @@ TEST_F(PrometheusTest, DataplaneReachabilityAndGeneration) {
   EXPECT_TRUE(has_line(text, R"(sluice_dataplane_up{dataplane="dp2"} 0)"));
   EXPECT_TRUE(has_line(text, R"(sluice_dataplane_generation{dataplane="dp1"} 7)"));
   EXPECT_TRUE(has_line(text, "sluice_controlplane_generation 7"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_in_sync{dataplane="dp1"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_in_sync{dataplane="dp2"} 0)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_uptime_seconds{dataplane="dp1"} 2.5)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_pushes_total{dataplane="dp1"} 4)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_push_failures_total{dataplane="dp1"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(sluice_dataplane_unreachable_total{dataplane="dp1"} 2)"));
+  EXPECT_TRUE(has_line(text, "# TYPE sluice_dataplane_pushes_total counter"));
+  EXPECT_TRUE(has_line(text, "# TYPE sluice_dataplane_uptime_seconds gauge"));
 }
 
 TEST_F(PrometheusTest, LcoreLoadIsOverTheLastInterval) {

@@ -54,8 +54,6 @@ struct EncapTemplate {
   AddressFamily outer_family = AddressFamily::v4;
   // IPv4 outer: RFC 1071 sum of the header's constant words (ToS, length, id and flags zero).
   std::uint32_t ipv4_partial_sum = 0;
-  std::array<std::uint8_t, 16> outer_src{};  // for the IPv6 UDP checksum
-  std::array<std::uint8_t, 16> outer_dst{};
 
   [[nodiscard]] std::size_t overhead() const { return size - kEthernetHeaderSize; }
 };
@@ -77,8 +75,6 @@ struct EncapTemplateParams {
   t.encap = p.encap;
   t.outer_family = p.outer_dst.family;
   t.size = static_cast<std::uint8_t>(encap_header_size(p.encap, t.outer_family));
-  t.outer_src = p.outer_src.bytes;
-  t.outer_dst = p.outer_dst.bytes;
   const bool gue = p.encap == config::Encap::gue;
   const std::uint8_t inner_protocol =
       p.inner_family == AddressFamily::v4 ? kIpProtoIpip : kIpProtoIpv6;
@@ -177,8 +173,9 @@ inline void write_encap(std::span<std::byte> frame, const EncapTemplate& t,
   store_be16(udp, gue_source_port(flow_hash));
   store_be16(udp + 4, static_cast<std::uint16_t>(udp_length));
   if (t.outer_family == AddressFamily::v6) {
-    const auto& src = *reinterpret_cast<const std::uint8_t(*)[16]>(t.outer_src.data());
-    const auto& dst = *reinterpret_cast<const std::uint8_t(*)[16]>(t.outer_dst.data());
+    // The pseudo-header's addresses: the outer IPv6 header just written.
+    const auto& src = *reinterpret_cast<const std::uint8_t(*)[16]>(ip + 8);
+    const auto& dst = *reinterpret_cast<const std::uint8_t(*)[16]>(ip + 24);
     const std::uint16_t sum = l4_checksum_v6(
         src, dst, kIpProtoUdp, frame.subspan(kEthernetHeaderSize + outer_ip, udp_length));
     store_be16(udp + 6, sum == 0 ? 0xFFFF : sum);

@@ -68,15 +68,20 @@ class IdleWatch {
 
 void log_totals(const DataplaneView& view) {
   const auto totals = collect_counters(view);
-  std::uint64_t rx = 0, tx = 0, dropped = 0;
+  control::LcoreCounters sum;
   for (const auto& l : totals.per_lcore) {
-    rx += l.rx_packets;
-    tx += l.tx_packets;
+    sum.rx_packets += l.rx_packets;
+    sum.forward += l.forward;
+    sum.reply += l.reply;
+    sum.pass += l.pass;
+    sum.drop += l.drop;
+    sum.tx_packets += l.tx_packets;
   }
-  for (const auto& [name, n] : totals.drops)
-    dropped += n;
-  spdlog::info("stopped: {} packets received, {} sent, {} dropped; generation {}", rx, tx, dropped,
-               view.state->generation());
+  spdlog::info(
+      "stopped: {} packets received: {} forwarded, {} replied, {} passed to the host, {} "
+      "dropped; {} sent; generation {}",
+      sum.rx_packets, sum.forward, sum.reply, sum.pass, sum.drop, sum.tx_packets,
+      view.state->generation());
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "pipeline/counter_report.hpp"
+#include "pipeline/explain.hpp"
 #include "port.hpp"
 
 #ifndef SLUICE_VERSION
@@ -52,7 +54,8 @@ nlohmann::json push_state(DataplaneView& view, const control::PushStateRequest& 
 nlohmann::json explain(const DataplaneView& view, const control::ExplainRequest& request) {
   const pipeline::Snapshot* snapshot = view.state->snapshot();
   if (snapshot == nullptr) return control::error_reply("no forwarding state loaded yet");
-  const auto result = pipeline::explain(*snapshot, view.workers, request.flow.to_flow_key());
+  const auto result =
+      pipeline::explain(*snapshot, view.workers, request.flow.to_flow_key(), request.flow.syn);
   return control::ok_reply(control::to_json(result));
 }
 
@@ -76,14 +79,9 @@ control::DataplaneStatus collect_status(const DataplaneView& view) {
 }
 
 control::Counters collect_counters(const DataplaneView& view) {
-  std::vector<const pipeline::LcoreCounters*> lcores;
-  lcores.reserve(view.workers.size());
-  for (const auto* w : view.workers)
-    lcores.push_back(&w->counters);
   const pipeline::Snapshot* snapshot = view.state->snapshot();
   static const pipeline::Snapshot kEmpty{};
-  return pipeline::sum_counters(snapshot != nullptr ? *snapshot : kEmpty, lcores,
-                                view.worker_lcores);
+  return pipeline::sum_counters(snapshot != nullptr ? *snapshot : kEmpty, view.workers);
 }
 
 nlohmann::json handle_control_request(DataplaneView& view, const nlohmann::json& request) {

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/pipeline.hpp"
+#include "pipeline/worker_state.hpp"
 #include "sluice/control/messages.hpp"
 #include "state_controller.hpp"
 

@@ -9,21 +9,28 @@ void RateLog::maybe_log(const std::vector<const pipeline::WorkerState*>& workers
   const auto now = std::chrono::steady_clock::now();
   if (now - last_ < interval_) return;
   Totals t;
+  using pipeline::Verdict;
   for (const auto* w : workers) {
     const auto& c = w->counters;
     t.rx += c.rx_packets;
-    t.tx += c.tx_packets;
+    t.forward += c.verdicts[static_cast<std::size_t>(Verdict::forward)];
+    t.reply += c.verdicts[static_cast<std::size_t>(Verdict::reply)];
+    t.pass += c.verdicts[static_cast<std::size_t>(Verdict::pass)];
+    t.drop += c.verdicts[static_cast<std::size_t>(Verdict::drop)];
     t.polls += c.rx_polls;
     t.idle += c.idle_polls;
-    for (auto d : c.drops)
-      t.dropped += d;
   }
   const double seconds = std::chrono::duration<double>(now - last_).count();
+  const auto rate = [seconds](std::uint64_t now_n, std::uint64_t before) {
+    return static_cast<double>(now_n - before) / seconds;
+  };
   const auto polls = t.polls - previous_.polls;
-  spdlog::info("rx {:.3f} Mpps, tx {:.3f} Mpps, drops {:.0f}/s, load {:.0f}%",
-               (t.rx - previous_.rx) / seconds / 1e6, (t.tx - previous_.tx) / seconds / 1e6,
-               (t.dropped - previous_.dropped) / seconds,
-               polls == 0 ? 0.0 : 100.0 * (polls - (t.idle - previous_.idle)) / polls);
+  spdlog::info(
+      "rx {:.3f} Mpps: forwarded {:.3f} Mpps, replied {:.0f}/s, passed {:.0f}/s, dropped "
+      "{:.0f}/s; load {:.0f}%",
+      rate(t.rx, previous_.rx) / 1e6, rate(t.forward, previous_.forward) / 1e6,
+      rate(t.reply, previous_.reply), rate(t.pass, previous_.pass), rate(t.drop, previous_.drop),
+      polls == 0 ? 0.0 : 100.0 * static_cast<double>(polls - (t.idle - previous_.idle)) / polls);
   previous_ = t;
   last_ = now;
 }

@@ -1,11 +1,12 @@
-// --stats-interval: one log line of RX/TX/drop rates every interval, summed over the workers.
+// --stats-interval: one log line of rates every interval, summed over the workers: received,
+// and each packet's fate (forwarded, replied, passed, dropped), plus the workers' load.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <vector>
 
-#include "pipeline/pipeline.hpp"
+#include "pipeline/worker_state.hpp"
 
 namespace sluice::dataplane {
 
@@ -16,7 +17,7 @@ class RateLog {
 
  private:
   struct Totals {
-    std::uint64_t rx = 0, tx = 0, dropped = 0, polls = 0, idle = 0;
+    std::uint64_t rx = 0, forward = 0, reply = 0, pass = 0, drop = 0, polls = 0, idle = 0;
   };
   std::chrono::seconds interval_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();

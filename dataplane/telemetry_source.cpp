@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "sluice/config/names.hpp"
+
 namespace sluice::dataplane {
 namespace {
 
@@ -11,12 +13,12 @@ control::Counters locked_counters(const DataplaneView& view) {
   return collect_counters(view);
 }
 
-nlohmann::json object_counters(std::uint64_t packets, std::uint64_t bytes, std::uint64_t new_flows,
-                               std::uint64_t active_flows) {
-  return {{"packets", packets},
-          {"bytes", bytes},
-          {"new_flows", new_flows},
-          {"active_flows", active_flows}};
+template <typename Counters>
+nlohmann::json object_counters(const Counters& c) {
+  return {{"packets", c.packets},
+          {"bytes", c.bytes},
+          {"new_flows", c.new_flows},
+          {"active_flows", c.active_flows}};
 }
 
 }  // namespace
@@ -33,29 +35,33 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
   };
   s.counters = [&view] {
     const auto c = locked_counters(view);
-    std::uint64_t rx = 0, tx = 0, polls = 0, idle = 0, busy = 0, dropped = 0;
+    control::LcoreCounters sum;
     nlohmann::json out = nlohmann::json::object();
     for (const auto& l : c.per_lcore) {
-      rx += l.rx_packets;
-      tx += l.tx_packets;
-      polls += l.rx_polls;
-      idle += l.idle_polls;
-      busy += l.busy_polls;
-      out["lcore_" + std::to_string(l.lcore)] = {{"rx_packets", l.rx_packets},
-                                                 {"tx_packets", l.tx_packets},
-                                                 {"rx_polls", l.rx_polls},
-                                                 {"idle_polls", l.idle_polls},
-                                                 {"busy_polls", l.busy_polls}};
+      sum.rx_packets += l.rx_packets;
+      sum.tx_packets += l.tx_packets;
+      sum.forward += l.forward;
+      sum.reply += l.reply;
+      sum.pass += l.pass;
+      sum.drop += l.drop;
+      sum.rx_polls += l.rx_polls;
+      sum.idle_polls += l.idle_polls;
+      sum.busy_polls += l.busy_polls;
+      out["lcore_" + std::to_string(l.lcore)] = {
+          {"rx_packets", l.rx_packets}, {"tx_packets", l.tx_packets}, {"forward", l.forward},
+          {"reply", l.reply},           {"pass", l.pass},             {"drop", l.drop},
+          {"rx_polls", l.rx_polls},     {"idle_polls", l.idle_polls}, {"busy_polls", l.busy_polls}};
     }
-    for (const auto& [name, count] : c.drops)
-      dropped += count;
     out["generation"] = c.generation;
-    out["rx_packets"] = rx;
-    out["tx_packets"] = tx;
-    out["rx_polls"] = polls;
-    out["idle_polls"] = idle;
-    out["busy_polls"] = busy;
-    out["dropped"] = dropped;
+    out["rx_packets"] = sum.rx_packets;
+    out["tx_packets"] = sum.tx_packets;
+    out["forward"] = sum.forward;
+    out["reply"] = sum.reply;
+    out["pass"] = sum.pass;
+    out["drop"] = sum.drop;
+    out["rx_polls"] = sum.rx_polls;
+    out["idle_polls"] = sum.idle_polls;
+    out["busy_polls"] = sum.busy_polls;
     return out;
   };
   s.drops = [&view] {
@@ -70,7 +76,9 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     nlohmann::json out = nlohmann::json::object();
     std::size_t i = 0;
     for (const auto& v : locked_counters(view).per_vip) {
-      auto o = object_counters(v.packets, v.bytes, v.new_flows, v.active_flows);
+      auto o = object_counters(v);
+      o["dropped"] = v.dropped;
+      o["replied"] = v.replied;
       o["vip"] = v.vip;
       o["backends"] = v.per_backend.size();
       out["vip_" + std::to_string(i++)] = o;
@@ -83,7 +91,9 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
       if (v.vip != vip) continue;
       std::size_t i = 0;
       for (const auto& b : v.per_backend) {
-        auto o = object_counters(b.packets, b.bytes, b.new_flows, b.active_flows);
+        auto o = object_counters(b);
+        o["rescheduled_flows"] = b.rescheduled_flows;
+        o["state"] = std::string(config::to_string(b.state));
         o["address"] = b.address;
         out["backend_" + std::to_string(i++)] = o;
       }

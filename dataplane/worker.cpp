@@ -40,9 +40,9 @@ int Worker::launch(void* arg) {
 void Worker::run() {
   QsbrReader reader(qsbr_, setup_.index);
   std::uint64_t last_drain = rte_rdtsc();
-  // The snapshot the held bursts were planned with: protected until the quiescent report,
-  // which comes only after they are finished.
-  const pipeline::Snapshot* planned_with = nullptr;
+  // The snapshot the held bursts were classified with: protected until the quiescent report,
+  // which comes only after they are completed.
+  const pipeline::Snapshot* classified_with = nullptr;
   while (running_.load(std::memory_order_relaxed)) {
     const std::uint64_t now = rte_rdtsc();
     bool busy = false;
@@ -50,21 +50,21 @@ void Worker::run() {
     for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
       busy |= receive(q);
     for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
-      finish_held(q, planned_with);
+      complete_held(q, classified_with);
     if (setup_.host) busy |= poll_host(*setup_.host);
     if (!busy) pipeline::expire_flows(state_, now, kExpireBucketsPerIdlePoll);
     if (now - last_drain >= setup_.drain_ticks) {
       drain_all();
       last_drain = now;
     }
-    // Nothing held here: report, then plan the new bursts on the current snapshot.
+    // Nothing held here: report, then classify the new bursts on the current snapshot.
     rte_rcu_qsbr_quiescent(qsbr_, setup_.index);
-    planned_with = publisher_.current();
+    classified_with = publisher_.current();
     for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
-      plan_received(q, planned_with, now);
+      classify_received(q, classified_with, now);
   }
   for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
-    finish_held(q, planned_with);
+    complete_held(q, classified_with);
   drain_all();
 }
 
@@ -80,62 +80,84 @@ bool Worker::receive(std::size_t q) {
   return true;
 }
 
-void Worker::plan_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now) {
+void Worker::classify_received(std::size_t q, const pipeline::Snapshot* snapshot,
+                               std::uint64_t now) {
   Received& r = received_[q];
   if (r.count == 0) return;
   if (snapshot == nullptr) {
     pipeline::drop_burst(state_, r.packets.data(), r.count, DropReason::no_snapshot);
   } else {
-    pipeline::plan_burst(state_, *snapshot, r.packets.data(), r.count, now, held_[q]);
+    pipeline::classify_burst(state_, *snapshot, r.packets.data(), r.count, now, held_[q]);
   }
   r.count = 0;
 }
 
-void Worker::finish_held(std::size_t q, const pipeline::Snapshot* planned_with) {
-  pipeline::PlannedBurst& held = held_[q];
+void Worker::complete_held(std::size_t q, const pipeline::Snapshot* classified_with) {
+  pipeline::ClassifiedBurst& held = held_[q];
   if (held.count == 0) return;
-  pipeline::finish_burst(state_, *planned_with, held, burst_);
+  pipeline::complete_burst(state_, *classified_with, held, burst_);
   const RxQueue& rx = setup_.traffic[q];
-  send_all(rx.egress_port, burst_.tx.data(), burst_.tx_count, DropReason::tx_full);
+  send_all(rx.egress_port, burst_.tx.data(), burst_.tx_count, burst_.tx_verdict.data());
   if (burst_.pass_count == 0) return;
   if (setup_.host_port) {
-    send_all(*setup_.host_port, burst_.pass.data(), burst_.pass_count, DropReason::pass_full);
+    send_all(*setup_.host_port, burst_.pass.data(), burst_.pass_count, Departure::pass);
   } else {
     rte_pktmbuf_free_bulk(burst_.pass.data(), burst_.pass_count);
-    state_.counters.drops[static_cast<std::size_t>(DropReason::no_host_port)] += burst_.pass_count;
+    state_.counters.count_drop(DropReason::no_host_port, burst_.pass_count);
   }
 }
 
 bool Worker::poll_host(const RxQueue& rx) {
   rte_mbuf* packets[kRxBurst];
   const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, packets, kRxBurst);
-  send_all(rx.egress_port, packets, n, DropReason::tx_full);
+  state_.counters.host_rx_packets += n;
+  send_all(rx.egress_port, packets, n, Departure::relay);
   return n != 0;
 }
 
 void Worker::send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
-                      DropReason if_refused) {
+                      const pipeline::Verdict* kinds) {
   TxBuffer& tx = tx_[port];
   TxResult total;
   for (std::uint16_t i = 0; i < n; ++i) {
-    const TxResult r = tx_enqueue(tx, packets[i]);
-    total.sent = static_cast<std::uint16_t>(total.sent + r.sent);
-    total.dropped = static_cast<std::uint16_t>(total.dropped + r.dropped);
+    const Departure kind =
+        kinds[i] == pipeline::Verdict::reply ? Departure::reply : Departure::forward;
+    tx_enqueue(tx, packets[i], kind, total);
   }
-  account(total, if_refused);
+  account(total);
 }
 
-void Worker::account(const TxResult& r, DropReason if_refused) {
-  state_.counters.tx_packets += r.sent;
-  state_.counters.drops[static_cast<std::size_t>(if_refused)] += r.dropped;
+void Worker::send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
+                      Departure kind) {
+  TxBuffer& tx = tx_[port];
+  TxResult total;
+  for (std::uint16_t i = 0; i < n; ++i)
+    tx_enqueue(tx, packets[i], kind, total);
+  account(total);
+}
+
+void Worker::account(const TxResult& r) {
+  pipeline::LcoreCounters& c = state_.counters;
+  const auto sent = [&r](Departure d) { return r.sent[static_cast<std::size_t>(d)]; };
+  const auto refused = [&r](Departure d) { return r.refused[static_cast<std::size_t>(d)]; };
+  c.tx_packets += sent(Departure::forward) + sent(Departure::reply) + sent(Departure::pass) +
+                  sent(Departure::relay);
+  c.count_verdict(pipeline::Verdict::forward, sent(Departure::forward));
+  c.count_verdict(pipeline::Verdict::reply, sent(Departure::reply));
+  c.count_verdict(pipeline::Verdict::pass, sent(Departure::pass));
+  c.host_relayed += sent(Departure::relay);
+  if (const auto n = refused(Departure::forward) + refused(Departure::reply); n != 0) {
+    c.count_drop(DropReason::tx_full, n);
+  }
+  if (const auto n = refused(Departure::pass); n != 0) c.count_drop(DropReason::pass_full, n);
+  c.host_relay_refused += refused(Departure::relay);
 }
 
 void Worker::drain_all() {
-  for (std::uint16_t port : setup_.tx_ports) {
-    const DropReason reason =
-        port == setup_.host_port ? DropReason::pass_full : DropReason::tx_full;
-    account(tx_flush(tx_[port]), reason);
-  }
+  TxResult total;
+  for (std::uint16_t port : setup_.tx_ports)
+    tx_flush(tx_[port], total);
+  account(total);
 }
 
 }  // namespace sluice::dataplane

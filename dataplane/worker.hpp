@@ -2,12 +2,12 @@
 // running the pipeline on each burst and transmitting through its own TX queue on every port.
 //
 // Loop, software-pipelined by one burst per RX queue: rx_burst(32) on every queue -> pass 2
-// (finish_burst) of the bursts planned in the previous iteration, buffering forwarded/reply
-// packets for the egress port and pass packets for the host port -> relay the host port's
-// packets to the uplink -> on an idle pass expire some flows -> drain the TX buffers when the
-// TSC timer fires -> report quiescent (RCU: nothing is held now) -> load the snapshot
-// (acquire) and run pass 1 (plan_burst) of the bursts just received. Their flow-table lines
-// are fetched while the next iteration receives; a burst waits at most one iteration.
+// (complete_burst) of the bursts classified in the previous iteration, buffering forwarded and
+// reply packets for the egress port and pass packets for the host port -> relay the host
+// port's packets to the uplink -> on an idle pass expire some flows -> drain the TX buffers
+// when the TSC timer fires -> report quiescent (RCU: nothing is held now) -> load the snapshot
+// (acquire) and run pass 1 (classify_burst) of the bursts just received. Their flow-table
+// lines are fetched while the next iteration receives; a burst waits at most one iteration.
 #pragma once
 
 #include <array>
@@ -57,17 +57,20 @@ class Worker {
 
  private:
   void run();
-  // Traffic queue q: receive a burst; plan it (pass 1) on the snapshot; finish the burst
-  // planned in the previous iteration (pass 2) and send its packets.
+  // Traffic queue q: receive a burst; classify it (pass 1) on the snapshot; complete the
+  // burst classified in the previous iteration (pass 2) and send its packets.
   bool receive(std::size_t q);
-  void plan_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now);
-  void finish_held(std::size_t q, const pipeline::Snapshot* planned_with);
+  void classify_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now);
+  void complete_held(std::size_t q, const pipeline::Snapshot* classified_with);
   bool poll_host(const RxQueue& rx);
-  // Buffers `n` packets for `port` (sending each full burst); counts what the queue refused.
+  // Buffers `n` packets for `port` (sending each full burst); kinds[i] (or `kind` for all) says
+  // what packets[i] is.
   void send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
-                DropReason if_refused);
+                const pipeline::Verdict* kinds);
+  void send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n, Departure kind);
   void drain_all();
-  void account(const TxResult& r, DropReason if_refused);
+  // Counts each packet the queues took or refused under its fate (counters.hpp).
+  void account(const TxResult& r);
 
   WorkerSetup setup_;
   pipeline::WorkerState& state_;
@@ -80,7 +83,7 @@ class Worker {
   };
   std::array<TxBuffer, RTE_MAX_ETHPORTS> tx_{};
   std::vector<Received> received_;            // per traffic queue
-  std::vector<pipeline::PlannedBurst> held_;  // per traffic queue: pass 1 done
+  std::vector<pipeline::ClassifiedBurst> held_;  // per traffic queue: pass 1 done
   pipeline::BurstResult burst_{};
 };
 

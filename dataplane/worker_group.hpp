@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "pipeline/pipeline.hpp"
+#include "pipeline/worker_state.hpp"
 #include "sluice/result.hpp"
 #include "worker.hpp"
 

@@ -354,6 +354,11 @@ class Router {
 
   HttpResponse validate_config() {
     Result<config::State> state = config::load_yaml_string(request_.body(), "<request body>");
+    if (state.ok()) {
+      if (Status intent = config::validate_desired(state.value()); !intent.ok()) {
+        state = intent.error();
+      }
+    }
     if (!state.ok()) {
       return respond(http::status::unprocessable_entity,
                      json{{"valid", false}, {"error", state.error().message}});

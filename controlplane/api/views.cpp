@@ -98,7 +98,7 @@ std::map<IpAddress, double> maglev_shares(const config::Vip& effective_vip) {
   std::vector<lb::MaglevBackend> backends;
   backends.reserve(effective_vip.backends.size());
   for (const config::Backend& b : effective_vip.backends) {
-    backends.push_back(lb::MaglevBackend{b.address.to_string(), b.weight});
+    backends.push_back(lb::MaglevBackend{b.address.to_string(), config::scheduling_weight(b)});
   }
   Result<lb::MaglevTable> table = lb::build_maglev(backends, effective_vip.maglev_table_size);
   if (!table.ok()) return shares;
@@ -147,20 +147,18 @@ json status_view(const StatusInputs& in) {
     json backends = json::array();
     for (const config::Backend& b : vip.backends) {
       const BackendHealth* h = find_health(in.health, BackendRef{key, b.address});
-      const config::Backend* eb = nullptr;
-      if (effective != nullptr) {
-        for (const config::Backend& candidate : effective->backends) {
-          if (candidate.address == b.address) eb = &candidate;
-        }
-      }
+      const config::Backend* pushed =
+          effective != nullptr ? config::find_backend(*effective, b.address) : nullptr;
+      // Not pushed yet (a change in flight): what the intent alone says.
+      const config::Backend& view = pushed != nullptr ? *pushed : b;
       const auto share = shares.find(b.address);
       backends.push_back(json{
           {"address", b.address.to_string()},
           {"weight", b.weight},
           {"drained", b.drained},
           {"health", health_word(h)},
-          {"scheduled", eb != nullptr},  // present in the pushed state
-          {"effective_weight", eb != nullptr ? eb->weight : 0},
+          {"state", config::to_string(config::pushed_state(view))},
+          {"effective_weight", config::scheduling_weight(view)},
           {"maglev_share", share != shares.end() ? json(share->second) : json(nullptr)},
           {"active_flows", active_flows(in.dataplanes, key_text, b.address.to_string())},
       });

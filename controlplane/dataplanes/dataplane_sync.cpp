@@ -9,24 +9,55 @@
 namespace sluice::cp {
 namespace {
 
+std::string describe(const config::Backend& b) {
+  const config::BackendState state = config::pushed_state(b);
+  std::string out = b.address.to_string() + " " + std::string(config::to_string(state));
+  if (state == config::BackendState::up) out += " weight " + std::to_string(config::scheduling_weight(b));
+  return out;
+}
+
 std::string describe_backends(const config::Vip& vip) {
   if (vip.backends.empty()) return "no backends";
   std::string out;
   for (const config::Backend& b : vip.backends) {
     if (!out.empty()) out += ", ";
-    out += b.address.to_string() + " weight " + std::to_string(b.weight);
+    out += describe(b);
   }
   return out;
 }
 
-// One log line per VIP whose effective backends changed.
+// One log line per VIP that appeared or went, and per backend whose pushed state changed.
 void log_changes(const config::State* before, const std::vector<AllDownVip>& down_before,
                  const EffectiveState& after, std::uint64_t generation) {
   for (const config::Vip& vip : after.state.vips) {
     const config::Vip* old = before ? config::find_vip(*before, config::key_of(vip)) : nullptr;
     if (old != nullptr && *old == vip) continue;
-    spdlog::info("state: generation {}: VIP {} -> {}", generation, config::vip_key(vip),
-                 describe_backends(vip));
+    if (old == nullptr) {
+      spdlog::info("state: generation {}: VIP {} -> {}", generation, config::vip_key(vip),
+                   describe_backends(vip));
+      continue;
+    }
+    for (const config::Backend& b : vip.backends) {
+      const config::Backend* was = config::find_backend(*old, b.address);
+      if (was == nullptr) {
+        spdlog::info("state: generation {}: VIP {}: backend added: {}", generation,
+                     config::vip_key(vip), describe(b));
+      } else if (describe(*was) != describe(b)) {
+        spdlog::info("state: generation {}: VIP {}: backend {} -> {}", generation,
+                     config::vip_key(vip), describe(*was), describe(b));
+      }
+    }
+    for (const config::Backend& b : old->backends) {
+      if (config::find_backend(vip, b.address) == nullptr) {
+        spdlog::info("state: generation {}: VIP {}: backend {} removed (its flows are "
+                     "rescheduled)",
+                     generation, config::vip_key(vip), b.address.to_string());
+      }
+    }
+    if (old->backends == vip.backends) {
+      spdlog::info("state: generation {}: VIP {} -> {}", generation, config::vip_key(vip),
+                   describe_backends(vip));
+    }
   }
   if (before != nullptr) {
     for (const config::Vip& vip : before->vips) {

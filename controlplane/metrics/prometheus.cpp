@@ -92,8 +92,10 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
     std::uint64_t control::VipCounters::*vip;
     std::uint64_t control::BackendCounters::*backend;
   };
+  // nullptr: the family exists for VIPs only, or for backends only.
   static constexpr Family kFamilies[] = {
-      {"packets", "counter", "Packets received for the VIP / sent to the backend",
+      {"packets", "counter",
+       "Packets forwarded to the backend (a VIP's: the sum over its backends)",
        &control::VipCounters::packets, &control::BackendCounters::packets},
       {"bytes", "counter", "Bytes received from clients (before encapsulation)",
        &control::VipCounters::bytes, &control::BackendCounters::bytes},
@@ -101,18 +103,28 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
        &control::BackendCounters::new_flows},
       {"active_flows", "gauge", "Flow-table entries now in use",
        &control::VipCounters::active_flows, &control::BackendCounters::active_flows},
+      {"rescheduled_flows", "counter", "Flows moved to the backend from a backend gone or down",
+       nullptr, &control::BackendCounters::rescheduled_flows},
+      {"dropped", "counter",
+       "Packets for the VIP that reached no backend (no_backend, too_big_no_df, ...)",
+       &control::VipCounters::dropped, nullptr},
+      {"replied", "counter", "Packets for the VIP answered by Sluice (echo, frag-needed)",
+       &control::VipCounters::replied, nullptr},
   };
   for (const Family& f : kFamilies) {
     const std::string suffix =
         std::string(f.name) + (std::string_view(f.type) == "counter" ? "_total" : "");
-    const std::string vip_name = "sluice_vip_" + suffix;
-    w.family(vip_name, f.type, f.help);
-    for (const auto& d : dataplanes) {
-      if (!d.counters) continue;
-      for (const auto& v : d.counters->counters.per_vip) {
-        w.sample(vip_name, {{"dataplane", d.name}, {"vip", v.vip}}, v.*(f.vip));
+    if (f.vip != nullptr) {
+      const std::string vip_name = "sluice_vip_" + suffix;
+      w.family(vip_name, f.type, f.help);
+      for (const auto& d : dataplanes) {
+        if (!d.counters) continue;
+        for (const auto& v : d.counters->counters.per_vip) {
+          w.sample(vip_name, {{"dataplane", d.name}, {"vip", v.vip}}, v.*(f.vip));
+        }
       }
     }
+    if (f.backend == nullptr) continue;
     const std::string backend_name = "sluice_backend_" + suffix;
     w.family(backend_name, f.type, f.help);
     for (const auto& d : dataplanes) {
@@ -134,6 +146,30 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
       const auto it = d.counters->counters.drops.find(std::string(reason.name));
       const std::uint64_t count = it == d.counters->counters.drops.end() ? 0 : it->second;
       w.sample("sluice_drops_total", {{"dataplane", d.name}, {"reason", reason.name}}, count);
+    }
+  }
+
+  w.family("sluice_dataplane_events_total", "counter",
+           "Pipeline behaviour counters (docs/dataplane.md: fragments_forwarded, "
+           "flows_rescheduled, flows_evicted, ...)");
+  for (const auto& d : dataplanes) {
+    if (!d.counters) continue;
+    for (const auto& [event, count] : d.counters->counters.events)
+      w.sample("sluice_dataplane_events_total", {{"dataplane", d.name}, {"event", event}}, count);
+  }
+
+  w.family("sluice_lcore_packets_total", "counter",
+           "Packets received by the lcore, by fate: forward + reply + pass + drop = received");
+  for (const auto& d : dataplanes) {
+    if (!d.counters) continue;
+    for (const auto& l : d.counters->counters.per_lcore) {
+      const std::string lcore = std::to_string(l.lcore);
+      const std::pair<const char*, std::uint64_t> fates[] = {
+          {"forward", l.forward}, {"reply", l.reply}, {"pass", l.pass}, {"drop", l.drop}};
+      for (const auto& [fate, count] : fates) {
+        w.sample("sluice_lcore_packets_total",
+                 {{"dataplane", d.name}, {"lcore", lcore}, {"verdict", fate}}, count);
+      }
     }
   }
 
@@ -178,8 +214,9 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
     std::string vip;
     std::string backend;
     bool healthy;
-    bool scheduled;
-    std::uint32_t weight;
+    config::BackendState state;
+    std::uint32_t weight;            // configured
+    std::uint32_t effective_weight;  // what new flows see
   };
   std::vector<Row> rows;
   std::vector<std::pair<std::string, bool>> vips;
@@ -189,14 +226,12 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
     const config::Vip* effective = config::find_vip(in.effective.state, key);
     for (const config::Backend& b : vip.backends) {
       const BackendHealth* h = find_health(in.health, BackendRef{key, b.address});
-      const config::Backend* eb = nullptr;
-      if (effective != nullptr) {
-        for (const auto& candidate : effective->backends) {
-          if (candidate.address == b.address) eb = &candidate;
-        }
-      }
-      rows.push_back(Row{vip_text, b.address.to_string(), h == nullptr || h->healthy, eb != nullptr,
-                         eb != nullptr ? eb->weight : 0});
+      const config::Backend* pushed =
+          effective != nullptr ? config::find_backend(*effective, b.address) : nullptr;
+      // Not pushed yet (a change in flight): what the intent alone says.
+      const config::Backend& view = pushed != nullptr ? *pushed : b;
+      rows.push_back(Row{vip_text, b.address.to_string(), h == nullptr || h->healthy,
+                         config::pushed_state(view), b.weight, config::scheduling_weight(view)});
     }
     bool down = false;
     for (const AllDownVip& d : in.effective.all_down)
@@ -207,15 +242,24 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
            "1 when the backend passes its health checks (or has none)");
   for (const Row& r : rows)
     w.sample("sluice_backend_healthy", {{"vip", r.vip}, {"backend", r.backend}}, r.healthy ? 1 : 0);
-  w.family("sluice_backend_scheduled", "gauge",
-           "1 when the backend is in the pushed state (takes or keeps flows)");
-  for (const Row& r : rows)
-    w.sample("sluice_backend_scheduled", {{"vip", r.vip}, {"backend", r.backend}},
-             r.scheduled ? 1 : 0);
-  w.family("sluice_backend_weight", "gauge",
-           "Effective weight pushed to the dataplanes (0: drained or not scheduled)");
+  w.family("sluice_backend_state", "gauge",
+           "1 for the state pushed to the dataplanes (up: takes new flows; draining: keeps its "
+           "flows; down: its flows are rescheduled), 0 for the others");
+  for (const Row& r : rows) {
+    for (const std::string_view state : config::backend_state_names()) {
+      w.sample("sluice_backend_state",
+               {{"vip", r.vip}, {"backend", r.backend}, {"state", state}},
+               config::to_string(r.state) == state ? 1 : 0);
+    }
+  }
+  w.family("sluice_backend_weight", "gauge", "Configured weight (the operator's intent)");
   for (const Row& r : rows)
     w.sample("sluice_backend_weight", {{"vip", r.vip}, {"backend", r.backend}}, r.weight);
+  w.family("sluice_backend_effective_weight", "gauge",
+           "Weight new flows see in the dataplanes (0 unless the backend is up)");
+  for (const Row& r : rows)
+    w.sample("sluice_backend_effective_weight", {{"vip", r.vip}, {"backend", r.backend}},
+             r.effective_weight);
   w.family("sluice_vip_all_down", "gauge",
            "1 when no backend of the VIP is healthy (the all_down policy applies)");
   for (const auto& [vip, down] : vips)

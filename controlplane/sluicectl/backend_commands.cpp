@@ -33,12 +33,13 @@ void backend_list(Context& ctx, const std::string& vip) {
   auto reply = ctx.call({"GET", target, ""});
   if (!reply) return;
   if (ctx.json) return Context::print_json(*reply);
-  Table table({"VIP", "BACKEND", "WEIGHT", "STATE", "HEALTH", "SCHEDULED"});
+  Table table({"VIP", "BACKEND", "WEIGHT", "DRAINED", "HEALTH", "STATE", "EFFECTIVE"});
   for (const auto& b : (*reply)["backends"]) {
     table.add({b["vip"].get<std::string>(), b["address"].get<std::string>(),
                std::to_string(b["weight"].get<std::uint32_t>()),
-               b["drained"].get<bool>() ? "drained" : "active", b["health"].get<std::string>(),
-               b["scheduled"].get<bool>() ? "yes" : "no"});
+               b["drained"].get<bool>() ? "yes" : "no", b["health"].get<std::string>(),
+               b["state"].get<std::string>(),
+               std::to_string(b["effective_weight"].get<std::uint32_t>())});
   }
   if (table.empty()) {
     std::cout << "no backends\n";

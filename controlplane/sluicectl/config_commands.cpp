@@ -1,6 +1,7 @@
 // sluicectl config validate FILE: the daemon's own loader and validator, offline.
 #include <memory>
 
+#include "sluice/config/validate.hpp"
 #include "sluice/config/yaml.hpp"
 #include "sluicectl/context.hpp"
 
@@ -9,6 +10,11 @@ namespace {
 
 void validate(Context& ctx, const std::string& path) {
   Result<config::State> state = config::load_yaml_file(path);
+  if (state.ok()) {
+    if (Status intent = config::validate_desired(state.value()); !intent.ok()) {
+      state = intent.error();
+    }
+  }
   if (!state.ok()) {
     if (ctx.json) {
       Context::print_json(nlohmann::json{{"valid", false}, {"error", state.error().message}});

@@ -37,14 +37,14 @@ void status(Context& ctx) {
                 << ")";
     }
     std::cout << "\n";
-    Table table({"BACKEND", "HEALTH", "WEIGHT", "EFFECTIVE", "MAGLEV SHARE", "ACTIVE FLOWS"});
+    Table table(
+        {"BACKEND", "STATE", "HEALTH", "WEIGHT", "EFFECTIVE", "MAGLEV SHARE", "ACTIVE FLOWS"});
     for (const auto& b : vip["backends"]) {
       std::string weight = std::to_string(b["weight"].get<std::uint32_t>());
       if (b["drained"].get<bool>()) weight += " (drained)";
-      table.add({b["address"].get<std::string>(), b["health"].get<std::string>(), weight,
-                 b["scheduled"].get<bool>()
-                     ? std::to_string(b["effective_weight"].get<std::uint32_t>())
-                     : "out",
+      table.add({b["address"].get<std::string>(), b["state"].get<std::string>(),
+                 b["health"].get<std::string>(), weight,
+                 std::to_string(b["effective_weight"].get<std::uint32_t>()),
                  b["maglev_share"].is_null() ? "-" : percent(b["maglev_share"].get<double>()),
                  std::to_string(b["active_flows"].get<std::uint64_t>())});
     }

@@ -13,20 +13,32 @@ bool is_healthy(const HealthMap& health, const config::VipKey& vip, const IpAddr
   return it == health.end() || it->second;
 }
 
-// What the dataplane needs of a backend: its address and the weight new flows see.
-config::Backend effective_backend(const config::Backend& desired) {
+// The backend as the dataplanes get it: the intent, plus the state and weight they act on.
+// `serving`: healthy, or kept by the all-down policy.
+config::Backend pushed_backend(const config::Backend& desired, bool serving) {
   config::Backend out;
   out.address = desired.address;
-  out.weight = desired.drained ? 0 : desired.weight;
+  out.weight = desired.weight;
+  out.drained = desired.drained;
+  if (!serving) {
+    out.state = config::BackendState::down;
+  } else if (desired.drained || desired.weight == 0) {
+    out.state = config::BackendState::draining;
+  } else {
+    out.state = config::BackendState::up;
+  }
+  out.effective_weight = *out.state == config::BackendState::up ? desired.weight : 0;
   return out;
 }
 
-std::set<IpAddress> previous_backends(const config::State* previous, const config::VipKey& key) {
+// Backends of the VIP that were not down in the previous effective state.
+std::set<IpAddress> previously_serving(const config::State* previous, const config::VipKey& key) {
   std::set<IpAddress> out;
   if (previous == nullptr) return out;
   if (const config::Vip* vip = config::find_vip(*previous, key)) {
-    for (const config::Backend& b : vip->backends)
-      out.insert(b.address);
+    for (const config::Backend& b : vip->backends) {
+      if (config::pushed_state(b) != config::BackendState::down) out.insert(b.address);
+    }
   }
   return out;
 }
@@ -44,24 +56,31 @@ EffectiveState compute_effective_state(const config::State& desired, const Healt
     config::Vip out = vip;
     out.health_check.reset();
     out.backends.clear();
-    for (const config::Backend& b : vip.backends) {
-      if (is_healthy(health, key, b.address)) out.backends.push_back(effective_backend(b));
-    }
 
-    if (out.backends.empty() && !vip.backends.empty()) {
+    const bool any_healthy =
+        std::any_of(vip.backends.begin(), vip.backends.end(), [&](const config::Backend& b) {
+          return is_healthy(health, key, b.address);
+        });
+    std::set<IpAddress> kept;  // all down under keep_last_healthy: these stay in service
+    if (!any_healthy && !vip.backends.empty()) {
       AllDownVip note{config::to_string(key), vip.all_down, 0};
       if (vip.all_down == config::AllDownPolicy::keep_last_healthy) {
-        const std::set<IpAddress> last = previous_backends(previous, key);
-        for (const config::Backend& b : vip.backends) {
-          if (last.contains(b.address)) out.backends.push_back(effective_backend(b));
-        }
-        if (out.backends.empty()) {
+        kept = previously_serving(previous, key);
+        std::erase_if(kept, [&](const IpAddress& a) {
+          return std::none_of(vip.backends.begin(), vip.backends.end(),
+                              [&](const config::Backend& b) { return b.address == a; });
+        });
+        if (kept.empty()) {
           for (const config::Backend& b : vip.backends)
-            out.backends.push_back(effective_backend(b));
+            kept.insert(b.address);
         }
-        note.backends_kept = out.backends.size();
+        note.backends_kept = kept.size();
       }
       result.all_down.push_back(std::move(note));
+    }
+    for (const config::Backend& b : vip.backends) {
+      const bool serving = is_healthy(health, key, b.address) || kept.contains(b.address);
+      out.backends.push_back(pushed_backend(b, serving));
     }
     result.state.vips.push_back(std::move(out));
   }

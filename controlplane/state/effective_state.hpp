@@ -1,6 +1,9 @@
-// Effective state = desired state minus unhealthy backends, drained backends at weight 0.
-// This is what every dataplane runs. Pure: the same inputs give the same state, so a restarted
-// control plane recomputes exactly what the dataplanes already have (adoption, no hiccup).
+// Effective state = the desired state with every backend's pushed layer filled in: its state
+// (up, draining or down) from the operator's intent and the dampened health, and the weight
+// the scheduler uses. Every configured backend is in it, whatever its health, so a backend keeps
+// its identity in the dataplanes (and its counters) through any number of flaps. This is what
+// every dataplane runs. Pure: the same inputs give the same state, so a restarted control plane
+// recomputes exactly what the dataplanes already have (adoption, no hiccup).
 #pragma once
 
 #include <cstddef>
@@ -30,9 +33,9 @@ struct EffectiveState {
 };
 
 // `previous` is the effective state computed last time (nullptr at start): keep_last_healthy
-// keeps the backends it had for a VIP that is now all down. Without any (start-up, or every
-// previous backend was removed) it keeps every desired backend: a VIP never blackholes
-// silently under that policy.
+// keeps the backends that were not down in it for a VIP that is now all down. Without any
+// (start-up, or every previous backend was removed) it keeps every desired backend: a VIP never
+// blackholes silently under that policy.
 [[nodiscard]] EffectiveState compute_effective_state(const config::State& desired,
                                                      const HealthMap& health,
                                                      const config::State* previous);

@@ -29,7 +29,7 @@ Mutation apply_validated(config::State& state,
                          const std::function<Mutation(config::State&)>& change) {
   config::State next = state;
   if (Mutation refused = change(next)) return refused;
-  if (Status valid = config::validate(next); !valid.ok()) {
+  if (Status valid = config::validate_desired(next); !valid.ok()) {
     return refuse(RefusalKind::invalid, valid.error().message);
   }
   state = std::move(next);

@@ -15,6 +15,9 @@ Result<LoadedState> load_desired_state(const std::string& config_path,
                                        const std::string& state_file) {
   Result<config::State> config = config::load_yaml_file(config_path);
   if (!config.ok()) return config.error();
+  if (Status intent = config::validate_desired(config.value()); !intent.ok()) {
+    return Error{config_path + ":\n" + intent.error().message};
+  }
   LoadedState loaded{std::move(config.value()), false};
 
   std::error_code ec;
@@ -27,7 +30,7 @@ Result<LoadedState> load_desired_state(const std::string& config_path,
                  "it away to start from the config's VIPs)"};
   }
   loaded.desired.vips = std::move(persisted.value().vips);
-  if (Status valid = config::validate(loaded.desired); !valid.ok()) {
+  if (Status valid = config::validate_desired(loaded.desired); !valid.ok()) {
     return Error{state_file + ": its VIPs do not fit the settings of " + config_path + ":\n" +
                  valid.error().message};
   }

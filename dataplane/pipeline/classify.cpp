@@ -120,8 +120,9 @@ void ClassifyTable::finalize() {
   for (const Slot& s : pending_)
     place(s.key, s.value);
   for (const Group& g : groups) {
-    const std::uint16_t v = g.any_port != kNoVip ? g.any_port : (g.count == 1 ? g.only : kNoVip);
-    if (v != kNoVip) place(g.key, v);
+    place(g.key, g.any_port != kNoVip ? g.any_port
+                 : g.count == 1       ? g.only
+                                      : kAmbiguousFragmentVip);
   }
   for (const ClassifyKey& a : addresses)
     place(a, 0);

@@ -13,6 +13,7 @@
 namespace sluice::pipeline {
 
 inline constexpr std::uint16_t kNoVip = 0xFFFF;
+inline constexpr std::uint16_t kAmbiguousFragmentVip = 0xFFFE;  // lookup_fragment() only
 
 // What a lookup key means for the protocol byte; real protocols are 6 and 17.
 inline constexpr std::uint8_t kClassifyAnyProtocol = 0;  // "is this address a VIP address?"
@@ -39,7 +40,8 @@ class ClassifyTable {
   [[nodiscard]] std::uint16_t lookup(const std::uint8_t* addr16, std::uint8_t family,
                                      std::uint8_t protocol, std::uint16_t port) const;
   // The VIP used for IP fragments to (address, protocol): the port-0 VIP, else the only VIP
-  // on that address and protocol; kNoVip when none or ambiguous.
+  // on that address and protocol; kAmbiguousFragmentVip when several VIPs of that protocol
+  // share the address (a fragment has no port to tell them apart); kNoVip when none.
   [[nodiscard]] std::uint16_t lookup_fragment(const FlowKey& key) const;
   // True when some VIP (any port or protocol) has this destination address.
   [[nodiscard]] bool is_vip_address(const FlowKey& key) const;

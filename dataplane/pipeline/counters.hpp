@@ -1,38 +1,49 @@
 // Per-lcore counters: plain uint64_t with one writer (the lcore), summed by the control thread
-// on read. They only go up, except the active-flow gauges.
+// on read (counter_report.hpp). They only go up. No wire form here: the hot path does not
+// include JSON.
+//
+// Every packet the pipeline receives is counted once in rx_packets and, when its fate is
+// known, once in verdicts[]: rx_packets = forward + reply + pass + drop, and drop is the sum of
+// drops[] (one reason per dropped packet). forward, reply and pass count packets that left: a
+// forward that then meets a full TX queue is a drop (tx_full) and never a forward. Between the
+// two, a packet is in flight (between the pipeline's passes, or buffered for TX).
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <span>
 
 #include "pipeline/limits.hpp"
 #include "pipeline/verdict.hpp"
-#include "sluice/control/messages.hpp"
 #include "sluice/drop_reason.hpp"
 
 namespace sluice::pipeline {
 
-struct Snapshot;
+// Per stable backend id. A VIP's packets, bytes and new flows are the sums over its backends.
+struct BackendCounters {
+  std::uint64_t packets = 0;  // forwarded to it
+  std::uint64_t bytes = 0;    // frame bytes as received, before encapsulation
+  std::uint64_t new_flows = 0;          // new flows (and new connections on a reused 5-tuple)
+  std::uint64_t rescheduled_flows = 0;  // flows moved to it from a backend gone or down
+};
 
-struct ObjectCounters {
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;  // frame bytes as received, before encapsulation
-  std::uint64_t new_flows = 0;
-  // Gauge: flow-table entries of this lcore pointing at it. Decremented when an entry
-  // expires, is evicted or is rescheduled.
-  std::uint64_t active_flows = 0;
+// Per stable VIP id: what reached the VIP but none of its backends.
+struct VipCounters {
+  std::uint64_t dropped = 0;  // no_backend, too_big_no_df, no_headroom, fragment_unsupported
+  std::uint64_t replied = 0;  // echo replies and frag-needed / packet-too-big
 };
 
 struct alignas(64) LcoreCounters {
-  // Written by the worker loop (dataplane process), not by process_burst().
+  // Written by the worker loop (dataplane process), not by the pipeline.
   std::uint64_t rx_polls = 0;    // rx_burst calls
   std::uint64_t idle_polls = 0;  // ... that returned nothing
-  std::uint64_t tx_packets = 0;  // actually handed to the NIC
+  std::uint64_t tx_packets = 0;  // handed to a NIC (host relays included)
+  // The exception path from the host kernel to the uplink (not pipeline traffic).
+  std::uint64_t host_rx_packets = 0;
+  std::uint64_t host_relayed = 0;
+  std::uint64_t host_relay_refused = 0;  // the uplink's TX queue was full
 
-  // Written by process_burst().
   std::uint64_t rx_packets = 0;
-  std::array<std::uint64_t, kVerdictCount> verdicts{};  // indexed by Verdict
+  std::array<std::uint64_t, kVerdictCount> verdicts{};  // indexed by Verdict, at their fate
   std::array<std::uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
   // Per-case behaviour counters (docs/dataplane.md).
   std::uint64_t fragments_forwarded = 0;
@@ -41,22 +52,19 @@ struct alignas(64) LcoreCounters {
   std::uint64_t icmp_echo_replies = 0;
   std::uint64_t icmp_errors_forwarded = 0;
   std::uint64_t too_big_sent = 0;
-  std::uint64_t flows_rescheduled = 0;  // hit on a gone backend: moved to a live one
+  std::uint64_t flows_rescheduled = 0;  // hit on a backend gone or down: moved to a live one
   std::uint64_t flows_evicted = 0;      // a live entry displaced from a full bucket
   std::uint64_t flows_expired = 0;      // reclaimed after its idle timeout
 
-  std::array<ObjectCounters, kMaxVips> vips{};          // by stable VipId
-  std::array<ObjectCounters, kMaxBackends> backends{};  // by stable BackendId
+  std::array<VipCounters, kMaxVips> vips{};             // by stable VipId
+  std::array<BackendCounters, kMaxBackends> backends{};  // by stable BackendId
 
-  void count_drop(DropReason r) { ++drops[static_cast<std::size_t>(r)]; }
+  void count_verdict(Verdict v, std::uint64_t n = 1) { verdicts[static_cast<std::size_t>(v)] += n; }
+  // A packet freed under `reason`: its fate.
+  void count_drop(DropReason reason, std::uint64_t n = 1) {
+    drops[static_cast<std::size_t>(reason)] += n;
+    verdicts[static_cast<std::size_t>(Verdict::drop)] += n;
+  }
 };
-
-// Sums the lcores into the control protocol's Counters (per VIP and backend of `snapshot`,
-// every drop reason by name, one LcoreCounters per entry of `lcores`).
-// `lcore_ids[i]` names lcores[i]. Runs on the control thread; reads workers' counters without
-// locks (each value is a naturally aligned 64-bit word, so reads never tear on x86-64).
-[[nodiscard]] control::Counters sum_counters(const Snapshot& snapshot,
-                                             std::span<const LcoreCounters* const> lcores,
-                                             std::span<const std::uint32_t> lcore_ids);
 
 }  // namespace sluice::pipeline

@@ -1,9 +1,9 @@
-// The control socket's "explain" op: which backend a 5-tuple gets, and why.
+#include "pipeline/explain.hpp"
+
 #include <memory>
 #include <string>
 
-#include "pipeline/pipeline.hpp"
-#include "pipeline/scheduler.hpp"
+#include "pipeline/flow_decision.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/lb/flow_hash.hpp"
 #include "sluice/net/headers.hpp"
@@ -11,7 +11,7 @@
 namespace sluice::pipeline {
 namespace {
 
-// What the entry's TCP state means for the next packets (handle_flow() in pipeline.cpp).
+// What the entry's TCP state means for the next packets (track_tcp_state() in pipeline.cpp).
 std::string state_note(const FlowEntry& entry) {
   if (entry.key.protocol != net::kIpProtoTcp) return "";
   switch (entry.state) {
@@ -26,13 +26,43 @@ std::string state_note(const FlowEntry& entry) {
   return "";
 }
 
+std::string scheduler_note(const VipEntry& vip, const FlowHashes& hashes, const WorkerState* on,
+                           control::ExplainResult& out) {
+  switch (vip.scheduler) {
+    case config::Scheduler::maglev:
+      out.maglev_slot = static_cast<std::uint32_t>(hashes.five_tuple % vip.maglev.size());
+      return "maglev slot " + std::to_string(*out.maglev_slot) + " of " +
+             std::to_string(vip.maglev.size()) + " (same answer on every lcore and host)";
+    case config::Scheduler::source_hash:
+      return "source-hash of (client, VIP, protocol) into the weighted Maglev table";
+    default:
+      return std::string(config::to_string(vip.scheduler)) + ": the next new flow on lcore " +
+             (on != nullptr ? std::to_string(on->lcore_id) : std::string("?")) +
+             " would get this backend; the lcore RSS picks and its history decide";
+  }
+}
+
+std::string backend_note(const BackendSlot& slot) {
+  switch (slot.state) {
+    case config::BackendState::up:
+      return "";
+    case config::BackendState::draining:
+      return " (draining: it keeps its flows)";
+    case config::BackendState::down:
+      return " (down)";
+  }
+  return "";
+}
+
 }  // namespace
 
-Explanation explain(const Snapshot& snapshot, std::span<const WorkerState* const> workers,
-                    const FlowKey& key) {
-  Explanation out;
+control::ExplainResult explain(const Snapshot& snapshot,
+                               std::span<const WorkerState* const> workers, const FlowKey& key,
+                               bool syn) {
+  control::ExplainResult out;
   const std::uint16_t vi = snapshot.classify.lookup(key);
   if (vi == kNoVip) {
+    out.action = "pass";
     out.reason = "no VIP matches " + key.dst().to_string() + " port " +
                  std::to_string(key.dst_port) + ": the packet would be passed to the host";
     return out;
@@ -42,61 +72,60 @@ Explanation explain(const Snapshot& snapshot, std::span<const WorkerState* const
   const FlowHashes hashes{lb::flow_hash_5tuple(key), lb::flow_hash_3tuple(key)};
   out.flow_hash = hashes.five_tuple;
 
+  // The worker whose table holds the flow decides; without an entry, the first one would.
+  const WorkerState* on = workers.empty() ? nullptr : workers.front();
+  FlowEntry entry;
+  bool found = false;
   for (const WorkerState* worker : workers) {
-    FlowEntry entry;
-    if (!worker->flows.peek(key, hashes.five_tuple, worker->now_s, entry)) continue;
-    const BackendSlot* slot = snapshot.backend(entry.backend);
-    out.lcore = worker->lcore_id;
-    if (slot != nullptr && slot->present && slot->incarnation == entry.incarnation &&
-        slot->vip == vip.id) {
+    if (worker->flows.peek(key, hashes.five_tuple, worker->now_s, entry)) {
+      on = worker;
+      found = true;
+      break;
+    }
+  }
+  FlowBinding binding{0, entry.backend, entry.incarnation};
+  binding.set_state(entry.state);
+  // A copy: asking must not advance the real round-robin cursors.
+  auto scheduler = std::make_unique<SchedulerState>(on != nullptr ? on->scheduler
+                                                                  : SchedulerState{});
+  const FlowDecision decision =
+      decide_flow(snapshot, vip, found ? &binding : nullptr, syn, hashes, *scheduler);
+  out.action = std::string(to_string(decision.action));
+  if (found) out.lcore = on->lcore_id;
+  const std::string where = found ? "existing flow on lcore " + std::to_string(on->lcore_id) : "";
+
+  switch (decision.action) {
+    case FlowAction::hit: {
+      const BackendSlot& slot = snapshot.backends[decision.backend];
       out.source = control::ExplainSource::flow_table;
-      out.backend = slot->address.to_string();
-      out.reason = "existing flow on lcore " + std::to_string(worker->lcore_id) + " is pinned to " +
-                   out.backend + (slot->weight == 0 ? " (drained: it keeps its flows)" : "") +
-                   state_note(entry);
+      out.backend = slot.address.to_string();
+      out.reason = where + " is pinned to " + out.backend + backend_note(slot) + state_note(entry);
       return out;
     }
-    out.reason = "existing flow on lcore " + std::to_string(worker->lcore_id) +
-                 " points at a backend that is gone; its next packet is rescheduled. ";
-    break;
-  }
-
-  const std::string scheduler(config::to_string(vip.scheduler));
-  if (vip.eligible.empty()) {
-    out.reason += "no backend of " + vip.name + " has a weight above 0: new flows are dropped";
-    return out;
-  }
-  BackendId pick = kNoBackendId;
-  std::string why;
-  switch (vip.scheduler) {
-    case config::Scheduler::maglev:
-      out.maglev_slot = static_cast<std::uint32_t>(hashes.five_tuple % vip.maglev.size());
-      pick = maglev_pick(vip, hashes.five_tuple);
-      why = "maglev slot " + std::to_string(*out.maglev_slot) + " of " +
-            std::to_string(vip.maglev.size()) + " (same answer on every lcore and host)";
+    case FlowAction::no_backend:
+      out.reason = (found ? where + ": its entry is freed; " : std::string()) + "no backend of " +
+                   vip.name + " is up with a weight above 0: the packet is dropped (no_backend)";
+      return out;
+    case FlowAction::reschedule: {
+      const BackendSlot* old = snapshot.backend(entry.backend);
+      out.reason = where + " was pinned to " +
+                   (old != nullptr && old->present && old->incarnation == entry.incarnation
+                        ? old->address.to_string() + backend_note(*old)
+                        : std::string("a backend that is gone")) +
+                   ": its next packet moves it; ";
       break;
-    case config::Scheduler::source_hash:
-      pick = maglev_pick(vip, hashes.three_tuple);
-      why = "source-hash of (client, VIP, protocol) into the weighted Maglev table";
+    }
+    case FlowAction::new_connection:
+      out.reason = where + ": a SYN after the client's ACK or FIN starts a new connection on "
+                           "this 5-tuple, scheduled like a new flow; ";
       break;
-    default:
-      if (!workers.empty()) {
-        // A copy, so asking does not advance the real cursors.
-        auto copy = std::make_unique<SchedulerState>(workers.front()->scheduler);
-        pick = schedule(vip, *copy, workers.front()->counters.backends, hashes);
-      }
-      why = scheduler + ": the next new flow on lcore " +
-            (workers.empty() ? std::string("?") : std::to_string(workers.front()->lcore_id)) +
-            " would get this backend; the lcore RSS picks and its history decide";
+    case FlowAction::new_flow:
+      out.reason = "new flow: ";
       break;
-  }
-  if (pick == kNoBackendId) {
-    out.reason += "no backend available";
-    return out;
   }
   out.source = control::ExplainSource::scheduler;
-  out.backend = snapshot.backends[pick].address.to_string();
-  out.reason += "new flow: " + why;
+  out.backend = snapshot.backends[decision.backend].address.to_string();
+  out.reason += scheduler_note(vip, hashes, on, out);
   return out;
 }
 

@@ -212,6 +212,17 @@ class FlowTable {
   // Number of live entries (walks the whole table: tests and diagnostics only).
   [[nodiscard]] std::uint32_t count_live(std::uint32_t now) const;
 
+  // Calls fn(const FlowEntry&) for every occupied slot: live, or expired and not yet reclaimed
+  // (such an entry still holds its backend's active-flow count). Tests and diagnostics only.
+  template <typename Fn>
+  void for_each_entry(Fn&& fn) const {
+    for (std::uint32_t slot = 0; slot < capacity(); ++slot) {
+      if (pairs_[slot / kFlowBucketWays].bucket.deadline[slot % kFlowBucketWays] != 0) {
+        fn(entry_at(slot));
+      }
+    }
+  }
+
  private:
   [[nodiscard]] std::uint64_t bucket_index(std::uint32_t hash) const {
     return static_cast<std::uint64_t>(hash) >> bucket_shift_;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "pipeline/pipeline.hpp"
 
 namespace sluice::pipeline {
 namespace {
@@ -40,14 +39,14 @@ BackendId weighted_random(const VipEntry& vip, SchedulerState& state) {
 // Fewest active flows relative to weight (active_a / w_a < active_b / w_b); ties go to the
 // earlier backend in config order.
 BackendId least_connections(const VipEntry& vip,
-                            const std::array<ObjectCounters, kMaxBackends>& active) {
+                            const std::array<std::uint32_t, kMaxBackends>& active) {
   std::size_t best = 0;
   for (std::size_t i = 1; i < vip.eligible.size(); ++i) {
-    const unsigned __int128 lhs =
-        static_cast<unsigned __int128>(active[vip.eligible[i]].active_flows) *
+    const std::uint64_t lhs =
+        std::uint64_t{active[vip.eligible[i]]} *
         vip.eligible_weight[best];
-    const unsigned __int128 rhs =
-        static_cast<unsigned __int128>(active[vip.eligible[best]].active_flows) *
+    const std::uint64_t rhs =
+        std::uint64_t{active[vip.eligible[best]]} *
         vip.eligible_weight[i];
     if (lhs < rhs) best = i;
   }
@@ -63,9 +62,7 @@ std::uint64_t next_random(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-BackendId schedule(const VipEntry& vip, SchedulerState& state,
-                   const std::array<ObjectCounters, kMaxBackends>& active,
-                   const FlowHashes& hashes) {
+BackendId schedule(const VipEntry& vip, SchedulerState& state, const FlowHashes& hashes) {
   if (vip.eligible.empty()) return kNoBackendId;
   switch (vip.scheduler) {
     case config::Scheduler::maglev:
@@ -79,7 +76,7 @@ BackendId schedule(const VipEntry& vip, SchedulerState& state,
     case config::Scheduler::random:
       return weighted_random(vip, state);
     case config::Scheduler::least_connections:
-      return least_connections(vip, active);
+      return least_connections(vip, state.active_flows);
   }
   return kNoBackendId;
 }

@@ -11,29 +11,36 @@
 #include <array>
 #include <cstdint>
 
-#include "pipeline/counters.hpp"
 #include "pipeline/limits.hpp"
 #include "pipeline/snapshot.hpp"
 
 namespace sluice::pipeline {
-
-struct SchedulerState;
 
 struct FlowHashes {
   std::uint32_t five_tuple = 0;   // maglev, flow-table bucket, GUE source port
   std::uint32_t three_tuple = 0;  // source-hash, fragments
 };
 
-// The Maglev slot for `hash`: a stable id, or kNoBackendId when every weight is zero.
+// Scheduler state of one lcore (no sharing between lcores), by stable id.
+struct SchedulerState {
+  std::array<std::uint32_t, kMaxVips> rr_cursor{};       // round-robin, by VipId
+  std::array<std::int64_t, kMaxBackends> wrr_current{};  // smooth WRR current weight, by BackendId
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull;             // random: splitmix64 state
+  // Flow-table entries of this lcore pinned to each backend: least-connections' input and the
+  // active-flow gauge. Changed only by the flow bookkeeping (pipeline.cpp: bind and release),
+  // exactly once per entry that gains or loses a backend, so it never goes below zero.
+  std::array<std::uint32_t, kMaxBackends> active_flows{};
+};
+
+// The Maglev slot for `hash`: a stable id, or kNoBackendId when no backend takes new flows.
 [[nodiscard]] inline BackendId maglev_pick(const VipEntry& vip, std::uint32_t hash) {
   if (vip.maglev.empty()) return kNoBackendId;
   return vip.maglev[hash % vip.maglev.size()];
 }
 
-// kNoBackendId when the VIP has no backend with weight > 0.
-// `active` holds this lcore's active flows per backend (least-connections).
+// The backend for a new flow of `vip`, or kNoBackendId when no backend is up with a weight
+// above 0. Advances the round-robin, weighted round-robin and random state.
 [[nodiscard]] BackendId schedule(const VipEntry& vip, SchedulerState& state,
-                                 const std::array<ObjectCounters, kMaxBackends>& active,
                                  const FlowHashes& hashes);
 
 // splitmix64: the per-lcore PRNG of the random scheduler.

@@ -9,12 +9,6 @@
 namespace sluice::pipeline {
 namespace {
 
-// The weight the dataplane acts on: the control plane pushes effective weights, but a drained
-// flag in a hand-written file means the same thing.
-std::uint32_t effective_weight(const config::Backend& b) {
-  return b.drained ? 0 : b.weight;
-}
-
 Status check_tunnel_sources(const config::State& state) {
   for (std::size_t v = 0; v < state.vips.size(); ++v) {
     for (std::size_t b = 0; b < state.vips[v].backends.size(); ++b) {
@@ -88,7 +82,8 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
       slot.address = cb.address;
       slot.incarnation = id->incarnation;
       slot.vip = e.id;
-      slot.weight = effective_weight(cb);
+      slot.state = config::pushed_state(cb);
+      slot.weight = config::scheduling_weight(cb);
       slot.present = true;
       slot.encap = make_encap_template(EncapTemplateParams{
           .encap = cv.encap,

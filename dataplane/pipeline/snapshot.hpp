@@ -17,14 +17,15 @@
 
 namespace sluice::pipeline {
 
-// Per stable backend id. A slot whose `present` is false belongs to a backend that is not in
-// this state (removed, failed health checks, or never used): flows pinned to it reschedule.
+// Per stable backend id. A slot whose `present` is false belongs to no backend of this state
+// (removed, or never used): flows pinned to it are rescheduled.
 struct BackendSlot {
-  IpAddress address;
   std::uint16_t incarnation = 0;
-  VipId vip = kNoVipId;      // stable id of the VIP the backend serves
-  std::uint32_t weight = 0;  // 0: drained (keeps its flows, gets no new ones)
+  VipId vip = kNoVipId;  // stable id of the VIP the backend serves
+  config::BackendState state = config::BackendState::down;
   bool present = false;
+  std::uint32_t weight = 0;  // what new flows see: the effective weight while up, else 0
+  IpAddress address;
   EncapTemplate encap;  // its VIP's encapsulation towards it
 };
 
@@ -35,16 +36,16 @@ struct VipEntry {
   config::Scheduler scheduler = config::Scheduler::maglev;
   config::Encap encap = config::Encap::ipip;
   config::FragmentPolicy fragments = config::FragmentPolicy::forward;
-  // Every backend of the VIP in config order (drained ones included): stable ids.
+  // Every configured backend of the VIP in config order, whatever its state: stable ids.
   std::vector<BackendId> backends;
-  // Backends that take new flows (weight > 0), config order, with their weights and the
+  // Backends that take new flows (up, weight > 0), config order, with their weights and the
   // running weight sums (for weighted random).
   std::vector<BackendId> eligible;
   std::vector<std::uint32_t> eligible_weight;
   std::vector<std::uint64_t> eligible_cumulative;  // eligible_cumulative[i] = sum of w[0..i]
   std::uint64_t eligible_total_weight = 0;
-  // Weighted Maglev table over the backends, slots hold stable ids (kNoBackendId: none).
-  // Built for every scheduler: IP fragments and source-hash use it too.
+  // Weighted Maglev table over the backends that take new flows; slots hold stable ids
+  // (kNoBackendId: none). Built for every scheduler: IP fragments and source-hash use it too.
   std::vector<BackendId> maglev;
 };
 
@@ -58,11 +59,21 @@ struct Snapshot {
   [[nodiscard]] const BackendSlot* backend(BackendId id) const {
     return id < backends.size() ? &backends[id] : nullptr;
   }
+
+  // Whether a flow of `vip` pinned to (id, incarnation) stays where it is: the same backend
+  // (not a recycled id) is still configured under that VIP and is not down. Draining
+  // backends keep their flows.
+  [[nodiscard]] bool keeps_flows(BackendId id, std::uint16_t incarnation, VipId vip) const {
+    if (id >= backends.size()) return false;
+    const BackendSlot& slot = backends[id];
+    return slot.present && slot.incarnation == incarnation && slot.vip == vip &&
+           slot.state != config::BackendState::down;
+  }
 };
 
 // Builds a snapshot (Maglev tables included: can take milliseconds per VIP; call it off the
 // fast path). On success, ids of VIPs/backends absent from `state` are retired in `registry`
-// and new ones allocated; on failure (too many VIPs/backends, Maglev size, missing tunnel
+// and new ones allocated (a backend's state never changes its id); on failure (too many VIPs/backends, Maglev size, missing tunnel
 // source) the registry is left exactly as it was.
 [[nodiscard]] Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& state,
                                                                      BackendRegistry& registry);

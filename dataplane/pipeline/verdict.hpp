@@ -32,14 +32,28 @@ inline constexpr std::size_t kVerdictCount = 4;
   return "?";
 }
 
+// What a reply answers.
+enum class ReplyKind : std::uint8_t { none, echo, too_big };
+
+[[nodiscard]] constexpr std::string_view to_string(ReplyKind r) {
+  switch (r) {
+    case ReplyKind::none:
+      return "";
+    case ReplyKind::echo:
+      return "echo";
+    case ReplyKind::too_big:
+      return "too_big";  // frag-needed (IPv4) / packet-too-big (IPv6): not delivered
+  }
+  return "?";
+}
+
 struct PacketVerdict {
   Verdict verdict = Verdict::drop;
-  // For drop: the reason counted. For a too-big reply: DropReason::too_big (the client's
-  // packet was not delivered). Otherwise unset.
-  bool has_reason = false;
+  bool has_reason = false;  // drop: the reason counted
   DropReason reason = DropReason::no_backend;
-  BackendId backend = kNoBackendId;  // forward: the chosen backend (stable id)
-  VipId vip = kNoVipId;              // the VIP matched, if any
+  ReplyKind reply = ReplyKind::none;  // reply: what was answered
+  BackendId backend = kNoBackendId;   // forward: the chosen backend (stable id)
+  VipId vip = kNoVipId;               // the VIP matched, if any
 };
 
 }  // namespace sluice::pipeline

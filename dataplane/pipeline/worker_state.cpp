@@ -4,7 +4,7 @@
 #include <new>
 #include <string>
 
-#include "pipeline/pipeline.hpp"
+#include "pipeline/worker_state.hpp"
 
 namespace sluice::pipeline {
 

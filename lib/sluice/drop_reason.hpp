@@ -38,14 +38,13 @@ namespace sluice {
   X(udp_bad_length, "UDP length field smaller than 8 or larger than the IP payload")           \
   X(icmp_truncated, "ICMP/ICMPv6 header runs past the end of the IP payload")                  \
   X(icmp_inner_malformed, "ICMP error whose embedded packet cannot be parsed")                 \
-  X(gue_truncated, "GUE header runs past the end of the UDP payload")                          \
-  X(gue_bad_version, "GUE version is neither 0 nor 1 followed by an IPv4/IPv6 header")         \
   /* Dataplane decisions */                                                                    \
   X(no_backend, "VIP matched but no backend can take new flows")                               \
-  X(fragment_unsupported, "fragment for a VIP whose policy drops fragments")                   \
+  X(fragment_unsupported,                                                                      \
+    "fragment for a VIP whose policy drops fragments, or to an address with several VIPs of "  \
+    "its protocol (a fragment carries no port to choose by)")                                  \
   X(icmp_unsupported, "ICMP to a VIP that Sluice neither answers nor forwards")                \
   X(icmp_error_no_flow, "ICMP error about a VIP flow that matches no VIP")                      \
-  X(too_big, "packet plus encapsulation exceeds the MTU (a PTB/frag-needed was sent)")         \
   X(tx_full, "transmit queue full: packet could not be sent")                                  \
   X(pass_full, "exception path to the host kernel full: packet could not be passed")           \
   X(no_snapshot, "no forwarding state loaded yet")                                             \

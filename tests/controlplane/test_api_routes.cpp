@@ -256,7 +256,8 @@ TEST_F(ApiRoutesTest, StatusShowsMaglevSharesThatSumToOne) {
   EXPECT_NEAR(a + c, 1.0, 1e-9);
   EXPECT_NEAR(c / a, 2.0, 0.1);  // weights 1 and 2
   EXPECT_EQ(backends[0]["health"], "unchecked");
-  EXPECT_EQ(backends[0]["scheduled"], true);
+  EXPECT_EQ(backends[0]["state"], "up");
+  EXPECT_EQ(backends[1]["effective_weight"], 2);
 }
 
 TEST_F(ApiRoutesTest, ConfigValidateNamesTheLine) {

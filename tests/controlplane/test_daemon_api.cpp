@@ -215,10 +215,20 @@ TEST_F(DaemonTest, StatsAndExplainComeFromTheDataplane) {
   v.bytes = 64000;
   v.new_flows = 10;
   v.active_flows = 4;
-  v.per_backend = {{"198.18.1.1", 400, 25600, 4, 1}, {"198.18.1.2", 600, 38400, 6, 3}};
+  v.per_backend = {{"198.18.1.1", config::BackendState::up, 400, 25600, 4, 0, 1},
+                   {"198.18.1.2", config::BackendState::up, 600, 38400, 6, 0, 3}};
   counters.per_vip.push_back(v);
   counters.drops["no_backend"] = 3;
-  counters.per_lcore.push_back({1, 1000, 997, 5000, 4000, 1000});
+  control::LcoreCounters lcore;
+  lcore.lcore = 1;
+  lcore.rx_packets = 1000;
+  lcore.tx_packets = 997;
+  lcore.forward = 997;
+  lcore.drop = 3;
+  lcore.rx_polls = 5000;
+  lcore.idle_polls = 4000;
+  lcore.busy_polls = 1000;
+  counters.per_lcore.push_back(lcore);
   dataplane_->set_counters(counters);
   control::ExplainResult explain;
   explain.vip = "198.18.0.10:80/tcp";

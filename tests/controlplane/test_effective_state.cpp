@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sluice/config/names.hpp"
+#include "sluice/config/validate.hpp"
 #include "test_state.hpp"
 
 namespace sluice::cp {
@@ -24,10 +25,15 @@ BackendRef ref(const config::State& s, const char* address) {
   return BackendRef{config::key_of(s.vips[0]), ip(address)};
 }
 
-std::vector<std::string> addresses(const config::Vip& v) {
+// "address state/effective weight" of every pushed backend, in order.
+std::vector<std::string> pushed(const config::Vip& v) {
   std::vector<std::string> out;
-  for (const auto& b : v.backends)
-    out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
+  for (const auto& b : v.backends) {
+    EXPECT_TRUE(b.state.has_value() && b.effective_weight.has_value())
+        << b.address.to_string() << ": the pushed layer is always filled in";
+    out.push_back(b.address.to_string() + " " + std::string(config::to_string(*b.state)) + "/" +
+                  std::to_string(b.effective_weight.value_or(99)));
+  }
   return out;
 }
 
@@ -35,33 +41,48 @@ TEST(EffectiveState, AllHealthyKeepsEveryBackendWithItsWeight) {
   const config::State s = desired_three();
   const EffectiveState e = compute_effective_state(s, {}, nullptr);
   ASSERT_EQ(e.state.vips.size(), 1u);
-  EXPECT_EQ(addresses(e.state.vips[0]),
-            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.2/3", "198.18.1.3/1"}));
+  EXPECT_EQ(pushed(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 up/3", "198.18.1.3 up/1"}));
   EXPECT_TRUE(e.all_down.empty());
   EXPECT_EQ(e.state.generation, 0u);
+  EXPECT_TRUE(config::validate(e.state).ok()) << config::validate(e.state).error().message;
 }
 
-TEST(EffectiveState, UnhealthyBackendIsRemoved) {
+// Every configured backend stays in the pushed state (so it keeps its identity and counters in
+// the dataplanes); a failing one is `down`.
+TEST(EffectiveState, UnhealthyBackendIsPushedDown) {
   const config::State s = desired_three();
   const HealthMap health{{ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), true}};
   const EffectiveState e = compute_effective_state(s, health, nullptr);
-  EXPECT_EQ(addresses(e.state.vips[0]), (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+  EXPECT_EQ(pushed(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 down/0", "198.18.1.3 up/1"}));
+  EXPECT_EQ(e.state.vips[0].backends[1].weight, 3u) << "the configured weight is kept";
+  EXPECT_TRUE(config::validate(e.state).ok());
 }
 
-TEST(EffectiveState, DrainedBackendStaysWithWeightZero) {
+TEST(EffectiveState, DrainedBackendIsDraining) {
   config::State s = desired_three();
   s.vips[0].backends[1].drained = true;
   const EffectiveState e = compute_effective_state(s, {}, nullptr);
-  EXPECT_EQ(addresses(e.state.vips[0]),
-            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.2/0", "198.18.1.3/1"}));
-  EXPECT_FALSE(e.state.vips[0].backends[1].drained);  // the dataplane sees only the weight
+  EXPECT_EQ(pushed(e.state.vips[0]), (std::vector<std::string>{
+                                          "198.18.1.1 up/1", "198.18.1.2 draining/0",
+                                          "198.18.1.3 up/1"}));
+  EXPECT_TRUE(e.state.vips[0].backends[1].drained) << "the intent is pushed as well";
 }
 
-TEST(EffectiveState, DrainedAndUnhealthyIsRemoved) {
+TEST(EffectiveState, WeightZeroIsDraining) {
+  config::State s = desired_three();
+  s.vips[0].backends[1].weight = 0;
+  const EffectiveState e = compute_effective_state(s, {}, nullptr);
+  EXPECT_EQ(pushed(e.state.vips[0])[1], "198.18.1.2 draining/0");
+}
+
+TEST(EffectiveState, DrainedAndUnhealthyIsDown) {
   config::State s = desired_three();
   s.vips[0].backends[1].drained = true;
   const EffectiveState e = compute_effective_state(s, {{ref(s, "198.18.1.2"), false}}, nullptr);
-  EXPECT_EQ(addresses(e.state.vips[0]), (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+  EXPECT_EQ(pushed(e.state.vips[0])[1], "198.18.1.2 down/0")
+      << "a failing backend's flows move even while it drains";
 }
 
 TEST(EffectiveState, ControlPlaneOnlyFieldsAreStripped) {
@@ -87,8 +108,8 @@ TEST(EffectiveState, AllDownKeepLastHealthyKeepsThePreviousSet) {
   const HealthMap all_down{
       {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState after = compute_effective_state(s, all_down, &before.state);
-  EXPECT_EQ(addresses(after.state.vips[0]),
-            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+  EXPECT_EQ(pushed(after.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 down/0", "198.18.1.3 up/1"}));
   ASSERT_EQ(after.all_down.size(), 1u);
   EXPECT_EQ(after.all_down[0].vip, "198.18.0.10:80/tcp");
   EXPECT_EQ(after.all_down[0].backends_kept, 2u);
@@ -102,18 +123,21 @@ TEST(EffectiveState, AllDownKeepLastHealthyWithoutHistoryKeepsEveryBackend) {
   const HealthMap all_down{
       {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState e = compute_effective_state(s, all_down, nullptr);
-  EXPECT_EQ(e.state.vips[0].backends.size(), 3u);
+  EXPECT_EQ(pushed(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 up/3", "198.18.1.3 up/1"}));
   EXPECT_EQ(e.all_down.at(0).backends_kept, 3u);
 }
 
-TEST(EffectiveState, AllDownDropPushesAnEmptySet) {
+TEST(EffectiveState, AllDownDropPushesEveryBackendDown) {
   config::State s = desired_three();
   s.vips[0].all_down = config::AllDownPolicy::drop;
   const EffectiveState before = compute_effective_state(s, {}, nullptr);
   const HealthMap all_down{
       {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState e = compute_effective_state(s, all_down, &before.state);
-  EXPECT_TRUE(e.state.vips[0].backends.empty());
+  EXPECT_EQ(pushed(e.state.vips[0]), (std::vector<std::string>{
+                                          "198.18.1.1 down/0", "198.18.1.2 down/0",
+                                          "198.18.1.3 down/0"}));
   ASSERT_EQ(e.all_down.size(), 1u);
   EXPECT_EQ(e.all_down[0].policy, config::AllDownPolicy::drop);
   EXPECT_EQ(e.all_down[0].backends_kept, 0u);
@@ -127,7 +151,9 @@ TEST(EffectiveState, RecoveryAfterAllDownUsesOnlyHealthyBackends) {
   HealthMap one_back = all_down;
   one_back[ref(s, "198.18.1.2")] = true;
   const EffectiveState e = compute_effective_state(s, one_back, &down.state);
-  EXPECT_EQ(addresses(e.state.vips[0]), (std::vector<std::string>{"198.18.1.2/3"}));
+  EXPECT_EQ(pushed(e.state.vips[0]), (std::vector<std::string>{
+                                          "198.18.1.1 down/0", "198.18.1.2 up/3",
+                                          "198.18.1.3 down/0"}));
   EXPECT_TRUE(e.all_down.empty());
 }
 
@@ -136,7 +162,8 @@ TEST(EffectiveState, HealthOfTheSameAddressUnderAnotherVipDoesNotLeak) {
   s.vips.push_back(vip("198.18.0.11", 443, {backend("198.18.1.2")}));
   const HealthMap health{{BackendRef{config::key_of(s.vips[1]), ip("198.18.1.2")}, false}};
   const EffectiveState e = compute_effective_state(s, health, nullptr);
-  EXPECT_EQ(e.state.vips[0].backends.size(), 3u);
+  EXPECT_EQ(pushed(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 up/3", "198.18.1.3 up/1"}));
   EXPECT_EQ(e.all_down.size(), 1u);  // the second VIP's only backend is down
 }
 

@@ -57,10 +57,23 @@ class PrometheusTest : public ::testing::Test {
     v.bytes = 6400;
     v.new_flows = 10;
     v.active_flows = 3;
-    v.per_backend.push_back({"198.18.1.1", 100, 6400, 10, 3});
+    v.dropped = 7;
+    v.per_backend.push_back({"198.18.1.1", config::BackendState::up, 100, 6400, 10, 2, 3});
     c.per_vip.push_back(v);
     c.drops["no_backend"] = 7;
-    c.per_lcore.push_back({1, 150, 140, 1000, 900, 100});
+    c.events["flows_rescheduled"] = 2;
+    control::LcoreCounters lcore;
+    lcore.lcore = 1;
+    lcore.rx_packets = 150;
+    lcore.tx_packets = 140;
+    lcore.forward = 100;
+    lcore.pass = 40;
+    lcore.reply = 3;
+    lcore.drop = 7;
+    lcore.rx_polls = 1000;
+    lcore.idle_polls = 900;
+    lcore.busy_polls = 100;
+    c.per_lcore.push_back(lcore);
     dp.counters = CountersSample{c, std::chrono::steady_clock::now()};
     control::Counters before = c;
     before.per_lcore[0].rx_polls = 500;
@@ -90,6 +103,26 @@ TEST_F(PrometheusTest, TrafficCountersAreLabelledByDataplane) {
   EXPECT_TRUE(has_line(
       text,
       R"(sluice_backend_new_flows_total{dataplane="dp1",vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 10)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_backend_rescheduled_flows_total{dataplane="dp1",vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 2)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_vip_dropped_total{dataplane="dp1",vip="198.18.0.10:80/tcp"} 7)"));
+  EXPECT_FALSE(text.find("sluice_vip_rescheduled_flows_total") != std::string::npos)
+      << "a backend-only family";
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_dataplane_events_total{dataplane="dp1",event="flows_rescheduled"} 2)"));
+}
+
+TEST_F(PrometheusTest, EveryReceivedPacketHasOneFate) {
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="forward"} 100)"));
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="pass"} 40)"));
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="reply"} 3)"));
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="drop"} 7)"));
 }
 
 TEST_F(PrometheusTest, EveryDropReasonIsExportedByName) {
@@ -124,7 +157,19 @@ TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {
   EXPECT_TRUE(
       has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
   EXPECT_TRUE(has_line(
-      text, R"(sluice_backend_scheduled{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
+      text,
+      R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.2",state="down"} 1)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.2",state="up"} 0)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.1",state="up"} 1)"));
+  EXPECT_TRUE(has_line(
+      text, R"(sluice_backend_weight{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 1)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_backend_effective_weight{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
   EXPECT_TRUE(has_line(
       text,
       R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.0005"} 0)"));

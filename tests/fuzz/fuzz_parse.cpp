@@ -7,7 +7,6 @@
 #include <span>
 
 #include "sluice/net/fast_parse.hpp"
-#include "sluice/net/gue.hpp"
 #include "sluice/net/headers.hpp"
 #include "sluice/net/parse.hpp"
 
@@ -99,17 +98,6 @@ void check_ip(std::span<const std::byte> frame, const ParsedPacket& p) {
   check_icmp(p, end);
 }
 
-void check_gue(std::span<const std::byte> frame, const ParsedPacket& p) {
-  const GueParseResult gue = parse_gue(frame, p);
-  if (!gue.ok()) {
-    FUZZ_CHECK(*gue.drop == DropReason::gue_truncated || *gue.drop == DropReason::gue_bad_version);
-    return;
-  }
-  FUZZ_CHECK(gue.gue.variant <= 1);
-  FUZZ_CHECK(gue.gue.inner_offset >= p.payload_offset);
-  FUZZ_CHECK(gue.gue.inner_offset <= std::size_t{p.payload_offset} + p.payload_length);
-}
-
 // The hot path's fast_parse() takes a frame only when parse() reads it the same way.
 void check_fast_path(std::span<const std::byte> frame, const ParseResult& full) {
   FastPacket fast;
@@ -147,10 +135,6 @@ void check(std::span<const std::byte> frame) {
   // Bytes after the IP datagram (Ethernet padding) never change the result.
   const ParseResult unpadded = parse(frame.first(std::size_t{p.l3_offset} + p.l3_length));
   FUZZ_CHECK(unpadded.ok() && unpadded.packet == p);
-
-  if (p.key.protocol == kIpProtoUdp && p.fragment != FragmentKind::non_first) {
-    check_gue(frame, p);
-  }
 }
 
 }  // namespace

@@ -73,8 +73,8 @@ def cases():
         TCP(sport=40000, dport=443, flags="S")
 
     def check_counted(verdicts, counters):
-        assert counters["pipeline"]["ipv4_options_forwarded"] == 1, counters["pipeline"]
-        assert counters["pipeline"]["ipv6_extensions_forwarded"] == 1, counters["pipeline"]
+        assert counters["events"]["ipv4_options_forwarded"] == 1, counters["events"]
+        assert counters["events"]["ipv6_extensions_forwarded"] == 1, counters["events"]
 
     out.append(Case("options_and_extensions",
                     config([vip("198.18.0.10", 80, "tcp", [B4]),

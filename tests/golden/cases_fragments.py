@@ -48,7 +48,7 @@ def cases():
         assert n4 == 3 and n6 == 3, (n4, n6)
         assert len({v["backend"] for v in verdicts[:n4]}) == 1, verdicts[:n4]
         assert len({v["backend"] for v in verdicts[n4:n4 + n6]}) == 1, verdicts[n4:n4 + n6]
-        assert counters["pipeline"]["fragments_forwarded"] == n4 + n6, counters["pipeline"]
+        assert counters["events"]["fragments_forwarded"] == n4 + n6, counters["events"]
         assert counters["drops"]["fragment_unsupported"] == 2 * n4
 
     return [Case("fragments", cfg, steps, check=together)]

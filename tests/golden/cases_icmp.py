@@ -51,12 +51,12 @@ def cases():
 
     p4, p6 = ping4(VIP4), ping6(VIP6)
     out.append(Case("icmp_echo", base, [
-        Step(p4, "reply", out=[echo_reply4(p4)]),
-        Step(p6, "reply", out=[echo_reply6(p6)]),
+        Step(p4, "reply", reply="echo", out=[echo_reply4(p4)]),
+        Step(p6, "reply", reply="echo", out=[echo_reply6(p6)]),
         passed(ping4("198.18.0.99")),                        # not a VIP address: the host's
         dropped(l2() / IP(src=CLIENT4, dst=VIP4) / ICMP(type=13), "icmp_unsupported"),
         passed(l2() / IPv6(src=CLIENT6, dst=VIP6) / ICMPv6ND_NS(tgt=VIP6)),  # neighbour discovery
-    ], check=lambda v, c: _expect(c["pipeline"]["icmp_echo_replies"] == 2, c["pipeline"])))
+    ], check=lambda v, c: _expect(c["events"]["icmp_echo_replies"] == 2, c["events"])))
 
     # The flow first, then an ICMP error about it: the error must reach the flow's backend.
     syn4 = tcp4()
@@ -69,7 +69,7 @@ def cases():
     def same_backend(verdicts, counters):
         assert verdicts[1]["backend"] == verdicts[0]["backend"], verdicts[:2]
         assert verdicts[3]["backend"] == verdicts[2]["backend"], verdicts[2:4]
-        assert counters["pipeline"]["icmp_errors_forwarded"] == 3, counters["pipeline"]
+        assert counters["events"]["icmp_errors_forwarded"] == 3, counters["events"]
 
     out.append(Case("icmp_error_to_flow_backend", base, [
         fwd(syn4, BACKENDS4),
@@ -94,18 +94,18 @@ def cases():
     single = config([vip(VIP4, 80, "tcp", ["198.18.1.1"]), vip(VIP6, 443, "tcp", ["2001:db8:1::1"]),
                      vip(VIP4, 53, "udp", ["198.18.1.1"])])
     out.append(Case("too_big_ipip", single, [
-        Step(big4, "reply", reason="too_big", out=[too_big_reply(big4, 1480)]),
+        Step(big4, "reply", reply="too_big", out=[too_big_reply(big4, 1480)]),
         fwd(fits4, "198.18.1.1"),
-        Step(big6, "reply", reason="too_big", out=[too_big_reply(big6, 1460)]),
+        Step(big6, "reply", reply="too_big", out=[too_big_reply(big6, 1460)]),
         dropped(big4_nodf, "too_big_no_df"),
-    ], check=lambda v, c: _expect(c["pipeline"]["too_big_sent"] == 2 and
-                                  c["drops"]["too_big"] == 2, c)))
+    ], check=lambda v, c: _expect(c["events"]["too_big_sent"] == 2 and "too_big" not in c["drops"]
+                                  and c["per_lcore"][0]["reply"] == 2, c)))
 
     gue = config([vip(VIP4, 80, "tcp", ["2001:db8:1::1"], encap="gue")], mtu=1400)
     big = tcp4(flags="A", payload=b"a" * (1400 - 40 - 51))   # 1349 + 52 = 1401
     ok = tcp4(flags="A", payload=b"a" * (1400 - 40 - 52))
     out.append(Case("too_big_gue_4in6", gue, [
-        Step(big, "reply", reason="too_big", out=[too_big_reply(big, 1348)]),
+        Step(big, "reply", reply="too_big", out=[too_big_reply(big, 1348)]),
         fwd(ok, "2001:db8:1::1", "gue"),
     ]))
     return out

@@ -68,7 +68,7 @@ def cases():
                 assert a == b, "a flow of a surviving backend moved"
         moved = first.count(B[1])
         assert moved > 0
-        assert counters["pipeline"]["flows_rescheduled"] == moved, counters["pipeline"]
+        assert counters["events"]["flows_rescheduled"] == moved, counters["events"]
         assert B[1] not in new
 
     out.append(sticky_case("removed_backend_reschedules", four, removed, removal))
@@ -88,7 +88,7 @@ def cases():
         fwd(tcp4(sport=3), B[0], t=102),
         fwd(tcp4(sport=3, flags="R"), B[0], t=103),
         fwd(tcp4(sport=3, flags="S"), B[1], t=110),    # RST + 5 s passed
-    ], check=lambda v, c: _check(c["pipeline"]["flows_expired"] >= 3, c["pipeline"])))
+    ], check=lambda v, c: _check(c["events"]["flows_expired"] >= 3, c["events"])))
 
     # A SYN on a closing flow is a new connection: scheduled again (round-robin: next in turn)
     # and counted as a new flow; a SYN retransmission on an open flow stays sticky.
@@ -215,7 +215,7 @@ def cases():
     small = config([vip(VIP4, 53, "udp", B[:1])], flow_table_entries=1024)
     out.append(Case("flow_table_eviction", small,
                     [fwd(udp4(sport=1 + i), B[0]) for i in range(3000)],
-                    check=lambda v, c: _check(c["pipeline"]["flows_evicted"] > 0 and
+                    check=lambda v, c: _check(c["events"]["flows_evicted"] > 0 and
                                               c["per_vip"][0]["active_flows"] <= 1024, c)))
 
     # Dataplane settings change: every outer field that comes from them follows the new

@@ -157,7 +157,8 @@ Expected = Union[bytes, Callable[[str], bytes]]  # a frame, or a function of the
 class Step:
     packet: Union[Packet, bytes]
     verdict: str
-    reason: str = ""
+    reason: str = ""  # drop: the reason counted
+    reply: str = ""   # reply: what was answered ("echo", "too_big")
     backend: Union[None, str, Sequence[str]] = None  # one address, or the allowed set
     out: List[Expected] = dataclasses.field(default_factory=list)
     t: Optional[float] = None  # seconds after T0; default: previous + 1 ms
@@ -243,9 +244,10 @@ def run_case(case: Case, sluice_pcap: str, workdir: str) -> None:
     for i, (step, v) in enumerate(zip(case.steps, verdicts)):
         if v["index"] != i:
             raise Failure(f"verdict line {i} has index {v['index']}")
-        got = (v["verdict"], v["reason"])
-        if got != (step.verdict, step.reason):
-            raise Failure(f"packet {i}: verdict {got}, expected {(step.verdict, step.reason)}")
+        got = (v["verdict"], v["reason"], v["reply"])
+        if got != (step.verdict, step.reason, step.reply):
+            raise Failure(f"packet {i}: (verdict, reason, reply) {got}, expected "
+                          f"{(step.verdict, step.reason, step.reply)}")
         if step.backend is not None:
             allowed = [step.backend] if isinstance(step.backend, str) else list(step.backend)
             if v["backend"] not in allowed:

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pipeline/pcap/offline_eal.hpp"
+#include "pipeline/counter_report.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/config/yaml.hpp"
@@ -191,7 +192,6 @@ int run(const Options& opt) {
       // Truncated captures cannot be forwarded; oversized frames would span mbufs.
       LcoreCounters& c = worker->get()->counters;
       ++c.rx_packets;
-      ++c.verdicts[static_cast<std::size_t>(Verdict::drop)];
       c.count_drop(DropReason::segmented_frame);
       verdict.verdict = Verdict::drop;
       verdict.has_reason = true;
@@ -205,6 +205,7 @@ int run(const Options& opt) {
       std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(header->caplen)), data,
                   header->caplen);
       process_burst(**worker, *snapshot, &m, 1, now, result);
+      count_handed_on(worker->get()->counters, result);
       verdict = result.verdicts[0];
       for (std::uint16_t t = 0; t < result.tx_count; ++t) {
         rte_mbuf* tx = result.tx[t];
@@ -223,6 +224,7 @@ int run(const Options& opt) {
           {"index", index},
           {"verdict", std::string(to_string(verdict.verdict))},
           {"reason", verdict.has_reason ? std::string(name_of(verdict.reason)) : std::string()},
+          {"reply", std::string(to_string(verdict.reply))},
           {"backend", backend_name(*snapshot, verdict)},
       };
       verdicts << line.dump() << '\n';
@@ -244,22 +246,9 @@ int run(const Options& opt) {
   }
 
   if (!opt.counters.empty()) {
-    const LcoreCounters* lcores[] = {&worker->get()->counters};
-    const std::uint32_t ids[] = {0};
+    const WorkerState* workers[] = {worker->get()};
     std::ofstream f(opt.counters);
-    nlohmann::json j = control::to_json(sum_counters(*snapshot, lcores, ids));
-    const LcoreCounters& c = worker->get()->counters;
-    j["pipeline"] = {
-        {"fragments_forwarded", c.fragments_forwarded},
-        {"ipv4_options_forwarded", c.ipv4_options_forwarded},
-        {"ipv6_extensions_forwarded", c.ipv6_extensions_forwarded},
-        {"icmp_echo_replies", c.icmp_echo_replies},
-        {"icmp_errors_forwarded", c.icmp_errors_forwarded},
-        {"too_big_sent", c.too_big_sent},
-        {"flows_rescheduled", c.flows_rescheduled},
-        {"flows_evicted", c.flows_evicted},
-        {"flows_expired", c.flows_expired},
-    };
+    const nlohmann::json j = control::to_json(sum_counters(*snapshot, workers));
     f << j.dump(2) << '\n';
   }
   return 0;

@@ -2,10 +2,17 @@
 // protocol. One YAML format (docs/config.md) describes it; the dataplane uses `dataplane` and
 // `vips`, the control plane also `controlplane`, `dataplanes` and the health checks.
 //
-// Backend semantics the dataplane relies on:
-//   weight > 0           takes new flows in proportion to its weight
-//   weight == 0          drained: no new flows, existing flows stay until they end
-//   absent from the VIP  gone (removed or failed health checks): its flows are rescheduled
+// A backend has three layers (docs/config.md, "Backend state"):
+//   intent       weight, drained: what the operator asked for (YAML file, sluicectl)
+//   observation  health: what the control plane's checks see (never in the desired state)
+//   pushed       state + effective_weight: what the control plane tells the dataplanes, for
+//                every configured backend, whatever its health
+// The dataplane acts on the pushed layer:
+//   up        takes new flows in proportion to its effective weight
+//   draining  keeps its flows, gets no new ones (operator's drain, or weight 0)
+//   down      failed its checks: its flows are rescheduled to backends that are up
+// A backend keeps its identity (and its counters) through every change of state; only
+// removing it from the VIP ends it.
 #pragma once
 
 #include <array>
@@ -53,15 +60,34 @@ struct HealthCheck {
   friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
 };
 
+enum class BackendState : std::uint8_t { up, draining, down };
+
 struct Backend {
   IpAddress address;
-  std::uint32_t weight = 1;
-  // Control-plane intent; the dataplane only ever sees the effective weight.
-  bool drained = false;
+  std::uint32_t weight = 1;  // intent: share of new flows (0: drained)
+  bool drained = false;      // intent: no new flows, existing flows stay until they end
   std::optional<HealthCheck> health_check;  // overrides the VIP's check
+  // Pushed layer, set by the control plane for the dataplanes. A hand-written dataplane file
+  // may leave both out: they are then derived from the intent (pushed_state()).
+  std::optional<BackendState> state;
+  std::optional<std::uint32_t> effective_weight;  // what the scheduler uses; 0 unless up
 
   friend bool operator==(const Backend&, const Backend&) = default;
 };
+
+// The state the dataplane acts on: `state` when pushed, else draining for a drained backend
+// or weight 0, else up.
+[[nodiscard]] inline BackendState pushed_state(const Backend& b) {
+  if (b.state) return *b.state;
+  return b.drained || b.weight == 0 ? BackendState::draining : BackendState::up;
+}
+
+// The weight new flows see: the effective weight (default: the configured weight) while up,
+// 0 otherwise.
+[[nodiscard]] inline std::uint32_t scheduling_weight(const Backend& b) {
+  if (pushed_state(b) != BackendState::up) return 0;
+  return b.effective_weight.value_or(b.weight);
+}
 
 // VIP whose backends are all unhealthy.
 enum class AllDownPolicy : std::uint8_t {

@@ -15,6 +15,7 @@ constexpr std::string_view kEncapNames[] = {"ipip", "gue"};
 constexpr std::string_view kFragmentPolicyNames[] = {"forward", "drop"};
 constexpr std::string_view kHealthCheckTypeNames[] = {"none", "tcp", "http", "https", "udp"};
 constexpr std::string_view kAllDownPolicyNames[] = {"keep-last-healthy", "drop"};
+constexpr std::string_view kBackendStateNames[] = {"up", "draining", "down"};
 
 // Compares with '_' and '-' treated alike, so "round_robin" finds "round-robin".
 bool same_name(std::string_view a, std::string_view b) {
@@ -88,6 +89,13 @@ std::optional<AllDownPolicy> parse_all_down_policy(std::string_view text) {
   return parse_name<AllDownPolicy>(kAllDownPolicyNames, text);
 }
 
+std::string_view to_string(BackendState s) {
+  return kBackendStateNames[static_cast<std::size_t>(s)];
+}
+std::optional<BackendState> parse_backend_state(std::string_view text) {
+  return parse_name<BackendState>(kBackendStateNames, text);
+}
+
 std::span<const std::string_view> protocol_names() {
   return kProtocolNames;
 }
@@ -105,6 +113,9 @@ std::span<const std::string_view> health_check_type_names() {
 }
 std::span<const std::string_view> all_down_policy_names() {
   return kAllDownPolicyNames;
+}
+std::span<const std::string_view> backend_state_names() {
+  return kBackendStateNames;
 }
 
 std::string format_mac(const MacAddress& mac) {
@@ -213,6 +224,12 @@ const Vip* find_vip(const State& state, const VipKey& key) {
 
 Vip* find_vip(State& state, const VipKey& key) {
   return const_cast<Vip*>(find_vip(static_cast<const State&>(state), key));
+}
+
+const Backend* find_backend(const Vip& vip, const IpAddress& address) {
+  const auto it = std::find_if(vip.backends.begin(), vip.backends.end(),
+                               [&](const Backend& b) { return b.address == address; });
+  return it == vip.backends.end() ? nullptr : &*it;
 }
 
 }  // namespace sluice::config

@@ -40,6 +40,10 @@ namespace sluice::config {
 [[nodiscard]] std::string_view to_string(AllDownPolicy a);
 [[nodiscard]] std::optional<AllDownPolicy> parse_all_down_policy(std::string_view text);
 
+// "up" | "draining" | "down"
+[[nodiscard]] std::string_view to_string(BackendState s);
+[[nodiscard]] std::optional<BackendState> parse_backend_state(std::string_view text);
+
 // Every accepted spelling, for "expected one of ..." messages and CLI help.
 [[nodiscard]] std::span<const std::string_view> protocol_names();
 [[nodiscard]] std::span<const std::string_view> scheduler_names();
@@ -47,6 +51,7 @@ namespace sluice::config {
 [[nodiscard]] std::span<const std::string_view> fragment_policy_names();
 [[nodiscard]] std::span<const std::string_view> health_check_type_names();
 [[nodiscard]] std::span<const std::string_view> all_down_policy_names();
+[[nodiscard]] std::span<const std::string_view> backend_state_names();
 
 using MacAddress = std::array<std::uint8_t, 6>;
 // "02:00:00:00:00:fe" (lower case on output; '-' separators and upper case accepted on input).
@@ -73,5 +78,7 @@ struct VipKey {
 // The VIP with this key, or nullptr.
 [[nodiscard]] const Vip* find_vip(const State& state, const VipKey& key);
 [[nodiscard]] Vip* find_vip(State& state, const VipKey& key);
+// The backend of `vip` with this address, or nullptr.
+[[nodiscard]] const Backend* find_backend(const Vip& vip, const IpAddress& address);
 
 }  // namespace sluice::config

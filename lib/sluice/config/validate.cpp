@@ -317,8 +317,30 @@ class Checker {
           add(bpath + ".weight",
               std::to_string(b.weight) + " is out of range 0.." + std::to_string(kMaxWeight));
         }
+        pushed_layer(bpath, b);
         if (b.health_check) health_check(bpath + ".health_check", *b.health_check, v.port);
       }
+    }
+  }
+
+  // state / effective_weight must agree with each other and with the intent.
+  void pushed_layer(const std::string& bpath, const Backend& b) {
+    if (b.effective_weight && *b.effective_weight > b.weight) {
+      add(bpath + ".effective_weight", std::to_string(*b.effective_weight) +
+                                           " is above the configured weight " +
+                                           std::to_string(b.weight));
+    }
+    if (!b.state) return;
+    const std::string state(to_string(*b.state));
+    if (*b.state == BackendState::up) {
+      if (b.drained) {
+        add(bpath + ".state", "up contradicts drained: true (a drained backend is draining)");
+      } else if (scheduling_weight(b) == 0) {
+        add(bpath + ".state",
+            "up with an effective weight of 0 takes no new flows: write draining");
+      }
+    } else if (b.effective_weight.value_or(0) != 0) {
+      add(bpath + ".effective_weight", "must be 0 when the state is " + state);
     }
   }
 
@@ -373,6 +395,34 @@ std::vector<FieldError> find_errors(const State& state) {
 
 Status validate(const State& state) {
   const auto errors = find_errors(state);
+  if (errors.empty()) return ok_status();
+  return Error{format_errors(errors, [](const std::string&) { return std::string(); })};
+}
+
+std::vector<FieldError> find_pushed_fields(const State& state) {
+  std::vector<FieldError> errors;
+  for (std::size_t v = 0; v < state.vips.size(); ++v) {
+    for (std::size_t k = 0; k < state.vips[v].backends.size(); ++k) {
+      const Backend& b = state.vips[v].backends[k];
+      const std::string path = "vips[" + std::to_string(v) + "].backends[" + std::to_string(k) + "]";
+      if (b.state) {
+        errors.push_back({path + ".state",
+                          "is set by the control plane from health checks and drains; to take "
+                          "the backend out of service write drained: true"});
+      }
+      if (b.effective_weight) {
+        errors.push_back({path + ".effective_weight",
+                          "is set by the control plane; write weight for the share of new flows"});
+      }
+    }
+  }
+  return errors;
+}
+
+Status validate_desired(const State& state) {
+  std::vector<FieldError> errors = find_errors(state);
+  for (FieldError& e : find_pushed_fields(state))
+    errors.push_back(std::move(e));
   if (errors.empty()) return ok_status();
   return Error{format_errors(errors, [](const std::string&) { return std::string(); })};
 }

@@ -47,6 +47,12 @@ struct FieldError {
 inline constexpr std::size_t kMaxReportedErrors = 20;
 [[nodiscard]] Status validate(const State& state);
 
+// The desired state (the control plane's config file, state file and API changes) holds the
+// operator's intent only: a backend's pushed layer (state, effective_weight) is computed by the
+// control plane from the intent and the health checks. validate() plus that rule.
+[[nodiscard]] std::vector<FieldError> find_pushed_fields(const State& state);
+[[nodiscard]] Status validate_desired(const State& state);
+
 // Joins errors the way validate() does; `prefix(path)` may prepend a location to each line.
 template <typename Prefix>
 [[nodiscard]] std::string format_errors(const std::vector<FieldError>& errors, Prefix&& prefix) {

@@ -94,6 +94,20 @@ class Reader {
     out = *parsed;
   }
 
+  // An object of name -> count at `key` (absent: none).
+  void count_map(std::string_view key, std::map<std::string, std::uint64_t>& out) {
+    const json* v = find(key, false);
+    if (v == nullptr) return;
+    if (!v->is_object()) return fail(at(key), "expected an object, got " + describe(*v));
+    for (const auto& [name, count] : v->items()) {
+      if (!count.is_number_unsigned() &&
+          !(count.is_number_integer() && count.get<std::int64_t>() >= 0)) {
+        return fail(at(key) + "." + name, "expected a count, got " + describe(count));
+      }
+      out[name] = count.get<std::uint64_t>();
+    }
+  }
+
   // Each element of the array at `key` (absent: none) read by fn(Reader&, T&).
   template <typename T, typename Fn>
   void list(std::string_view key, std::vector<T>& out, Fn&& fn) {
@@ -142,6 +156,13 @@ void read_lcore_counters(Reader& r, LcoreCounters& c) {
   r.integer("lcore", c.lcore);
   r.integer("rx_packets", c.rx_packets);
   r.integer("tx_packets", c.tx_packets);
+  r.integer("forward", c.forward);
+  r.integer("reply", c.reply);
+  r.integer("pass", c.pass);
+  r.integer("drop", c.drop);
+  r.integer("host_rx_packets", c.host_rx_packets);
+  r.integer("host_relayed", c.host_relayed);
+  r.integer("host_relay_refused", c.host_relay_refused);
   r.integer("rx_polls", c.rx_polls);
   r.integer("idle_polls", c.idle_polls);
   r.integer("busy_polls", c.busy_polls);
@@ -149,9 +170,17 @@ void read_lcore_counters(Reader& r, LcoreCounters& c) {
 
 void read_backend_counters(Reader& r, BackendCounters& c) {
   r.text("address", c.address);
+  std::string state;
+  r.text("state", state);
+  if (!state.empty()) {
+    const auto parsed = config::parse_backend_state(state);
+    if (!parsed) return r.fail(r.at("state"), "\"" + state + "\" is not up, draining or down");
+    c.state = *parsed;
+  }
   r.integer("packets", c.packets);
   r.integer("bytes", c.bytes);
   r.integer("new_flows", c.new_flows);
+  r.integer("rescheduled_flows", c.rescheduled_flows);
   r.integer("active_flows", c.active_flows);
 }
 
@@ -161,6 +190,8 @@ void read_vip_counters(Reader& r, VipCounters& c) {
   r.integer("bytes", c.bytes);
   r.integer("new_flows", c.new_flows);
   r.integer("active_flows", c.active_flows);
+  r.integer("dropped", c.dropped);
+  r.integer("replied", c.replied);
   r.list("per_backend", c.per_backend, read_backend_counters);
 }
 
@@ -349,6 +380,13 @@ json to_json(const Counters& v) {
     per_lcore.push_back({{"lcore", c.lcore},
                          {"rx_packets", c.rx_packets},
                          {"tx_packets", c.tx_packets},
+                         {"forward", c.forward},
+                         {"reply", c.reply},
+                         {"pass", c.pass},
+                         {"drop", c.drop},
+                         {"host_rx_packets", c.host_rx_packets},
+                         {"host_relayed", c.host_relayed},
+                         {"host_relay_refused", c.host_relay_refused},
                          {"rx_polls", c.rx_polls},
                          {"idle_polls", c.idle_polls},
                          {"busy_polls", c.busy_polls}});
@@ -358,9 +396,11 @@ json to_json(const Counters& v) {
     json per_backend = json::array();
     for (const BackendCounters& b : c.per_backend) {
       per_backend.push_back({{"address", b.address},
+                             {"state", std::string(config::to_string(b.state))},
                              {"packets", b.packets},
                              {"bytes", b.bytes},
                              {"new_flows", b.new_flows},
+                             {"rescheduled_flows", b.rescheduled_flows},
                              {"active_flows", b.active_flows}});
     }
     per_vip.push_back({{"vip", c.vip},
@@ -368,29 +408,38 @@ json to_json(const Counters& v) {
                        {"bytes", c.bytes},
                        {"new_flows", c.new_flows},
                        {"active_flows", c.active_flows},
+                       {"dropped", c.dropped},
+                       {"replied", c.replied},
                        {"per_backend", std::move(per_backend)}});
   }
   json drops = json::object();
   for (const auto& [name, count] : v.drops)
     drops[name] = count;
+  json events = json::object();
+  for (const auto& [name, count] : v.events)
+    events[name] = count;
   return json{{"generation", v.generation},
               {"per_lcore", std::move(per_lcore)},
               {"per_vip", std::move(per_vip)},
-              {"drops", std::move(drops)}};
+              {"drops", std::move(drops)},
+              {"events", std::move(events)}};
 }
 
 json to_json(const ExplainFlow& v) {
-  return json{{"src", v.src.to_string()},
-              {"dst", v.dst.to_string()},
-              {"src_port", v.src_port},
-              {"dst_port", v.dst_port},
-              {"protocol", std::string(config::to_string(v.protocol))}};
+  json j{{"src", v.src.to_string()},
+         {"dst", v.dst.to_string()},
+         {"src_port", v.src_port},
+         {"dst_port", v.dst_port},
+         {"protocol", std::string(config::to_string(v.protocol))}};
+  if (v.syn) j["syn"] = true;  // absent: a packet of an existing connection
+  return j;
 }
 
 json to_json(const ExplainResult& v) {
   json j{{"vip", v.vip},
          {"backend", v.backend},
          {"source", std::string(to_string(v.source))},
+         {"action", v.action},
          {"reason", v.reason}};
   if (v.flow_hash) j["flow_hash"] = *v.flow_hash;
   if (v.maglev_slot) j["maglev_slot"] = *v.maglev_slot;
@@ -424,23 +473,15 @@ Result<Counters> counters_from_json(const json& j) {
     r.integer("generation", v.generation);
     r.list("per_lcore", v.per_lcore, read_lcore_counters);
     r.list("per_vip", v.per_vip, read_vip_counters);
-    if (const json* drops = r.find("drops", false)) {
-      if (!drops->is_object())
-        return r.fail("drops", "expected an object, got " + describe(*drops));
-      for (const auto& [name, count] : drops->items()) {
-        if (!count.is_number_unsigned() &&
-            !(count.is_number_integer() && count.get<std::int64_t>() >= 0)) {
-          return r.fail("drops." + name, "expected a count, got " + describe(count));
-        }
-        v.drops[name] = count.get<std::uint64_t>();
-      }
-    }
+    r.count_map("drops", v.drops);
+    r.count_map("events", v.events);
   });
 }
 
 Result<ExplainFlow> explain_flow_from_json(const json& j) {
   if (j.is_object()) {
-    if (auto keys = only_keys(j, "flow", {"src", "dst", "src_port", "dst_port", "protocol"});
+    if (auto keys =
+            only_keys(j, "flow", {"src", "dst", "src_port", "dst_port", "protocol", "syn"});
         !keys) {
       return keys.error();
     }
@@ -453,10 +494,14 @@ Result<ExplainFlow> explain_flow_from_json(const json& j) {
   r.integer("dst_port", flow.dst_port, true);
   std::string protocol;
   r.text("protocol", protocol, true);
+  r.boolean("syn", flow.syn);
   if (!r.ok()) return r.error();
   const auto parsed = config::parse_protocol(protocol);
   if (!parsed) return Error{"flow.protocol: expected tcp or udp, got \"" + protocol + "\""};
   flow.protocol = *parsed;
+  if (flow.syn && flow.protocol != config::Protocol::tcp) {
+    return Error{"flow.syn: only a TCP flow has SYNs"};
+  }
   if (flow.src.family != flow.dst.family) {
     return Error{"flow.dst: " + flow.dst.to_string() + " is not the same IP version as flow.src (" +
                  flow.src.to_string() + ")"};
@@ -479,6 +524,7 @@ Result<ExplainResult> explain_result_from_json(const json& j) {
     } else {
       r.fail("source", "expected flow_table, scheduler or none, got \"" + source + "\"");
     }
+    r.text("action", v.action);
     r.text("reason", v.reason);
     r.optional_integer("flow_hash", v.flow_hash);
     r.optional_integer("maglev_slot", v.maglev_slot);

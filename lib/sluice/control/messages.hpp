@@ -48,13 +48,16 @@ struct GetStatusRequest {};
 // {"op":"get_counters"}  Reply: {"ok":true, ...Counters}
 struct GetCountersRequest {};
 
-// The 5-tuple to explain; {"src","dst","src_port","dst_port","protocol":"tcp"|"udp"}.
+// The 5-tuple to explain; {"src","dst","src_port","dst_port","protocol":"tcp"|"udp"} and
+// optionally "syn": true to ask about a TCP SYN (a new connection) instead of a packet of an
+// existing one.
 struct ExplainFlow {
   IpAddress src;
   IpAddress dst;
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   config::Protocol protocol = config::Protocol::tcp;
+  bool syn = false;
 
   // The parser's view of the same flow (for flow-hash and flow-table lookups).
   [[nodiscard]] FlowKey to_flow_key() const;
@@ -133,10 +136,20 @@ struct DataplaneStatus {
 
 // ---- Counters (summed over lcores on read; they only go up) -------------------------------
 
+// Per lcore: every packet the pipeline received is counted once in rx_packets and once, at its
+// fate, in forward, reply, pass or drop (rx = forward + reply + pass + drop, apart from the few
+// packets in flight when read); drop is the sum of the drop reasons.
 struct LcoreCounters {
   std::uint32_t lcore = 0;
   std::uint64_t rx_packets = 0;
-  std::uint64_t tx_packets = 0;
+  std::uint64_t tx_packets = 0;  // handed to a NIC, host relays included
+  std::uint64_t forward = 0;     // encapsulated and sent to a backend
+  std::uint64_t reply = 0;       // answered to the client (echo reply, frag-needed / too big)
+  std::uint64_t pass = 0;        // handed to the host kernel
+  std::uint64_t drop = 0;        // freed under one drop reason
+  std::uint64_t host_rx_packets = 0;  // from the host kernel, relayed to the uplink
+  std::uint64_t host_relayed = 0;
+  std::uint64_t host_relay_refused = 0;
   std::uint64_t rx_polls = 0;    // rx_burst calls
   std::uint64_t idle_polls = 0;  // ... that returned no packet
   std::uint64_t busy_polls = 0;  // ... that returned at least one; load = busy / rx_polls
@@ -146,20 +159,26 @@ struct LcoreCounters {
 
 struct BackendCounters {
   std::string address;  // "198.18.1.1"
+  config::BackendState state = config::BackendState::up;  // in the dataplane's running state
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;  // bytes received from clients (before encapsulation)
   std::uint64_t new_flows = 0;
-  std::uint64_t active_flows = 0;  // a gauge: flow-table entries now pointing at it
+  std::uint64_t rescheduled_flows = 0;  // flows moved to it from a backend gone or down
+  std::uint64_t active_flows = 0;       // a gauge: flow-table entries now pinned to it
 
   friend bool operator==(const BackendCounters&, const BackendCounters&) = default;
 };
 
+// packets, bytes, new_flows and active_flows are the sums over per_backend; dropped and
+// replied count what reached the VIP but none of its backends.
 struct VipCounters {
   std::string vip;  // config::vip_key(): "198.18.0.10:80/tcp"
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t new_flows = 0;
   std::uint64_t active_flows = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t replied = 0;
   std::vector<BackendCounters> per_backend;
 
   friend bool operator==(const VipCounters&, const VipCounters&) = default;
@@ -169,7 +188,8 @@ struct Counters {
   std::uint64_t generation = 0;  // of the state the per-VIP counters belong to
   std::vector<LcoreCounters> per_lcore;
   std::vector<VipCounters> per_vip;
-  std::map<std::string, std::uint64_t> drops;  // drop_reason.hpp name -> count (all reasons)
+  std::map<std::string, std::uint64_t> drops;   // drop_reason.hpp name -> count (all reasons)
+  std::map<std::string, std::uint64_t> events;  // behaviour counters (docs/dataplane.md)
 
   friend bool operator==(const Counters&, const Counters&) = default;
 };
@@ -179,7 +199,8 @@ struct Counters {
 enum class ExplainSource : std::uint8_t {
   none,        // no VIP matched, or no backend could be chosen
   flow_table,  // an existing flow-table entry pinned the backend
-  scheduler,   // a new flow: the VIP's scheduler would choose this backend
+  scheduler,   // the VIP's scheduler would choose this backend (a new flow, a new connection
+               // on a reused 5-tuple, or a flow whose backend is gone or down)
 };
 [[nodiscard]] std::string_view to_string(ExplainSource s);
 
@@ -187,7 +208,9 @@ struct ExplainResult {
   std::string vip;      // matched VIP key, "" when none
   std::string backend;  // chosen backend address, "" when none
   ExplainSource source = ExplainSource::none;
-  std::string reason;                        // one human sentence: why this backend (or why none)
+  std::string action;  // what the worker does: hit | reschedule | new_connection | new_flow |
+                       // no_backend | pass (no VIP)
+  std::string reason;  // one human sentence: why this backend (or why none)
   std::optional<std::uint32_t> flow_hash;    // the 5-tuple hash used for Maglev and GUE
   std::optional<std::uint32_t> maglev_slot;  // flow_hash % table size, maglev only
   std::optional<std::uint32_t> lcore;        // the lcore whose flow table holds the entry

@@ -19,7 +19,7 @@ inline State valid_state() {
   Vip web;
   web.address = ip("198.18.0.10");
   web.port = 80;
-  web.backends = {Backend{ip("198.18.1.1"), 1, false, {}}, Backend{ip("198.18.1.2"), 2, false, {}}};
+  web.backends = {Backend{ip("198.18.1.1"), 1, false, {}, {}, {}}, Backend{ip("198.18.1.2"), 2, false, {}, {}, {}}};
   s.vips.push_back(web);
 
   Vip dns;
@@ -27,7 +27,7 @@ inline State valid_state() {
   dns.port = 53;
   dns.protocol = Protocol::udp;
   dns.encap = Encap::gue;
-  dns.backends = {Backend{ip("2001:db8:1::1"), 1, false, {}}};
+  dns.backends = {Backend{ip("2001:db8:1::1"), 1, false, {}, {}, {}}};
   s.vips.push_back(dns);
   return s;
 }

@@ -64,7 +64,7 @@ TEST(Json, UnknownKeysAreRefusedByName) {
   j["vips"][1]["backends"][0]["wieght"] = 3;
   EXPECT_EQ(json_error(j),
             "vips[1].backends[0].wieght: unknown key (allowed here: address, weight, drained, "
-            "health_check); did you mean \"weight\"?");
+            "health_check, state, effective_weight); did you mean \"weight\"?");
   j = to_json(valid_state());
   j["extra"] = true;
   EXPECT_THAT(json_error(j), HasSubstr("extra: unknown key (allowed here: generation,"));

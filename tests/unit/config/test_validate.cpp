@@ -310,7 +310,7 @@ TEST(Validate, TooManyBackendsForMaglev) {
     IpAddress a = ip("2001:db8:1::");
     a.bytes[14] = static_cast<std::uint8_t>((i + 1) >> 8);
     a.bytes[15] = static_cast<std::uint8_t>(i + 1);
-    v.backends.push_back(Backend{a, 1, false, {}});
+    v.backends.push_back(Backend{a, 1, false, {}, {}, {}});
   }
   const auto errors = find_errors(s);
   ASSERT_EQ(errors.size(), 1u);

@@ -425,7 +425,7 @@ State rich_state() {
   any.address = ip("198.18.0.20");
   any.port = 0;
   any.scheduler = Scheduler::round_robin;
-  any.backends = {Backend{ip("2001:db8:1::20"), 65535, false, {}}};
+  any.backends = {Backend{ip("2001:db8:1::20"), 65535, false, {}, {}, {}}};
   s.vips.push_back(any);
   ControlplaneSettings cp;
   cp.api_socket = "/tmp/api sock";

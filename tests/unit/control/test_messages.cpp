@@ -23,7 +23,7 @@ config::State small_state() {
   config::Vip v;
   v.address = ip("198.18.0.10");
   v.port = 80;
-  v.backends = {config::Backend{ip("198.18.1.1"), 1, false, {}}};
+  v.backends = {config::Backend{ip("198.18.1.1"), 1, false, {}, {}, {}}};
   s.vips.push_back(v);
   return s;
 }
@@ -96,7 +96,17 @@ TEST(Messages, ExplainRequest) {
   EXPECT_EQ(flow.src_port, 1234);
   EXPECT_EQ(flow.dst_port, 80);
   EXPECT_EQ(flow.protocol, config::Protocol::tcp);
+  EXPECT_FALSE(flow.syn);
   EXPECT_EQ(to_json(*r), j);
+
+  json syn = j;
+  syn["flow"]["syn"] = true;
+  auto with_syn = parse_request(syn);
+  ASSERT_TRUE(with_syn.ok()) << with_syn.error().message;
+  EXPECT_TRUE(std::get<ExplainRequest>(*with_syn).flow.syn);
+  EXPECT_EQ(to_json(*with_syn), syn);
+  syn["flow"]["protocol"] = "udp";
+  EXPECT_EQ(parse_request(syn).error().message, "flow.syn: only a TCP flow has SYNs");
 
   const FlowKey key = flow.to_flow_key();
   EXPECT_EQ(key.src(), flow.src);
@@ -147,19 +157,41 @@ TEST(Messages, Replies) {
 Counters sample_counters() {
   Counters c;
   c.generation = 5;
-  c.per_lcore = {{1, 100, 90, 1000, 900, 100}, {2, 0, 0, 10, 10, 0}};
+  LcoreCounters busy;
+  busy.lcore = 1;
+  busy.rx_packets = 100;
+  busy.tx_packets = 90;
+  busy.forward = 80;
+  busy.reply = 4;
+  busy.pass = 6;
+  busy.drop = 10;
+  busy.host_rx_packets = 3;
+  busy.host_relayed = 2;
+  busy.host_relay_refused = 1;
+  busy.rx_polls = 1000;
+  busy.idle_polls = 900;
+  busy.busy_polls = 100;
+  LcoreCounters idle;
+  idle.lcore = 2;
+  idle.rx_polls = 10;
+  idle.idle_polls = 10;
+  c.per_lcore = {busy, idle};
   VipCounters v;
   v.vip = "198.18.0.10:80/tcp";
   v.packets = 100;
   v.bytes = 6400;
   v.new_flows = 10;
   v.active_flows = 7;
-  v.per_backend = {{"198.18.1.1", 60, 3840, 6, 4}, {"198.18.1.2", 40, 2560, 4, 3}};
+  v.dropped = 2;
+  v.replied = 1;
+  v.per_backend = {{"198.18.1.1", config::BackendState::up, 60, 3840, 6, 1, 4},
+                   {"198.18.1.2", config::BackendState::down, 40, 2560, 4, 0, 3}};
   c.per_vip.push_back(v);
   for (const auto& info : kDropReasons)
     c.drops[std::string(info.name)] = 0;
   c.drops["no_backend"] = 3;
   c.drops["tx_full"] = 18446744073709551615ull;  // counters are full 64-bit
+  c.events["flows_rescheduled"] = 1;
   return c;
 }
 
@@ -169,6 +201,9 @@ TEST(Messages, CountersRoundTrip) {
   EXPECT_EQ(j["per_lcore"][0]["busy_polls"], 100);
   EXPECT_EQ(j["per_vip"][0]["vip"], "198.18.0.10:80/tcp");
   EXPECT_EQ(j["per_vip"][0]["per_backend"][1]["address"], "198.18.1.2");
+  EXPECT_EQ(j["per_vip"][0]["per_backend"][1]["state"], "down");
+  EXPECT_EQ(j["per_lcore"][0]["forward"], 80);
+  EXPECT_EQ(j["events"]["flows_rescheduled"], 1);
   EXPECT_EQ(j["drops"]["no_backend"], 3);
   EXPECT_EQ(j["drops"].size(), kDropReasonCount);
   auto back = counters_from_json(json::parse(ok_reply(j).dump()));

@@ -1,5 +1,5 @@
-// Every malformed case gives exactly the expected drop reason, and every reason the parser
-// (and the GUE parser) can return is produced by at least one case here.
+// Every malformed case gives exactly the expected drop reason, and every reason the parser can
+// return is produced by at least one case here.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "sluice/net/builder.hpp"
-#include "sluice/net/gue.hpp"
 #include "sluice/net/parse.hpp"
 
 namespace sluice::net {
@@ -19,7 +18,6 @@ struct DropCase {
   std::string name;
   ByteBuffer frame;
   DropReason expected;
-  bool through_gue = false;  // parse() must pass; parse_gue() on the UDP payload must drop
 };
 
 void PrintTo(const DropCase& c, std::ostream* os) {
@@ -29,29 +27,15 @@ void PrintTo(const DropCase& c, std::ostream* os) {
 // Reasons before the "Dataplane decisions" section belong to the parsers.
 constexpr auto kFirstDataplaneReason = DropReason::no_backend;
 
-ByteBuffer bytes(std::initializer_list<int> values) {
-  ByteBuffer out;
-  for (int v : values)
-    out.push_back(static_cast<std::byte>(v));
-  return out;
-}
-
 ByteBuffer v4_quote_with_l4_bytes(std::size_t l4_bytes) {
   return quote({.ip = Ipv4Spec{}, .l4 = TcpSpec{}}, l4_bytes);
-}
-
-ByteBuffer gue_frame(ByteBuffer udp_payload, std::optional<std::uint16_t> udp_length = {},
-                     std::size_t padding = 0) {
-  return build_frame({.l4 = UdpSpec{.dst_port = 6080, .length = udp_length},
-                      .payload = std::move(udp_payload),
-                      .padding = padding});
 }
 
 std::vector<DropCase> drop_cases() {
   const ByteBuffer tcp_v4 = build_frame({.l4 = TcpSpec{}});
   std::vector<DropCase> c;
-  auto add = [&c](std::string name, ByteBuffer frame, DropReason reason, bool gue = false) {
-    c.push_back({std::move(name), std::move(frame), reason, gue});
+  auto add = [&c](std::string name, ByteBuffer frame, DropReason reason) {
+    c.push_back({std::move(name), std::move(frame), reason});
   };
 
   // Layer 2.
@@ -248,22 +232,6 @@ std::vector<DropCase> drop_cases() {
                               .l4 = UdpSpec{}}))}),
       DropReason::icmp_inner_malformed);
 
-  // GUE, parsed from a UDP payload.
-  add("gue: empty udp payload", gue_frame({}), DropReason::gue_truncated, true);
-  add("gue: 3 bytes", gue_frame(bytes({0x00, 0x04, 0x00})), DropReason::gue_truncated, true);
-  {
-    ByteBuffer cut = gue_header(kIpProtoIpip, 2);  // 4 + 8 bytes of extension fields
-    cut.pop_back();
-    add("gue: hlen past udp payload", gue_frame(cut), DropReason::gue_truncated, true);
-  }
-  add("gue: hlen inside padding, past udp length",
-      gue_frame(gue_header(kIpProtoIpip, 1), std::uint16_t{8 + 4}, 4), DropReason::gue_truncated,
-      true);
-  add("gue: version 2", gue_frame(gue_header(kIpProtoIpip, 0, false, 0, 2)),
-      DropReason::gue_bad_version, true);
-  add("gue: version 3", gue_frame(bytes({0xC0, 0, 0, 0})), DropReason::gue_bad_version, true);
-  add("gue: variant 1 with ip version 5", gue_frame(bytes({0x50, 0, 0, 0})),
-      DropReason::gue_bad_version, true);
   return c;
 }
 
@@ -272,16 +240,8 @@ class ParseDrops : public ::testing::TestWithParam<DropCase> {};
 TEST_P(ParseDrops, GivesTheExpectedReason) {
   const DropCase& dc = GetParam();
   const ParseResult result = parse(dc.frame);
-  if (!dc.through_gue) {
-    ASSERT_FALSE(result.ok()) << dc.name << ": parsed, expected " << name_of(dc.expected);
-    EXPECT_EQ(name_of(*result.drop), name_of(dc.expected)) << dc.name;
-    return;
-  }
-  ASSERT_TRUE(result.ok()) << dc.name << ": outer parse dropped " << name_of(*result.drop);
-  ASSERT_EQ(result.packet.key.protocol, kIpProtoUdp);
-  const GueParseResult gue = parse_gue(dc.frame, result.packet);
-  ASSERT_FALSE(gue.ok()) << dc.name;
-  EXPECT_EQ(name_of(*gue.drop), name_of(dc.expected)) << dc.name;
+  ASSERT_FALSE(result.ok()) << dc.name << ": parsed, expected " << name_of(dc.expected);
+  EXPECT_EQ(name_of(*result.drop), name_of(dc.expected)) << dc.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ParseDrops, ::testing::ValuesIn(drop_cases()),

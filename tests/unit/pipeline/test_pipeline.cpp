@@ -4,9 +4,13 @@
 #include <rte_mempool.h>
 
 #include <cstring>
+#include <map>
+#include <optional>
 #include <memory>
 
 #include "pipeline/pcap/offline_eal.hpp"
+#include "pipeline/counter_report.hpp"
+#include "pipeline/explain.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sluice/lb/flow_hash.hpp"
 #include "sluice/net/builder.hpp"
@@ -33,7 +37,13 @@ rte_mempool* pool() {
   return mp;
 }
 
-config::State state_with(std::vector<std::pair<const char*, std::uint32_t>> backends) {
+struct BackendSpec {
+  const char* address;
+  std::uint32_t weight = 1;
+  std::optional<config::BackendState> state = {};
+};
+
+config::State state_with(std::vector<BackendSpec> backends) {
   config::State s;
   s.generation = 1;
   s.dataplane.tunnel_source_v4 = address("198.18.0.1");
@@ -43,10 +53,11 @@ config::State state_with(std::vector<std::pair<const char*, std::uint32_t>> back
   v.address = address("198.18.0.10");
   v.port = 80;
   v.maglev_table_size = 251;
-  for (auto [a, w] : backends) {
+  for (const BackendSpec& spec : backends) {
     config::Backend b;
-    b.address = address(a);
-    b.weight = w;
+    b.address = address(spec.address);
+    b.weight = spec.weight;
+    b.state = spec.state;
     v.backends.push_back(b);
   }
   s.vips.push_back(v);
@@ -85,6 +96,7 @@ class PipelineTest : public ::testing::Test {
     std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
                 frame.size());
     process_burst(*worker_, *snapshot_, &m, 1, now, result_);
+    count_handed_on(worker_->counters, result_);
     for (std::uint16_t i = 0; i < result_.tx_count; ++i)
       rte_pktmbuf_free(result_.tx[i]);
     for (std::uint16_t i = 0; i < result_.pass_count; ++i)
@@ -95,8 +107,30 @@ class PipelineTest : public ::testing::Test {
   std::string backend_of(const PacketVerdict& v) const {
     return snapshot_->backends[v.backend].address.to_string();
   }
-  const ObjectCounters& vip_counters() const {
-    return worker_->counters.vips[snapshot_->vips[0].id];
+  // The VIP's counters as the control socket reports them (sums over its backends).
+  control::VipCounters vip_counters() const {
+    const WorkerState* workers[] = {worker_.get()};
+    return sum_counters(*snapshot_, workers).per_vip.at(0);
+  }
+  BackendId id_of(const char* backend) const {
+    for (const BackendId id : snapshot_->vips[0].backends) {
+      if (snapshot_->backends[id].address == address(backend)) return id;
+    }
+    ADD_FAILURE() << backend << " is not a backend";
+    return kNoBackendId;
+  }
+  // The active-flow gauges agree with the flow table: every occupied entry counts once, on
+  // the backend it is pinned to.
+  void expect_gauges_match_the_table() const {
+    std::map<BackendId, std::uint32_t> pinned;
+    worker_->flows.for_each_entry([&](const FlowEntry& e) {
+      if (e.backend != kNoBackendId) ++pinned[e.backend];
+    });
+    for (BackendId id = 0; id < kMaxBackends; ++id) {
+      const auto it = pinned.find(id);
+      EXPECT_EQ(worker_->scheduler.active_flows[id], it == pinned.end() ? 0u : it->second)
+          << "backend id " << id;
+    }
   }
 
   BackendRegistry registry_;
@@ -175,9 +209,64 @@ TEST_F(PipelineTest, RemovedBackendReschedulesDrainedKeeps) {
   const PacketVerdict moved = run(tcp(1000, kTcpAck), 2 * kSecond);
   EXPECT_EQ(backend_of(moved), other);
   EXPECT_EQ(worker_->counters.flows_rescheduled, 1u);
-  EXPECT_EQ(worker_->counters.backends[first.backend].active_flows, 0u);
-  EXPECT_EQ(worker_->counters.backends[moved.backend].active_flows, 1u);
+  EXPECT_EQ(worker_->scheduler.active_flows[first.backend], 0u);
+  EXPECT_EQ(worker_->scheduler.active_flows[moved.backend], 1u);
+  EXPECT_EQ(worker_->counters.backends[moved.backend].rescheduled_flows, 1u);
   EXPECT_EQ(backend_of(run(tcp(1000, kTcpAck), 3 * kSecond)), other) << "stays moved";
+  expect_gauges_match_the_table();
+}
+
+// A backend that fails its checks stays in the state as `down`: same id, same counters; its
+// flows move; when it is up again it takes new flows and no existing flow moves.
+TEST_F(PipelineTest, DownBackendKeepsItsIdentityAndComesBackWithoutMovingFlows) {
+  using config::BackendState;
+  std::map<std::uint16_t, BackendId> before;  // source port -> backend
+  for (std::uint16_t port = 1000; port < 1064; ++port)
+    before[port] = run(tcp(port, kTcpSyn), 0).backend;
+  const BackendId be1 = id_of("198.18.1.1");
+  const BackendId be2 = id_of("198.18.1.2");
+  const std::uint64_t be2_packets = worker_->counters.backends[be2].packets;
+  ASSERT_GT(be2_packets, 0u);
+
+  load(state_with({{"198.18.1.1"}, {"198.18.1.2", 1, BackendState::down}}));
+  EXPECT_EQ(id_of("198.18.1.2"), be2) << "a down backend keeps its id";
+  for (auto& [port, backend] : before) {
+    const PacketVerdict v = run(tcp(port, kTcpAck), kSecond);
+    EXPECT_EQ(v.backend, be1) << "port " << port << ": a flow stayed on the down backend";
+    backend = v.backend;
+  }
+  EXPECT_EQ(worker_->counters.flows_rescheduled, be2_packets);
+  EXPECT_EQ(worker_->scheduler.active_flows[be2], 0u);
+  expect_gauges_match_the_table();
+
+  load(state_with({{"198.18.1.1"}, {"198.18.1.2"}}));  // up again
+  for (const auto& [port, backend] : before)
+    EXPECT_EQ(run(tcp(port, kTcpAck), 2 * kSecond).backend, backend) << "port " << port;
+  bool be2_got_one = false;
+  for (std::uint16_t port = 2000; port < 2064; ++port)
+    be2_got_one |= run(tcp(port, kTcpSyn), 2 * kSecond).backend == be2;
+  EXPECT_TRUE(be2_got_one) << "the returning backend takes new flows";
+  // Its counters went on from where they were: nothing was reset by the flap.
+  EXPECT_GT(worker_->counters.backends[be2].packets, be2_packets);
+  const control::VipCounters vip = vip_counters();
+  std::uint64_t sum = 0;
+  for (const control::BackendCounters& b : vip.per_backend)
+    sum += b.packets;
+  EXPECT_EQ(vip.packets, sum);
+  EXPECT_EQ(vip.packets, 64u + 64u + 64u + 64u);
+  expect_gauges_match_the_table();
+}
+
+TEST_F(PipelineTest, DrainingBackendKeepsItsFlowsAndGetsNoNewOnes) {
+  using config::BackendState;
+  const PacketVerdict first = run(tcp(1000, kTcpSyn), 0);
+  const std::string chosen = backend_of(first);
+  const std::string other = chosen == "198.18.1.1" ? "198.18.1.2" : "198.18.1.1";
+  load(state_with({{chosen.c_str(), 1, BackendState::draining}, {other.c_str()}}));
+  EXPECT_EQ(backend_of(run(tcp(1000, kTcpAck), kSecond)), chosen);
+  for (std::uint16_t port = 2000; port < 2032; ++port)
+    EXPECT_EQ(backend_of(run(tcp(port, kTcpSyn), kSecond)), other);
+  EXPECT_EQ(worker_->counters.flows_rescheduled, 0u);
 }
 
 TEST_F(PipelineTest, ExplainReportsTheFlowTableThenTheScheduler) {
@@ -185,22 +274,27 @@ TEST_F(PipelineTest, ExplainReportsTheFlowTableThenTheScheduler) {
   const PacketVerdict v = run(syn, 0);
   const ParseResult parsed = parse(syn);
   const WorkerState* workers[] = {worker_.get()};
-  const Explanation pinned = explain(*snapshot_, workers, parsed.packet.key);
+  const control::ExplainResult pinned = explain(*snapshot_, workers, parsed.packet.key);
   EXPECT_EQ(pinned.source, control::ExplainSource::flow_table);
   EXPECT_EQ(pinned.backend, backend_of(v));
   EXPECT_EQ(pinned.vip, "198.18.0.10:80/tcp");
+  EXPECT_EQ(pinned.action, "hit");
   EXPECT_NE(pinned.reason.find("TCP: not yet ACKed"), std::string::npos) << pinned.reason;
   run(tcp(1000, kTcpAck), 0);
   EXPECT_NE(explain(*snapshot_, workers, parsed.packet.key).reason.find("TCP: established"),
             std::string::npos);
   run(tcp(1000, kTcpAck | kTcpFin), 0);
-  const Explanation closing = explain(*snapshot_, workers, parsed.packet.key);
+  const control::ExplainResult closing = explain(*snapshot_, workers, parsed.packet.key);
   EXPECT_EQ(closing.backend, backend_of(v)) << "its next non-SYN packet still goes there";
   EXPECT_NE(closing.reason.find("TCP: closing"), std::string::npos) << closing.reason;
+  const control::ExplainResult reused = explain(*snapshot_, workers, parsed.packet.key, true);
+  EXPECT_EQ(reused.action, "new_connection") << "a SYN on a closing entry is a new connection";
+  EXPECT_EQ(reused.source, control::ExplainSource::scheduler);
 
   const ParseResult fresh = parse(tcp(4321, kTcpSyn));
-  const Explanation next = explain(*snapshot_, workers, fresh.packet.key);
+  const control::ExplainResult next = explain(*snapshot_, workers, fresh.packet.key);
   EXPECT_EQ(next.source, control::ExplainSource::scheduler);
+  EXPECT_EQ(next.action, "new_flow");
   EXPECT_EQ(next.flow_hash, lb::flow_hash_5tuple(fresh.packet.key));
   ASSERT_TRUE(next.maglev_slot.has_value());
   EXPECT_EQ(next.backend, backend_of(run(tcp(4321, kTcpSyn), 0))) << "explain predicted it";
@@ -210,22 +304,58 @@ TEST_F(PipelineTest, CountersSumOverLcores) {
   run(tcp(1000, kTcpSyn), 0);
   run(tcp(1000, kTcpAck), 0);
   run(build_frame({.ethernet = {.ethertype = kEtherTypeArp}, .ip = NoIp{}}), 0);
-  const LcoreCounters* lcores[] = {&worker_->counters, &worker_->counters};
-  const std::uint32_t ids[] = {1, 2};
-  const control::Counters sum = sum_counters(*snapshot_, lcores, ids);
+  const WorkerState* workers[] = {worker_.get(), worker_.get()};
+  const control::Counters sum = sum_counters(*snapshot_, workers);
   ASSERT_EQ(sum.per_vip.size(), 1u);
   EXPECT_EQ(sum.per_vip[0].packets, 4u);
   EXPECT_EQ(sum.per_vip[0].new_flows, 2u);
+  EXPECT_EQ(sum.per_vip[0].active_flows, 2u);
   ASSERT_EQ(sum.per_lcore.size(), 2u);
-  EXPECT_EQ(sum.per_lcore[1].lcore, 2u);
   EXPECT_EQ(sum.per_lcore[0].rx_packets, 3u);
+  EXPECT_EQ(sum.per_lcore[0].forward, 2u);
+  EXPECT_EQ(sum.per_lcore[0].pass, 1u);
   EXPECT_EQ(sum.drops.size(), kDropReasonCount);
+  EXPECT_EQ(sum.events.at("flows_rescheduled"), 0u);
+}
+
+// rx = forward + reply + pass + drop, drop = the sum of the reasons, over every kind of fate.
+TEST_F(PipelineTest, EveryPacketIsCountedOnceAtItsFate) {
+  run(tcp(1000, kTcpSyn), 0);                                                       // forward
+  run(build_frame({.ethernet = {.ethertype = kEtherTypeArp}, .ip = NoIp{}}), 0);  // pass
+  run(tcp(1001, kTcpSyn), 0, 19);                                                   // no_headroom
+  run(build_frame({.ip = Ipv4Spec{.src = address("198.18.2.1"), .dst = address("198.18.0.10")},
+                   .l4 = icmp_echo_request(7, 1)}),
+      0);  // echo request: reply
+  ByteBuffer truncated = tcp(1002, kTcpSyn);
+  truncated.resize(30);  // inside the IPv4 header
+  run(truncated, 0);
+  load(state_with({{"198.18.1.1", 0}, {"198.18.1.2", 0}}));
+  run(tcp(1003, kTcpSyn), 0);  // no_backend
+  const LcoreCounters& c = worker_->counters;
+  const auto verdict = [&c](Verdict v) { return c.verdicts[static_cast<std::size_t>(v)]; };
+  EXPECT_EQ(c.rx_packets, 6u);
+  EXPECT_EQ(verdict(Verdict::forward), 1u);
+  EXPECT_EQ(verdict(Verdict::pass), 1u);
+  EXPECT_EQ(verdict(Verdict::reply), 1u);
+  EXPECT_EQ(verdict(Verdict::drop), 3u);
+  std::uint64_t reasons = 0;
+  for (const std::uint64_t n : c.drops)
+    reasons += n;
+  EXPECT_EQ(reasons, verdict(Verdict::drop));
+  EXPECT_EQ(c.rx_packets, verdict(Verdict::forward) + verdict(Verdict::reply) +
+                              verdict(Verdict::pass) + verdict(Verdict::drop));
+  const control::VipCounters vip = vip_counters();
+  EXPECT_EQ(vip.packets, 1u);
+  EXPECT_EQ(vip.dropped, 2u) << "no_headroom and no_backend reached the VIP";
+  EXPECT_EQ(vip.replied, 1u);
 }
 
 TEST_F(PipelineTest, DropBurstCountsOneReason) {
   rte_mbuf* m[2] = {rte_pktmbuf_alloc(pool()), rte_pktmbuf_alloc(pool())};
   drop_burst(*worker_, m, 2, DropReason::no_snapshot);
   EXPECT_EQ(worker_->counters.drops[static_cast<std::size_t>(DropReason::no_snapshot)], 2u);
+  EXPECT_EQ(worker_->counters.verdicts[static_cast<std::size_t>(Verdict::drop)], 2u);
+  EXPECT_EQ(worker_->counters.rx_packets, 2u);
   EXPECT_EQ(rte_mempool_avail_count(pool()), 256u);
 }
 

@@ -4,7 +4,6 @@
 #include <memory>
 #include <vector>
 
-#include "pipeline/pipeline.hpp"
 #include "pipeline/scheduler.hpp"
 
 namespace sluice::pipeline {
@@ -30,12 +29,11 @@ VipEntry make_vip(config::Scheduler scheduler, std::vector<std::uint32_t> weight
 class SchedulerTest : public ::testing::Test {
  protected:
   std::unique_ptr<SchedulerState> state_ = std::make_unique<SchedulerState>();
-  std::unique_ptr<LcoreCounters> counters_ = std::make_unique<LcoreCounters>();
 
   std::vector<BackendId> picks(const VipEntry& vip, int n) {
     std::vector<BackendId> out;
     for (int i = 0; i < n; ++i)
-      out.push_back(schedule(vip, *state_, counters_->backends, {}));
+      out.push_back(schedule(vip, *state_, {}));
     return out;
   }
 };
@@ -53,11 +51,11 @@ TEST_F(SchedulerTest, SmoothWeightedRoundRobinInterleaves) {
 
 TEST_F(SchedulerTest, LeastConnectionsWeighsActiveFlowsByWeight) {
   const VipEntry vip = make_vip(config::Scheduler::least_connections, {1, 2, 1});
-  counters_->backends[0].active_flows = 3;
-  counters_->backends[1].active_flows = 5;  // 5/2 < 3/1
-  counters_->backends[2].active_flows = 4;
+  state_->active_flows[0] = 3;
+  state_->active_flows[1] = 5;  // 5/2 < 3/1
+  state_->active_flows[2] = 4;
   EXPECT_EQ(picks(vip, 1), (std::vector<BackendId>{1}));
-  counters_->backends[1].active_flows = 6;  // 6/2 == 3/1: the first wins
+  state_->active_flows[1] = 6;  // 6/2 == 3/1: the first wins
   EXPECT_EQ(picks(vip, 1), (std::vector<BackendId>{0}));
 }
 
@@ -76,9 +74,9 @@ TEST_F(SchedulerTest, RandomFollowsWeightsAndTheSeed) {
 TEST_F(SchedulerTest, MaglevAndSourceHashUseTheirHash) {
   VipEntry vip = make_vip(config::Scheduler::maglev, {1, 1});
   vip.maglev = {0, 1, 1, 0, 1, 0, 0};
-  EXPECT_EQ(schedule(vip, *state_, counters_->backends, {.five_tuple = 8, .three_tuple = 2}), 1);
+  EXPECT_EQ(schedule(vip, *state_, {.five_tuple = 8, .three_tuple = 2}), 1);
   vip.scheduler = config::Scheduler::source_hash;
-  EXPECT_EQ(schedule(vip, *state_, counters_->backends, {.five_tuple = 8, .three_tuple = 3}), 0);
+  EXPECT_EQ(schedule(vip, *state_, {.five_tuple = 8, .three_tuple = 3}), 0);
 }
 
 TEST_F(SchedulerTest, NothingEligibleGivesNoBackend) {
@@ -86,7 +84,7 @@ TEST_F(SchedulerTest, NothingEligibleGivesNoBackend) {
                  config::Scheduler::weighted_round_robin, config::Scheduler::random,
                  config::Scheduler::least_connections, config::Scheduler::source_hash}) {
     const VipEntry vip = make_vip(s, {0, 0});
-    EXPECT_EQ(schedule(vip, *state_, counters_->backends, {}), kNoBackendId);
+    EXPECT_EQ(schedule(vip, *state_, {}), kNoBackendId);
   }
 }
 

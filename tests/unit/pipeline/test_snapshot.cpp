@@ -125,10 +125,11 @@ TEST(Classify, ExactPortThenAnyPortAndAddressQueries) {
   k.dst_port = 22;
   EXPECT_EQ(c.lookup(k), kNoVip);
   EXPECT_TRUE(c.is_vip_address(k));
-  EXPECT_EQ(c.lookup_fragment(k), kNoVip);  // two port VIPs: ambiguous
+  EXPECT_EQ(c.lookup_fragment(k), kAmbiguousFragmentVip);  // two port VIPs
   k.protocol = 17;
   k.dst_port = 80;
-  EXPECT_EQ(c.lookup(k), kNoVip);  // protocol differs
+  EXPECT_EQ(c.lookup(k), kNoVip);           // protocol differs
+  EXPECT_EQ(c.lookup_fragment(k), kNoVip);  // no UDP VIP on the address: none, not ambiguous
   k.protocol = 6;
   k.dst_addr = address("198.18.0.11").bytes;
   k.dst_port = 12345;

@@ -269,6 +269,15 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
            [&](const Node& v, const std::string& p) {
              return decode_optional_health_check(d, v, p, out.health_check);
            }},
+          {"state", false,
+           [&](const Node& v, const std::string& p) {
+             return d.name(v, p, out.state.emplace(), parse_backend_state,
+                           backend_state_names());
+           }},
+          {"effective_weight", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.effective_weight.emplace());
+           }},
       });
 }
 

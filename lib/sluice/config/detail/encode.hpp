@@ -38,6 +38,8 @@ J encode_backend(const Backend& b) {
   j["weight"] = b.weight;
   j["drained"] = b.drained;
   if (b.health_check) j["health_check"] = encode_health_check<J>(*b.health_check);
+  if (b.state) j["state"] = std::string(to_string(*b.state));
+  if (b.effective_weight) j["effective_weight"] = *b.effective_weight;
   return j;
 }
 

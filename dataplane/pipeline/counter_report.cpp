@@ -1,0 +1,89 @@
+#include "pipeline/counter_report.hpp"
+
+#include <string>
+
+namespace sluice::pipeline {
+namespace {
+
+control::LcoreCounters lcore_report(const WorkerState& w) {
+  const LcoreCounters& c = w.counters;
+  control::LcoreCounters l;
+  l.lcore = w.lcore_id;
+  l.rx_packets = c.rx_packets;
+  l.tx_packets = c.tx_packets;
+  l.forward = c.verdicts[static_cast<std::size_t>(Verdict::forward)];
+  l.reply = c.verdicts[static_cast<std::size_t>(Verdict::reply)];
+  l.pass = c.verdicts[static_cast<std::size_t>(Verdict::pass)];
+  l.drop = c.verdicts[static_cast<std::size_t>(Verdict::drop)];
+  l.host_rx_packets = c.host_rx_packets;
+  l.host_relayed = c.host_relayed;
+  l.host_relay_refused = c.host_relay_refused;
+  l.rx_polls = c.rx_polls;
+  l.idle_polls = c.idle_polls;
+  l.busy_polls = c.rx_polls >= c.idle_polls ? c.rx_polls - c.idle_polls : 0;
+  return l;
+}
+
+void add_events(std::map<std::string, std::uint64_t>& events, const LcoreCounters& c) {
+  events["fragments_forwarded"] += c.fragments_forwarded;
+  events["ipv4_options_forwarded"] += c.ipv4_options_forwarded;
+  events["ipv6_extensions_forwarded"] += c.ipv6_extensions_forwarded;
+  events["icmp_echo_replies"] += c.icmp_echo_replies;
+  events["icmp_errors_forwarded"] += c.icmp_errors_forwarded;
+  events["too_big_sent"] += c.too_big_sent;
+  events["flows_rescheduled"] += c.flows_rescheduled;
+  events["flows_evicted"] += c.flows_evicted;
+  events["flows_expired"] += c.flows_expired;
+}
+
+}  // namespace
+
+control::Counters sum_counters(const Snapshot& snapshot,
+                               std::span<const WorkerState* const> workers) {
+  control::Counters out;
+  out.generation = snapshot.generation;
+  for (const WorkerState* w : workers) {
+    out.per_lcore.push_back(lcore_report(*w));
+    add_events(out.events, w->counters);
+  }
+
+  for (const VipEntry& vip : snapshot.vips) {
+    control::VipCounters v;
+    v.vip = vip.name;
+    for (const WorkerState* w : workers) {
+      v.dropped += w->counters.vips[vip.id].dropped;
+      v.replied += w->counters.vips[vip.id].replied;
+    }
+    // The VIP's traffic is its backends' traffic: summed here, never counted twice.
+    for (const BackendId id : vip.backends) {
+      const BackendSlot& slot = snapshot.backends[id];
+      control::BackendCounters b;
+      b.address = slot.address.to_string();
+      b.state = slot.state;
+      for (const WorkerState* w : workers) {
+        const BackendCounters& c = w->counters.backends[id];
+        b.packets += c.packets;
+        b.bytes += c.bytes;
+        b.new_flows += c.new_flows;
+        b.rescheduled_flows += c.rescheduled_flows;
+        b.active_flows += w->scheduler.active_flows[id];
+      }
+      v.packets += b.packets;
+      v.bytes += b.bytes;
+      v.new_flows += b.new_flows;
+      v.active_flows += b.active_flows;
+      v.per_backend.push_back(std::move(b));
+    }
+    out.per_vip.push_back(std::move(v));
+  }
+
+  for (std::size_t r = 0; r < kDropReasonCount; ++r) {
+    std::uint64_t total = 0;
+    for (const WorkerState* w : workers)
+      total += w->counters.drops[r];
+    out.drops.emplace(std::string(kDropReasons[r].name), total);
+  }
+  return out;
+}
+
+}  // namespace sluice::pipeline

@@ -13,7 +13,7 @@ import os
 import struct
 import subprocess
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from scapy.all import ICMP, IP, UDP, Ether, IPv6, Raw
 from scapy.packet import Packet
@@ -137,14 +137,19 @@ def too_big_reply(frame, mtu: int) -> bytes:
     return bytes(l2 / reply)
 
 
+def pcap_stamp(t: float):
+    """(seconds, microseconds) of a capture time, as write_pcap() records it."""
+    usec = round(t * 1_000_000)
+    return usec // 1_000_000, usec % 1_000_000
+
+
 def write_pcap(path: str, packets) -> None:
     """A classic Ethernet pcap (microsecond timestamps); malformed frames are written as-is."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for p in packets:
             data = bytes(p)
-            usec = round(float(p.time) * 1_000_000)
-            f.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(data), len(data)))
+            f.write(struct.pack("<IIII", *pcap_stamp(float(p.time)), len(data), len(data)))
             f.write(data)
 
 
@@ -206,27 +211,28 @@ def _first_difference(a: bytes, b: bytes) -> str:
     return f"lengths differ: got {len(a)}, expected {len(b)}"
 
 
-def read_frames(path: str) -> List[bytes]:
-    """The frames of a classic pcap, as written (no dissection and rebuild)."""
+def read_frames(path: str) -> List[Tuple[Tuple[int, int], bytes]]:
+    """The (timestamp, frame) records of a classic microsecond pcap, frames as written (no
+    dissection and rebuild)."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
         raise Failure(f"{path}: no pcap header")
     magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+    if magic == b"\xd4\xc3\xb2\xa1":
         order = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+    elif magic == b"\xa1\xb2\xc3\xd4":
         order = ">"
     else:
-        raise Failure(f"{path}: not a pcap file")
+        raise Failure(f"{path}: not a microsecond pcap file")
     frames, off = [], 24
     while off < len(data):
         if off + 16 > len(data):
             raise Failure(f"{path}: truncated record header at byte {off}")
-        caplen, length = struct.unpack(order + "II", data[off + 8:off + 16])
+        sec, usec, caplen, length = struct.unpack(order + "IIII", data[off:off + 16])
         if caplen != length or off + 16 + caplen > len(data):
             raise Failure(f"{path}: truncated record at byte {off}")
-        frames.append(data[off + 16:off + 16 + caplen])
+        frames.append(((sec, usec), data[off + 16:off + 16 + caplen]))
         off += 16 + caplen
     return frames
 
@@ -235,12 +241,13 @@ def read_frames(path: str) -> List[bytes]:
 class Output:
     """What one sluice-pcap run produced."""
     verdicts: List[dict]
-    frames: List[bytes]
+    frames: List[Tuple[Tuple[int, int], bytes]]  # (timestamp, frame)
     counters: dict
 
 
-def _write_inputs(case: Case, d: str) -> List[str]:
-    """Writes the case's config, input pcap and updates; the sluice-pcap arguments for them."""
+def _write_inputs(case: Case, d: str) -> Tuple[List[str], List[Tuple[int, int]]]:
+    """Writes the case's config, input pcap and updates: the sluice-pcap arguments for them
+    and each input packet's timestamp."""
     cfg = os.path.join(d, "config.yaml")
     with open(cfg, "w") as f:
         json.dump(case.config, f, indent=1)  # JSON is YAML
@@ -253,13 +260,14 @@ def _write_inputs(case: Case, d: str) -> List[str]:
         packets.append(p)
     inp = os.path.join(d, "in.pcap")
     write_pcap(inp, packets)
+    stamps = [pcap_stamp(float(p.time)) for p in packets]
     args = ["--config", cfg, "--in", inp]
     for index, update in sorted(case.updates.items()):
         path = os.path.join(d, f"update-{index}.yaml")
         with open(path, "w") as f:
             json.dump(update, f, indent=1)
         args += ["--update-at", f"{index}:{path}"]
-    return args
+    return args, stamps
 
 
 def _run(sluice_pcap: str, inputs: List[str], d: str, burst: int) -> Output:
@@ -279,11 +287,12 @@ def _run(sluice_pcap: str, inputs: List[str], d: str, burst: int) -> Output:
     return Output(verdicts, read_frames(outp), counters)
 
 
-def _verify(case: Case, got: Output, expected_cache: Dict[tuple, bytes]) -> None:
+def _verify(case: Case, got: Output, stamps: List[Tuple[int, int]],
+            expected_cache: Dict[tuple, bytes]) -> None:
     verdicts = got.verdicts
     if len(verdicts) != len(case.steps):
         raise Failure(f"{len(verdicts)} verdict lines for {len(case.steps)} packets")
-    expected_frames: List[bytes] = []
+    expected_frames: List[Tuple[Tuple[int, int], bytes]] = []
     for i, (step, v) in enumerate(zip(case.steps, verdicts)):
         if v["index"] != i:
             raise Failure(f"verdict line {i} has index {v['index']}")
@@ -301,12 +310,14 @@ def _verify(case: Case, got: Output, expected_cache: Dict[tuple, bytes]) -> None
             key = (i, k, v["backend"])
             if key not in expected_cache:  # building frames with scapy is the slow part
                 expected_cache[key] = e(v["backend"]) if callable(e) else bytes(e)
-            expected_frames.append(expected_cache[key])
+            expected_frames.append((stamps[i], expected_cache[key]))
 
     got_frames = got.frames
     if len(got_frames) != len(expected_frames):
         raise Failure(f"{len(got_frames)} frames transmitted, expected {len(expected_frames)}")
-    for i, (g, e) in enumerate(zip(got_frames, expected_frames)):
+    for i, ((got_stamp, g), (stamp, e)) in enumerate(zip(got_frames, expected_frames)):
+        if got_stamp != stamp:  # a frame is stamped with its input packet's time
+            raise Failure(f"transmitted frame {i} stamped {got_stamp}, expected {stamp}")
         if g != e:
             raise Failure(f"transmitted frame {i} differs: {_first_difference(g, e)}\n"
                           f"--- got\n{_describe(g)}--- expected\n{_describe(e)}")
@@ -322,7 +333,7 @@ def _same_output(a: Output, b: Output) -> str:
     for i, (x, y) in enumerate(zip(a.verdicts, b.verdicts)):
         if x != y:
             return f"verdict line {i}: {y} instead of {x}"
-    for i, (x, y) in enumerate(zip(a.frames, b.frames)):
+    for i, ((_, x), (_, y)) in enumerate(zip(a.frames, b.frames)):  # stamps: checked by _verify
         if x != y:
             return f"transmitted frame {i}: {_first_difference(y, x)}"
     if a.counters != b.counters:
@@ -337,13 +348,13 @@ def run_case(case: Case, sluice_pcap: str, workdir: str, bursts: Sequence[int] =
     expectations and produce exactly what the first one produced."""
     d = os.path.join(workdir, case.name)
     os.makedirs(d, exist_ok=True)
-    inputs = _write_inputs(case, d)
+    inputs, stamps = _write_inputs(case, d)
     expected_cache: Dict[tuple, bytes] = {}
     first: Optional[Output] = None
     for burst in bursts:
         try:
             got = _run(sluice_pcap, inputs, d, burst)
-            _verify(case, got, expected_cache)
+            _verify(case, got, stamps, expected_cache)
             difference = _same_output(first, got) if first is not None else ""
         except Failure as e:
             raise Failure(f"--burst {burst}: {e}") from e

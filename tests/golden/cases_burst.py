@@ -7,11 +7,11 @@ or 64 they share bursts; every case holds at every size, burst 1 included.
 Round-robin makes each scheduling decision visible: a packet that missed an entry created
 earlier in its burst would be scheduled again and go to the next backend in turn."""
 
-from golden import Case, Step, config, encap, too_big_reply, vip
-from packets import (CLIENT4, dropped, fwd, hash5, l2, passed, ping4, tcp4, udp4)
-from cases_icmp import echo_reply4, frag_needed_from_router
-
 from scapy.all import ARP, IP, TCP, Ether
+
+from cases_icmp import echo_reply4, frag_needed_from_router
+from golden import Case, Step, config, encap, too_big_reply, vip
+from packets import CLIENT4, dropped, fwd, hash5, l2, passed, ping4, tcp4, udp4
 
 VIP4 = "198.18.0.10"
 B = ["198.18.1.1", "198.18.1.2", "198.18.1.3"]
@@ -63,7 +63,7 @@ def cases():
         assert v["new_flows"] == 5 and v["active_flows"] == 5 and v["packets"] == 12, v
         assert [pb[x]["active_flows"] for x in B] == [2, 2, 1], pb
         assert [pb[x]["packets"] for x in B] == [6, 4, 2], pb
-        u, upb = per_backend(counters, 1)
+        u = counters["per_vip"][1]
         assert u["new_flows"] == 2 and u["active_flows"] == 2 and u["packets"] == 3, u
         assert counters["pipeline"]["flows_evicted"] == 0, counters["pipeline"]
 
@@ -92,7 +92,7 @@ def cases():
     p = one_bucket_ports(9)
 
     def evicted(verdicts, counters):
-        v, pb = per_backend(counters)
+        v = counters["per_vip"][0]
         assert counters["pipeline"]["flows_evicted"] == 2, counters["pipeline"]
         assert v["new_flows"] == 10 and v["active_flows"] == 8, v
 

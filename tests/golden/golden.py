@@ -13,9 +13,9 @@ import os
 import struct
 import subprocess
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from scapy.all import ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap
+from scapy.all import ICMP, IP, UDP, Ether, IPv6, Raw
 from scapy.packet import Packet
 
 NEXT_HOP_MAC = "02:00:00:00:00:fe"
@@ -137,14 +137,19 @@ def too_big_reply(frame, mtu: int) -> bytes:
     return bytes(l2 / reply)
 
 
+def pcap_stamp(t: float):
+    """(seconds, microseconds) of a capture time, as write_pcap() records it."""
+    usec = round(t * 1_000_000)
+    return usec // 1_000_000, usec % 1_000_000
+
+
 def write_pcap(path: str, packets) -> None:
     """A classic Ethernet pcap (microsecond timestamps); malformed frames are written as-is."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for p in packets:
             data = bytes(p)
-            usec = round(float(p.time) * 1_000_000)
-            f.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(data), len(data)))
+            f.write(struct.pack("<IIII", *pcap_stamp(float(p.time)), len(data), len(data)))
             f.write(data)
 
 
@@ -207,9 +212,43 @@ def _first_difference(a: bytes, b: bytes) -> str:
     return f"lengths differ: got {len(a)}, expected {len(b)}"
 
 
-def run_case(case: Case, sluice_pcap: str, workdir: str) -> None:
-    d = os.path.join(workdir, case.name)
-    os.makedirs(d, exist_ok=True)
+def read_frames(path: str) -> List[Tuple[Tuple[int, int], bytes]]:
+    """The (timestamp, frame) records of a classic microsecond pcap, frames as written (no
+    dissection and rebuild)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise Failure(f"{path}: no pcap header")
+    magic = data[:4]
+    if magic == b"\xd4\xc3\xb2\xa1":
+        order = "<"
+    elif magic == b"\xa1\xb2\xc3\xd4":
+        order = ">"
+    else:
+        raise Failure(f"{path}: not a microsecond pcap file")
+    frames, off = [], 24
+    while off < len(data):
+        if off + 16 > len(data):
+            raise Failure(f"{path}: truncated record header at byte {off}")
+        sec, usec, caplen, length = struct.unpack(order + "IIII", data[off:off + 16])
+        if caplen != length or off + 16 + caplen > len(data):
+            raise Failure(f"{path}: truncated record at byte {off}")
+        frames.append(((sec, usec), data[off + 16:off + 16 + caplen]))
+        off += 16 + caplen
+    return frames
+
+
+@dataclasses.dataclass
+class Output:
+    """What one sluice-pcap run produced."""
+    verdicts: List[dict]
+    frames: List[Tuple[Tuple[int, int], bytes]]  # (timestamp, frame)
+    counters: dict
+
+
+def _write_inputs(case: Case, d: str) -> Tuple[List[str], List[Tuple[int, int]]]:
+    """Writes the case's config, input pcap and updates: the sluice-pcap arguments for them
+    and each input packet's timestamp."""
     cfg = os.path.join(d, "config.yaml")
     with open(cfg, "w") as f:
         json.dump(case.config, f, indent=1)  # JSON is YAML
@@ -222,52 +261,104 @@ def run_case(case: Case, sluice_pcap: str, workdir: str) -> None:
         packets.append(p)
     inp = os.path.join(d, "in.pcap")
     write_pcap(inp, packets)
-    outp = os.path.join(d, "out.pcap")
-    verdicts_path = os.path.join(d, "verdicts.jsonl")
-    counters_path = os.path.join(d, "counters.json")
-    cmd = [sluice_pcap, "--config", cfg, "--in", inp, "--out", outp, "--verdicts", verdicts_path,
-           "--counters", counters_path]
+    stamps = [pcap_stamp(float(p.time)) for p in packets]
+    args = ["--config", cfg, "--in", inp]
     for index, update in sorted(case.updates.items()):
         path = os.path.join(d, f"update-{index}.yaml")
         with open(path, "w") as f:
             json.dump(update, f, indent=1)
-        cmd += ["--update-at", f"{index}:{path}"]
+        args += ["--update-at", f"{index}:{path}"]
+    return args, stamps
+
+
+def _run(sluice_pcap: str, inputs: List[str], d: str, burst: int) -> Output:
+    suffix = "" if burst == 1 else f"-burst{burst}"
+    outp = os.path.join(d, f"out{suffix}.pcap")
+    verdicts_path = os.path.join(d, f"verdicts{suffix}.jsonl")
+    counters_path = os.path.join(d, f"counters{suffix}.json")
+    cmd = [sluice_pcap, *inputs, "--out", outp, "--verdicts", verdicts_path,
+           "--counters", counters_path, "--burst", str(burst)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise Failure(f"sluice-pcap exited {proc.returncode}: {proc.stderr.strip()}")
-
     with open(verdicts_path) as f:
         verdicts = [json.loads(line) for line in f]
+    with open(counters_path) as f:
+        counters = json.load(f)
+    return Output(verdicts, read_frames(outp), counters)
+
+
+def _verify(case: Case, got: Output, stamps: List[Tuple[int, int]],
+            expected_cache: Dict[tuple, bytes]) -> None:
+    verdicts = got.verdicts
     if len(verdicts) != len(case.steps):
         raise Failure(f"{len(verdicts)} verdict lines for {len(case.steps)} packets")
-    expected_frames: List[bytes] = []
+    expected_frames: List[Tuple[Tuple[int, int], bytes]] = []
     for i, (step, v) in enumerate(zip(case.steps, verdicts)):
         if v["index"] != i:
             raise Failure(f"verdict line {i} has index {v['index']}")
-        got = (v["verdict"], v["reason"], v["reply"])
-        if got != (step.verdict, step.reason, step.reply):
-            raise Failure(f"packet {i}: (verdict, reason, reply) {got}, expected "
-                          f"{(step.verdict, step.reason, step.reply)}")
+        got_verdict = (v["verdict"], v["reason"], v["reply"])
+        if got_verdict != (step.verdict, step.reason, step.reply):
+            raise Failure(f"packet {i}: (verdict, reason, reply) {got_verdict}, "
+                          f"expected {(step.verdict, step.reason, step.reply)}")
         if step.backend is not None:
             allowed = [step.backend] if isinstance(step.backend, str) else list(step.backend)
             if v["backend"] not in allowed:
                 raise Failure(f"packet {i}: backend {v['backend']!r}, expected one of {allowed}")
         elif step.verdict != "forward" and v["backend"] != "":
             raise Failure(f"packet {i}: backend {v['backend']!r} on a {step.verdict} verdict")
-        for e in step.out:
-            expected_frames.append(e(v["backend"]) if callable(e) else bytes(e))
+        for k, e in enumerate(step.out):
+            key = (i, k, v["backend"])
+            if key not in expected_cache:  # building frames with scapy is the slow part
+                expected_cache[key] = e(v["backend"]) if callable(e) else bytes(e)
+            expected_frames.append((stamps[i], expected_cache[key]))
 
-    got_frames = [bytes(p) for p in rdpcap(outp)] if os.path.getsize(outp) > 24 else []
+    got_frames = got.frames
     if len(got_frames) != len(expected_frames):
         raise Failure(f"{len(got_frames)} frames transmitted, expected {len(expected_frames)}")
-    for i, (g, e) in enumerate(zip(got_frames, expected_frames)):
+    for i, ((got_stamp, g), (stamp, e)) in enumerate(zip(got_frames, expected_frames)):
+        if got_stamp != stamp:  # a frame is stamped with its input packet's time
+            raise Failure(f"transmitted frame {i} stamped {got_stamp}, expected {stamp}")
         if g != e:
             raise Failure(f"transmitted frame {i} differs: {_first_difference(g, e)}\n"
                           f"--- got\n{_describe(g)}--- expected\n{_describe(e)}")
-    with open(counters_path) as f:
-        counters = json.load(f)
     if case.check is not None:
         try:
-            case.check(verdicts, counters)
+            case.check(verdicts, got.counters)
         except AssertionError as e:
             raise Failure(f"check failed: {e}") from e
+
+
+def _same_output(a: Output, b: Output) -> str:
+    """Where two runs of one case differ, or ""."""
+    for i, (x, y) in enumerate(zip(a.verdicts, b.verdicts)):
+        if x != y:
+            return f"verdict line {i}: {y} instead of {x}"
+    for i, ((_, x), (_, y)) in enumerate(zip(a.frames, b.frames)):  # stamps: checked by _verify
+        if x != y:
+            return f"transmitted frame {i}: {_first_difference(y, x)}"
+    if a.counters != b.counters:
+        keys = sorted(k for k in set(a.counters) | set(b.counters)
+                      if a.counters.get(k) != b.counters.get(k))
+        return f"counters differ in {keys}"
+    return ""
+
+
+def run_case(case: Case, sluice_pcap: str, workdir: str, bursts: Sequence[int] = (1,)) -> None:
+    """Runs the case at each burst size (sluice-pcap --burst): every run must meet the case's
+    expectations and produce exactly what the first one produced."""
+    d = os.path.join(workdir, case.name)
+    os.makedirs(d, exist_ok=True)
+    inputs, stamps = _write_inputs(case, d)
+    expected_cache: Dict[tuple, bytes] = {}
+    first: Optional[Output] = None
+    for burst in bursts:
+        try:
+            got = _run(sluice_pcap, inputs, d, burst)
+            _verify(case, got, stamps, expected_cache)
+            difference = _same_output(first, got) if first is not None else ""
+        except Failure as e:
+            raise Failure(f"--burst {burst}: {e}") from e
+        if difference:
+            raise Failure(f"--burst {burst} differs from --burst {bursts[0]}: {difference}")
+        first = first or got

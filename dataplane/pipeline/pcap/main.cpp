@@ -7,9 +7,11 @@
 #include <rte_mempool.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -30,6 +32,8 @@ using namespace sluice::pipeline;
 // The largest frame one mbuf holds; longer frames would be chained by a real PMD.
 constexpr std::uint16_t kMbufDataRoom = 16384;
 constexpr unsigned kPoolSize = 256;
+// A held burst and the burst being received are in mbufs at the same time.
+static_assert(kPoolSize >= 2 * kMaxBurst);
 
 struct Options {
   std::string config;
@@ -40,6 +44,7 @@ struct Options {
   std::vector<std::string> updates;  // "INDEX:FILE"
   std::string port_mac = "02:00:00:00:00:01";
   std::uint64_t seed = 1;
+  std::uint16_t burst = 1;
 };
 
 struct PcapCloser {
@@ -90,6 +95,111 @@ std::string backend_name(const Snapshot& snap, const PacketVerdict& v) {
   return slot != nullptr ? slot->address.to_string() : "";
 }
 
+// Input packets in mbufs, as one rx_burst would return them.
+struct InputBurst {
+  std::array<rte_mbuf*, kMaxBurst> packets{};
+  std::array<std::uint64_t, kMaxBurst> indices{};  // input packet index
+  std::array<timeval, kMaxBurst> stamps{};         // capture time (tv_usec in ns)
+  std::uint16_t count = 0;
+  std::uint64_t now = 0;  // of the first packet: a worker reads the TSC once per burst
+};
+
+// Runs the capture's bursts in the order of a worker (dataplane/worker.cpp): pass 1 of burst k
+// on the current snapshot; once burst k+1 has been received, pass 2 of burst k on the snapshot
+// it was classified with, then pass 1 of burst k+1. A state update between two bursts therefore
+// lands while burst k is held, as a swap between two worker iterations does.
+class BurstRunner {
+ public:
+  // Gets each packet of a finished burst, in input order, with the snapshot it ran on.
+  using Sink = std::function<void(std::uint64_t index, const PacketVerdict&, const Snapshot&)>;
+
+  BurstRunner(WorkerState& worker, rte_mempool* pool, pcap_dumper_t* out, std::uint16_t size,
+              Sink sink)
+      : worker_(worker), pool_(pool), out_(out), size_(size), sink_(std::move(sink)) {}
+
+  [[nodiscard]] bool receiving() const { return received_.count != 0; }
+  [[nodiscard]] std::uint64_t received_now() const { return received_.now; }
+
+  // Whether a packet captured at `now` may join the burst being received: not when it is
+  // full, nor across a change of the capture time's whole second (see the sweep in run()).
+  [[nodiscard]] bool takes(std::uint64_t now) const {
+    return received_.count < size_ &&
+           (received_.count == 0 || now / 1'000'000'000ull == received_.now / 1'000'000'000ull);
+  }
+
+  // Copies a packet into the burst being received. False when the mbuf pool is exhausted.
+  [[nodiscard]] bool receive(std::uint64_t index, const pcap_pkthdr& header, const u_char* data,
+                             std::uint64_t now) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) return false;
+    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(header.caplen)), data,
+                header.caplen);
+    const std::uint16_t i = received_.count++;
+    if (i == 0) received_.now = now;
+    received_.packets[i] = m;
+    received_.indices[i] = index;
+    received_.stamps[i] = header.ts;
+    return true;
+  }
+
+  // Pass 1 of the burst being received on `snapshot`, which the held burst keeps alive until
+  // its pass 2. The previous held burst must have been completed.
+  void classify_received(std::shared_ptr<const Snapshot> snapshot) {
+    if (received_.count == 0) return;
+    classify_burst(worker_, *snapshot, received_.packets.data(), received_.count, received_.now,
+                   held_.classified);
+    held_.input = received_;
+    held_.snapshot = std::move(snapshot);
+    received_.count = 0;
+  }
+
+  // Pass 2 of the held burst on the snapshot it was classified with, then its transmitted frames
+  // (each stamped with its input's time) and its verdicts, in input order. False when the
+  // verdicts and the transmitted frames disagree (a pipeline bug).
+  [[nodiscard]] bool complete_held() {
+    if (!held_.snapshot) return true;
+    const InputBurst& input = held_.input;
+    complete_burst(worker_, *held_.snapshot, held_.classified, result_);
+    count_handed_on(worker_.counters, result_);  // sluice-pcap transmits everything
+    std::uint16_t t = 0;
+    for (std::uint16_t i = 0; i < input.count; ++i) {
+      const PacketVerdict& v = result_.verdicts[i];
+      // BurstResult::tx holds the forwarded packets and the replies, in input order.
+      if (v.verdict == Verdict::forward || v.verdict == Verdict::reply) {
+        if (t == result_.tx_count) return false;
+        rte_mbuf* tx = result_.tx[t++];
+        pcap_pkthdr h{};
+        h.ts.tv_sec = input.stamps[i].tv_sec;
+        h.ts.tv_usec = input.stamps[i].tv_usec / 1000;
+        h.caplen = h.len = rte_pktmbuf_pkt_len(tx);
+        pcap_dump(reinterpret_cast<u_char*>(out_), &h, rte_pktmbuf_mtod(tx, const u_char*));
+        rte_pktmbuf_free(tx);
+      }
+      sink_(input.indices[i], v, *held_.snapshot);
+    }
+    for (std::uint16_t p = 0; p < result_.pass_count; ++p)
+      rte_pktmbuf_free(result_.pass[p]);
+    held_.snapshot.reset();
+    return t == result_.tx_count;
+  }
+
+ private:
+  struct Held {
+    ClassifiedBurst classified;
+    InputBurst input;
+    std::shared_ptr<const Snapshot> snapshot;  // null: nothing held
+  };
+
+  WorkerState& worker_;
+  rte_mempool* pool_;
+  pcap_dumper_t* out_;
+  std::uint16_t size_;
+  Sink sink_;
+  InputBurst received_;
+  Held held_;
+  BurstResult result_;
+};
+
 int run(const Options& opt) {
   auto updates = parse_updates(opt.updates);
   if (!updates) {
@@ -124,7 +234,9 @@ int run(const Options& opt) {
                  first.error().message.c_str());
     return 2;
   }
-  std::unique_ptr<const Snapshot> snapshot = std::move(first.value());
+  // Shared with the held burst, which keeps the snapshot it was classified with (sluice-pcap's
+  // RCU grace period).
+  std::shared_ptr<const Snapshot> snapshot = std::move(first.value());
 
   WorkerConfig wc;
   wc.flow_table_entries = entries;
@@ -170,16 +282,21 @@ int run(const Options& opt) {
     }
   }
 
-  BurstResult result;
-  std::uint64_t index = 0;
-  std::size_t next_update = 0;
+  auto write_verdict = [&](std::uint64_t index, const PacketVerdict& verdict,
+                           const Snapshot& ran_on) {
+    if (verdicts.is_open()) {
+      nlohmann::ordered_json line = {
+          {"index", index},
+          {"verdict", std::string(to_string(verdict.verdict))},
+          {"reason", verdict.has_reason ? std::string(name_of(verdict.reason)) : std::string()},
+          {"reply", std::string(to_string(verdict.reply))},
+          {"backend", backend_name(ran_on, verdict)},
+      };
+      verdicts << line.dump() << '\n';
+    }
+  };
   std::uint64_t last_sweep_second = 0;
-  pcap_pkthdr* header = nullptr;
-  const u_char* data = nullptr;
-  int rc = 0;
-  while ((rc = pcap_next_ex(in.get(), &header, &data)) == 1) {
-    const std::uint64_t now =
-        std::uint64_t(header->ts.tv_sec) * 1'000'000'000ull + std::uint64_t(header->ts.tv_usec);
+  auto sweep = [&](std::uint64_t now) {
     // The dataplane sweeps expired flows in idle polls; a replay has none, so it sweeps the
     // whole table whenever capture time enters a new second.
     const std::uint64_t second = now / 1'000'000'000ull;
@@ -187,47 +304,52 @@ int run(const Options& opt) {
       expire_flows(**worker, now, worker->get()->flows.bucket_count());
       last_sweep_second = second;
     }
-    PacketVerdict verdict;
-    if (header->caplen != header->len || header->caplen > kMbufDataRoom) {
+  };
+  BurstRunner runner(**worker, pool.get(), out.get(), opt.burst, write_verdict);
+  // Ends the burst being received, in the worker's order: pass 2 of the held burst, then
+  // (between two loop iterations) the sweep, then pass 1 of the received burst.
+  auto end_burst = [&]() -> bool {
+    if (!runner.receiving()) return true;
+    if (!runner.complete_held()) return false;
+    sweep(runner.received_now());
+    runner.classify_received(snapshot);
+    return true;
+  };
+  const auto inconsistent = [] {
+    std::fprintf(stderr, "sluice-pcap: internal error: verdicts and transmitted frames differ\n");
+    return 1;
+  };
+
+  std::uint64_t index = 0;
+  std::size_t next_update = 0;
+  pcap_pkthdr* header = nullptr;
+  const u_char* data = nullptr;
+  int rc = 0;
+  while ((rc = pcap_next_ex(in.get(), &header, &data)) == 1) {
+    const std::uint64_t now =
+        std::uint64_t(header->ts.tv_sec) * 1'000'000'000ull + std::uint64_t(header->ts.tv_usec);
+    const bool whole = header->caplen == header->len && header->caplen <= kMbufDataRoom;
+    // A burst never spans a truncated record, a new capture second or an update point.
+    if ((!whole || !runner.takes(now)) && !end_burst()) return inconsistent();
+    if (!whole) {
       // Truncated captures cannot be forwarded; oversized frames would span mbufs.
+      if (!runner.complete_held()) return inconsistent();
+      sweep(now);
+      PacketVerdict verdict;
       LcoreCounters& c = worker->get()->counters;
       ++c.rx_packets;
       c.count_drop(DropReason::segmented_frame);
       verdict.verdict = Verdict::drop;
       verdict.has_reason = true;
       verdict.reason = DropReason::segmented_frame;
-    } else {
-      rte_mbuf* m = rte_pktmbuf_alloc(pool.get());
-      if (m == nullptr) {
-        std::fprintf(stderr, "sluice-pcap: mbuf pool exhausted\n");
-        return 1;
-      }
-      std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(header->caplen)), data,
-                  header->caplen);
-      process_burst(**worker, *snapshot, &m, 1, now, result);
-      count_handed_on(worker->get()->counters, result);
-      verdict = result.verdicts[0];
-      for (std::uint16_t t = 0; t < result.tx_count; ++t) {
-        rte_mbuf* tx = result.tx[t];
-        pcap_pkthdr h{};
-        h.ts.tv_sec = header->ts.tv_sec;
-        h.ts.tv_usec = header->ts.tv_usec / 1000;
-        h.caplen = h.len = rte_pktmbuf_pkt_len(tx);
-        pcap_dump(reinterpret_cast<u_char*>(out.get()), &h, rte_pktmbuf_mtod(tx, const u_char*));
-        rte_pktmbuf_free(tx);
-      }
-      for (std::uint16_t p = 0; p < result.pass_count; ++p)
-        rte_pktmbuf_free(result.pass[p]);
+      write_verdict(index, verdict, *snapshot);
+    } else if (!runner.receive(index, *header, data, now)) {
+      std::fprintf(stderr, "sluice-pcap: mbuf pool exhausted\n");
+      return 1;
     }
-    if (verdicts.is_open()) {
-      nlohmann::ordered_json line = {
-          {"index", index},
-          {"verdict", std::string(to_string(verdict.verdict))},
-          {"reason", verdict.has_reason ? std::string(name_of(verdict.reason)) : std::string()},
-          {"reply", std::string(to_string(verdict.reply))},
-          {"backend", backend_name(*snapshot, verdict)},
-      };
-      verdicts << line.dump() << '\n';
+    if (next_update < updates->size() && (*updates)[next_update].after_index == index &&
+        !end_burst()) {
+      return inconsistent();
     }
     while (next_update < updates->size() && (*updates)[next_update].after_index == index) {
       auto next = load_snapshot((*updates)[next_update].file, snapshot->generation + 1, registry);
@@ -240,6 +362,7 @@ int run(const Options& opt) {
     }
     ++index;
   }
+  if (!end_burst() || !runner.complete_held()) return inconsistent();
   if (rc == -1) {
     std::fprintf(stderr, "sluice-pcap: %s: %s\n", opt.in.c_str(), pcap_geterr(in.get()));
     return 2;
@@ -272,6 +395,11 @@ int main(int argc, char** argv) {
   app.add_option("--port-mac", opt.port_mac, "source MAC of transmitted frames")
       ->capture_default_str();
   app.add_option("--seed", opt.seed, "seed of the random scheduler")->capture_default_str();
+  app.add_option("--burst", opt.burst,
+                 "packets per burst (1 to 64), run in the worker's two-pass order; a burst "
+                 "ends at a new capture second, a truncated record and an --update-at point")
+      ->check(CLI::Range(1, int{kMaxBurst}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return run(opt);
 }

@@ -47,10 +47,15 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
       sum.rx_polls += l.rx_polls;
       sum.idle_polls += l.idle_polls;
       sum.busy_polls += l.busy_polls;
-      out["lcore_" + std::to_string(l.lcore)] = {
-          {"rx_packets", l.rx_packets}, {"tx_packets", l.tx_packets}, {"forward", l.forward},
-          {"reply", l.reply},           {"pass", l.pass},             {"drop", l.drop},
-          {"rx_polls", l.rx_polls},     {"idle_polls", l.idle_polls}, {"busy_polls", l.busy_polls}};
+      out["lcore_" + std::to_string(l.lcore)] = {{"rx_packets", l.rx_packets},
+                                                 {"tx_packets", l.tx_packets},
+                                                 {"forward", l.forward},
+                                                 {"reply", l.reply},
+                                                 {"pass", l.pass},
+                                                 {"drop", l.drop},
+                                                 {"rx_polls", l.rx_polls},
+                                                 {"idle_polls", l.idle_polls},
+                                                 {"busy_polls", l.busy_polls}};
     }
     out["generation"] = c.generation;
     out["rx_packets"] = sum.rx_packets;

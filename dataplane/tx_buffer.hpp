@@ -47,7 +47,8 @@ inline void tx_flush(TxBuffer& buffer, TxResult& result) {
     const auto k = static_cast<std::size_t>(buffer.kinds[i]);
     tally[k] = static_cast<std::uint16_t>(tally[k] + 1);
   }
-  if (sent != buffer.count) rte_pktmbuf_free_bulk(buffer.packets.data() + sent, buffer.count - sent);
+  if (sent != buffer.count)
+    rte_pktmbuf_free_bulk(buffer.packets.data() + sent, buffer.count - sent);
   buffer.count = 0;
 }
 

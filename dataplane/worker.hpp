@@ -82,7 +82,7 @@ class Worker {
     std::uint16_t count = 0;
   };
   std::array<TxBuffer, RTE_MAX_ETHPORTS> tx_{};
-  std::vector<Received> received_;            // per traffic queue
+  std::vector<Received> received_;               // per traffic queue
   std::vector<pipeline::ClassifiedBurst> held_;  // per traffic queue: pass 1 done
   pipeline::BurstResult burst_{};
 };

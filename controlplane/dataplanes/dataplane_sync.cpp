@@ -12,7 +12,8 @@ namespace {
 std::string describe(const config::Backend& b) {
   const config::BackendState state = config::pushed_state(b);
   std::string out = b.address.to_string() + " " + std::string(config::to_string(state));
-  if (state == config::BackendState::up) out += " weight " + std::to_string(config::scheduling_weight(b));
+  if (state == config::BackendState::up)
+    out += " weight " + std::to_string(config::scheduling_weight(b));
   return out;
 }
 
@@ -49,9 +50,10 @@ void log_changes(const config::State* before, const std::vector<AllDownVip>& dow
     }
     for (const config::Backend& b : old->backends) {
       if (config::find_backend(vip, b.address) == nullptr) {
-        spdlog::info("state: generation {}: VIP {}: backend {} removed (its flows are "
-                     "rescheduled)",
-                     generation, config::vip_key(vip), b.address.to_string());
+        spdlog::info(
+            "state: generation {}: VIP {}: backend {} removed (its flows are "
+            "rescheduled)",
+            generation, config::vip_key(vip), b.address.to_string());
       }
     }
     if (old->backends == vip.backends) {

@@ -247,8 +247,7 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
            "flows; down: its flows are rescheduled), 0 for the others");
   for (const Row& r : rows) {
     for (const std::string_view state : config::backend_state_names()) {
-      w.sample("sluice_backend_state",
-               {{"vip", r.vip}, {"backend", r.backend}, {"state", state}},
+      w.sample("sluice_backend_state", {{"vip", r.vip}, {"backend", r.backend}, {"state", state}},
                config::to_string(r.state) == state ? 1 : 0);
     }
   }

@@ -58,9 +58,8 @@ EffectiveState compute_effective_state(const config::State& desired, const Healt
     out.backends.clear();
 
     const bool any_healthy =
-        std::any_of(vip.backends.begin(), vip.backends.end(), [&](const config::Backend& b) {
-          return is_healthy(health, key, b.address);
-        });
+        std::any_of(vip.backends.begin(), vip.backends.end(),
+                    [&](const config::Backend& b) { return is_healthy(health, key, b.address); });
     std::set<IpAddress> kept;  // all down under keep_last_healthy: these stay in service
     if (!any_healthy && !vip.backends.empty()) {
       AllDownVip note{config::to_string(key), vip.all_down, 0};

@@ -120,9 +120,7 @@ void ClassifyTable::finalize() {
   for (const Slot& s : pending_)
     place(s.key, s.value);
   for (const Group& g : groups) {
-    place(g.key, g.any_port != kNoVip ? g.any_port
-                 : g.count == 1       ? g.only
-                                      : kAmbiguousFragmentVip);
+    place(g.key, g.any_port != kNoVip ? g.any_port : g.count == 1 ? g.only : kAmbiguousFragmentVip);
   }
   for (const ClassifyKey& a : addresses)
     place(a, 0);

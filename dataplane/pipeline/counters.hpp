@@ -20,8 +20,8 @@ namespace sluice::pipeline {
 
 // Per stable backend id. A VIP's packets, bytes and new flows are the sums over its backends.
 struct BackendCounters {
-  std::uint64_t packets = 0;  // forwarded to it
-  std::uint64_t bytes = 0;    // frame bytes as received, before encapsulation
+  std::uint64_t packets = 0;            // forwarded to it
+  std::uint64_t bytes = 0;              // frame bytes as received, before encapsulation
   std::uint64_t new_flows = 0;          // new flows (and new connections on a reused 5-tuple)
   std::uint64_t rescheduled_flows = 0;  // flows moved to it from a backend gone or down
 };
@@ -56,7 +56,7 @@ struct alignas(64) LcoreCounters {
   std::uint64_t flows_evicted = 0;      // a live entry displaced from a full bucket
   std::uint64_t flows_expired = 0;      // reclaimed after its idle timeout
 
-  std::array<VipCounters, kMaxVips> vips{};             // by stable VipId
+  std::array<VipCounters, kMaxVips> vips{};              // by stable VipId
   std::array<BackendCounters, kMaxBackends> backends{};  // by stable BackendId
 
   void count_verdict(Verdict v, std::uint64_t n = 1) { verdicts[static_cast<std::size_t>(v)] += n; }

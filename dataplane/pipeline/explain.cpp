@@ -86,8 +86,8 @@ control::ExplainResult explain(const Snapshot& snapshot,
   FlowBinding binding{0, entry.backend, entry.incarnation};
   binding.set_state(entry.state);
   // A copy: asking must not advance the real round-robin cursors.
-  auto scheduler = std::make_unique<SchedulerState>(on != nullptr ? on->scheduler
-                                                                  : SchedulerState{});
+  auto scheduler =
+      std::make_unique<SchedulerState>(on != nullptr ? on->scheduler : SchedulerState{});
   const FlowDecision decision =
       decide_flow(snapshot, vip, found ? &binding : nullptr, syn, hashes, *scheduler);
   out.action = std::string(to_string(decision.action));
@@ -116,8 +116,9 @@ control::ExplainResult explain(const Snapshot& snapshot,
       break;
     }
     case FlowAction::new_connection:
-      out.reason = where + ": a SYN after the client's ACK or FIN starts a new connection on "
-                           "this 5-tuple, scheduled like a new flow; ";
+      out.reason = where +
+                   ": a SYN after the client's ACK or FIN starts a new connection on "
+                   "this 5-tuple, scheduled like a new flow; ";
       break;
     case FlowAction::new_flow:
       out.reason = "new flow: ";

@@ -48,14 +48,13 @@ struct FlowDecision {
 // SYN without ACK. Advances `scheduler` when it schedules (round-robin cursors and the like).
 [[nodiscard]] inline FlowDecision decide_flow(const Snapshot& snapshot, const VipEntry& vip,
                                               const FlowBinding* entry, bool pure_syn,
-                                              const FlowHashes& hashes,
-                                              SchedulerState& scheduler) {
+                                              const FlowHashes& hashes, SchedulerState& scheduler) {
   FlowAction needs = FlowAction::new_flow;
   if (entry != nullptr) {
     // A SYN on an `open` entry is the client retransmitting it: it stays.
     const bool new_connection = pure_syn && entry->state() != FlowState::open;
-    if (!new_connection &&
-        snapshot.keeps_flows(entry->backend, entry->incarnation, vip.id)) [[likely]] {
+    if (!new_connection && snapshot.keeps_flows(entry->backend, entry->incarnation, vip.id))
+        [[likely]] {
       return FlowDecision{FlowAction::hit, entry->backend};
     }
     needs = new_connection ? FlowAction::new_connection : FlowAction::reschedule;

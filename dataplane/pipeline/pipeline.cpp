@@ -148,8 +148,8 @@ std::byte* reframe_for_encap(rte_mbuf* m, const ClassifiedPacket& pkt, std::size
 
 // Encapsulates towards `backend` (or answers too-big). `icmp_error`: never answer an ICMP
 // error with another one (RFC 1122 3.2.2).
-void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt,
-             BackendId backend, std::uint32_t encap_hash, bool icmp_error) {
+void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt, BackendId backend,
+             std::uint32_t encap_hash, bool icmp_error) {
   const EncapTemplate& encap = b.snapshot.backends[backend].encap;
   const std::size_t overhead = encap.overhead();
   const std::uint32_t mtu = b.snapshot.settings.mtu;
@@ -426,8 +426,8 @@ void classify_packet(const Snapshot& snap, const WorkerState& worker, rte_mbuf* 
 
 }  // namespace
 
-void classify_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts,
-                    std::uint16_t n, std::uint64_t now, ClassifiedBurst& classified) {
+void classify_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
+                    std::uint64_t now, ClassifiedBurst& classified) {
   n = std::min(n, kMaxBurst);
   classified.count = n;
   classified.now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);

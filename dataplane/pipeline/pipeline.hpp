@@ -42,8 +42,8 @@ void process_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkt
 // The same in two steps (see classified_burst.hpp): pass 1 reads the snapshot and starts
 // fetching flow-table lines; pass 2 must run with the same snapshot, still protected from
 // reclamation, and before any later burst's pass 2.
-void classify_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts,
-                    std::uint16_t n, std::uint64_t now, ClassifiedBurst& classified);
+void classify_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pkts, std::uint16_t n,
+                    std::uint64_t now, ClassifiedBurst& classified);
 void complete_burst(WorkerState& worker, const Snapshot& snapshot, ClassifiedBurst& classified,
                     BurstResult& out);
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace sluice::pipeline {
 namespace {
 
@@ -42,12 +41,8 @@ BackendId least_connections(const VipEntry& vip,
                             const std::array<std::uint32_t, kMaxBackends>& active) {
   std::size_t best = 0;
   for (std::size_t i = 1; i < vip.eligible.size(); ++i) {
-    const std::uint64_t lhs =
-        std::uint64_t{active[vip.eligible[i]]} *
-        vip.eligible_weight[best];
-    const std::uint64_t rhs =
-        std::uint64_t{active[vip.eligible[best]]} *
-        vip.eligible_weight[i];
+    const std::uint64_t lhs = std::uint64_t{active[vip.eligible[i]]} * vip.eligible_weight[best];
+    const std::uint64_t rhs = std::uint64_t{active[vip.eligible[best]]} * vip.eligible_weight[i];
     if (lhs < rhs) best = i;
   }
   return vip.eligible[best];

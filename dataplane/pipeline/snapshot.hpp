@@ -73,8 +73,8 @@ struct Snapshot {
 
 // Builds a snapshot (Maglev tables included: can take milliseconds per VIP; call it off the
 // fast path). On success, ids of VIPs/backends absent from `state` are retired in `registry`
-// and new ones allocated (a backend's state never changes its id); on failure (too many VIPs/backends, Maglev size, missing tunnel
-// source) the registry is left exactly as it was.
+// and new ones allocated (a backend's state never changes its id); on failure (too many
+// VIPs/backends, Maglev size, missing tunnel source) the registry is left exactly as it was.
 [[nodiscard]] Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& state,
                                                                      BackendRegistry& registry);
 

@@ -64,9 +64,9 @@ TEST(EffectiveState, DrainedBackendIsDraining) {
   config::State s = desired_three();
   s.vips[0].backends[1].drained = true;
   const EffectiveState e = compute_effective_state(s, {}, nullptr);
-  EXPECT_EQ(pushed(e.state.vips[0]), (std::vector<std::string>{
-                                          "198.18.1.1 up/1", "198.18.1.2 draining/0",
-                                          "198.18.1.3 up/1"}));
+  EXPECT_EQ(
+      pushed(e.state.vips[0]),
+      (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 draining/0", "198.18.1.3 up/1"}));
   EXPECT_TRUE(e.state.vips[0].backends[1].drained) << "the intent is pushed as well";
 }
 
@@ -135,9 +135,9 @@ TEST(EffectiveState, AllDownDropPushesEveryBackendDown) {
   const HealthMap all_down{
       {ref(s, "198.18.1.1"), false}, {ref(s, "198.18.1.2"), false}, {ref(s, "198.18.1.3"), false}};
   const EffectiveState e = compute_effective_state(s, all_down, &before.state);
-  EXPECT_EQ(pushed(e.state.vips[0]), (std::vector<std::string>{
-                                          "198.18.1.1 down/0", "198.18.1.2 down/0",
-                                          "198.18.1.3 down/0"}));
+  EXPECT_EQ(
+      pushed(e.state.vips[0]),
+      (std::vector<std::string>{"198.18.1.1 down/0", "198.18.1.2 down/0", "198.18.1.3 down/0"}));
   ASSERT_EQ(e.all_down.size(), 1u);
   EXPECT_EQ(e.all_down[0].policy, config::AllDownPolicy::drop);
   EXPECT_EQ(e.all_down[0].backends_kept, 0u);
@@ -151,9 +151,9 @@ TEST(EffectiveState, RecoveryAfterAllDownUsesOnlyHealthyBackends) {
   HealthMap one_back = all_down;
   one_back[ref(s, "198.18.1.2")] = true;
   const EffectiveState e = compute_effective_state(s, one_back, &down.state);
-  EXPECT_EQ(pushed(e.state.vips[0]), (std::vector<std::string>{
-                                          "198.18.1.1 down/0", "198.18.1.2 up/3",
-                                          "198.18.1.3 down/0"}));
+  EXPECT_EQ(
+      pushed(e.state.vips[0]),
+      (std::vector<std::string>{"198.18.1.1 down/0", "198.18.1.2 up/3", "198.18.1.3 down/0"}));
   EXPECT_TRUE(e.all_down.empty());
 }
 

@@ -117,12 +117,12 @@ TEST_F(PrometheusTest, TrafficCountersAreLabelledByDataplane) {
 TEST_F(PrometheusTest, EveryReceivedPacketHasOneFate) {
   EXPECT_TRUE(has_line(
       text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="forward"} 100)"));
-  EXPECT_TRUE(has_line(
-      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="pass"} 40)"));
-  EXPECT_TRUE(has_line(
-      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="reply"} 3)"));
-  EXPECT_TRUE(has_line(
-      text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="drop"} 7)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="pass"} 40)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="reply"} 3)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_lcore_packets_total{dataplane="dp1",lcore="1",verdict="drop"} 7)"));
 }
 
 TEST_F(PrometheusTest, EveryDropReasonIsExportedByName) {
@@ -160,16 +160,13 @@ TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {
       text,
       R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.2",state="down"} 1)"));
   EXPECT_TRUE(has_line(
-      text,
-      R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.2",state="up"} 0)"));
+      text, R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.2",state="up"} 0)"));
   EXPECT_TRUE(has_line(
-      text,
-      R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.1",state="up"} 1)"));
+      text, R"(sluice_backend_state{vip="198.18.0.10:80/tcp",backend="198.18.1.1",state="up"} 1)"));
+  EXPECT_TRUE(
+      has_line(text, R"(sluice_backend_weight{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 1)"));
   EXPECT_TRUE(has_line(
-      text, R"(sluice_backend_weight{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 1)"));
-  EXPECT_TRUE(has_line(
-      text,
-      R"(sluice_backend_effective_weight{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
+      text, R"(sluice_backend_effective_weight{vip="198.18.0.10:80/tcp",backend="198.18.1.2"} 0)"));
   EXPECT_TRUE(has_line(
       text,
       R"(sluice_health_check_duration_seconds_bucket{vip="198.18.0.10:80/tcp",backend="198.18.1.2",le="0.0005"} 0)"));

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/pcap/offline_eal.hpp"
 #include "pipeline/counter_report.hpp"
+#include "pipeline/pcap/offline_eal.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/config/yaml.hpp"

@@ -111,15 +111,15 @@ struct Vip {
 };
 
 struct DataplaneSettings {
-  std::array<std::uint8_t, 6> next_hop_mac{};  // L2 destination of encapsulated packets
-  std::optional<IpAddress> tunnel_source_v4;   // outer IPv4 source (required for v4 backends)
-  std::optional<IpAddress> tunnel_source_v6;   // outer IPv6 source (required for v6 backends)
-  std::uint16_t mtu = 1500;                    // L3 MTU towards backends
-  std::uint16_t gue_port = 6080;               // GUE destination UDP port
-  std::uint8_t outer_ttl = 64;                 // outer TTL / hop limit
-  std::uint32_t flow_table_entries = 1u << 20; // per lcore
-  std::uint32_t flow_idle_timeout_s = 300;     // established flows
-  std::uint32_t flow_closed_timeout_s = 10;    // after FIN or RST
+  std::array<std::uint8_t, 6> next_hop_mac{};   // L2 destination of encapsulated packets
+  std::optional<IpAddress> tunnel_source_v4;    // outer IPv4 source (required for v4 backends)
+  std::optional<IpAddress> tunnel_source_v6;    // outer IPv6 source (required for v6 backends)
+  std::uint16_t mtu = 1500;                     // L3 MTU towards backends
+  std::uint16_t gue_port = 6080;                // GUE destination UDP port
+  std::uint8_t outer_ttl = 64;                  // outer TTL / hop limit
+  std::uint32_t flow_table_entries = 1u << 20;  // per lcore
+  std::uint32_t flow_idle_timeout_s = 300;      // established flows
+  std::uint32_t flow_closed_timeout_s = 10;     // after FIN or RST
   std::uint32_t udp_idle_timeout_s = 60;
 
   friend bool operator==(const DataplaneSettings&, const DataplaneSettings&) = default;

@@ -404,7 +404,8 @@ std::vector<FieldError> find_pushed_fields(const State& state) {
   for (std::size_t v = 0; v < state.vips.size(); ++v) {
     for (std::size_t k = 0; k < state.vips[v].backends.size(); ++k) {
       const Backend& b = state.vips[v].backends[k];
-      const std::string path = "vips[" + std::to_string(v) + "].backends[" + std::to_string(k) + "]";
+      const std::string path =
+          "vips[" + std::to_string(v) + "].backends[" + std::to_string(k) + "]";
       if (b.state) {
         errors.push_back({path + ".state",
                           "is set by the control plane from health checks and drains; to take "

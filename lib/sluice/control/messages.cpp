@@ -480,8 +480,7 @@ Result<Counters> counters_from_json(const json& j) {
 
 Result<ExplainFlow> explain_flow_from_json(const json& j) {
   if (j.is_object()) {
-    if (auto keys =
-            only_keys(j, "flow", {"src", "dst", "src_port", "dst_port", "protocol", "syn"});
+    if (auto keys = only_keys(j, "flow", {"src", "dst", "src_port", "dst_port", "protocol", "syn"});
         !keys) {
       return keys.error();
     }

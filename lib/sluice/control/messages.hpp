@@ -142,11 +142,11 @@ struct DataplaneStatus {
 struct LcoreCounters {
   std::uint32_t lcore = 0;
   std::uint64_t rx_packets = 0;
-  std::uint64_t tx_packets = 0;  // handed to a NIC, host relays included
-  std::uint64_t forward = 0;     // encapsulated and sent to a backend
-  std::uint64_t reply = 0;       // answered to the client (echo reply, frag-needed / too big)
-  std::uint64_t pass = 0;        // handed to the host kernel
-  std::uint64_t drop = 0;        // freed under one drop reason
+  std::uint64_t tx_packets = 0;       // handed to a NIC, host relays included
+  std::uint64_t forward = 0;          // encapsulated and sent to a backend
+  std::uint64_t reply = 0;            // answered to the client (echo reply, frag-needed / too big)
+  std::uint64_t pass = 0;             // handed to the host kernel
+  std::uint64_t drop = 0;             // freed under one drop reason
   std::uint64_t host_rx_packets = 0;  // from the host kernel, relayed to the uplink
   std::uint64_t host_relayed = 0;
   std::uint64_t host_relay_refused = 0;
@@ -158,7 +158,7 @@ struct LcoreCounters {
 };
 
 struct BackendCounters {
-  std::string address;  // "198.18.1.1"
+  std::string address;                                    // "198.18.1.1"
   config::BackendState state = config::BackendState::up;  // in the dataplane's running state
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;  // bytes received from clients (before encapsulation)

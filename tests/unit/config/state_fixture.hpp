@@ -19,7 +19,8 @@ inline State valid_state() {
   Vip web;
   web.address = ip("198.18.0.10");
   web.port = 80;
-  web.backends = {Backend{ip("198.18.1.1"), 1, false, {}, {}, {}}, Backend{ip("198.18.1.2"), 2, false, {}, {}, {}}};
+  web.backends = {Backend{ip("198.18.1.1"), 1, false, {}, {}, {}},
+                  Backend{ip("198.18.1.2"), 2, false, {}, {}, {}}};
   s.vips.push_back(web);
 
   Vip dns;

@@ -5,12 +5,12 @@
 
 #include <cstring>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 
-#include "pipeline/pcap/offline_eal.hpp"
 #include "pipeline/counter_report.hpp"
 #include "pipeline/explain.hpp"
+#include "pipeline/pcap/offline_eal.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sluice/lb/flow_hash.hpp"
 #include "sluice/net/builder.hpp"
@@ -320,9 +320,9 @@ TEST_F(PipelineTest, CountersSumOverLcores) {
 
 // rx = forward + reply + pass + drop, drop = the sum of the reasons, over every kind of fate.
 TEST_F(PipelineTest, EveryPacketIsCountedOnceAtItsFate) {
-  run(tcp(1000, kTcpSyn), 0);                                                       // forward
+  run(tcp(1000, kTcpSyn), 0);                                                     // forward
   run(build_frame({.ethernet = {.ethertype = kEtherTypeArp}, .ip = NoIp{}}), 0);  // pass
-  run(tcp(1001, kTcpSyn), 0, 19);                                                   // no_headroom
+  run(tcp(1001, kTcpSyn), 0, 19);                                                 // no_headroom
   run(build_frame({.ip = Ipv4Spec{.src = address("198.18.2.1"), .dst = address("198.18.0.10")},
                    .l4 = icmp_echo_request(7, 1)}),
       0);  // echo request: reply

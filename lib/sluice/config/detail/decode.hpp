@@ -271,8 +271,7 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
            }},
           {"state", false,
            [&](const Node& v, const std::string& p) {
-             return d.name(v, p, out.state.emplace(), parse_backend_state,
-                           backend_state_names());
+             return d.name(v, p, out.state.emplace(), parse_backend_state, backend_state_names());
            }},
           {"effective_weight", false,
            [&](const Node& v, const std::string& p) {

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sluice/result.hpp"
@@ -30,29 +31,15 @@ struct MaglevBackend {
 class MaglevTable {
  public:
   MaglevTable() = default;
-  // slots[i] is an index into the backend list given to build(), or kNoBackend when every
-  // weight is zero.
-  explicit MaglevTable(std::vector<std::uint16_t> slots)
-      : slots_(std::move(slots)), mod_magic_(fastmod_magic(size())) {}
+  // slots[i] is an index into the backend list given to build_maglev(), or kNoBackend when
+  // every weight is zero. A flow's slot is slots()[flow_hash % size()].
+  explicit MaglevTable(std::vector<std::uint16_t> slots) : slots_(std::move(slots)) {}
 
-  // slots()[flow_hash % size()], with the modulo done by two multiplications (Lemire's fastmod,
-  // exact for every 32-bit hash) instead of a division.
-  [[nodiscard]] std::uint16_t lookup(std::uint32_t flow_hash) const {
-    const std::uint64_t low = mod_magic_ * flow_hash;
-    const auto index =
-        static_cast<std::uint32_t>((static_cast<unsigned __int128>(low) * size()) >> 64);
-    return slots_[index];
-  }
   [[nodiscard]] std::uint32_t size() const { return static_cast<std::uint32_t>(slots_.size()); }
   [[nodiscard]] std::span<const std::uint16_t> slots() const { return slots_; }
 
  private:
-  static std::uint64_t fastmod_magic(std::uint32_t divisor) {
-    return divisor == 0 ? 0 : UINT64_MAX / divisor + 1;
-  }
-
   std::vector<std::uint16_t> slots_;
-  std::uint64_t mod_magic_ = 0;
 };
 
 // Fails (with the reason) on an unsupported size, too many backends, or duplicate keys.

@@ -326,18 +326,6 @@ TEST(MaglevProperties, FewSlotsMoveWhenOneBackendLeavesOrJoins) {
   }
 }
 
-TEST(MaglevTable, LookupIsSlotOfHashModuloSize) {
-  const MaglevTable table = build_ok(equal_backends(50), 65537);
-  std::mt19937 rng(3);
-  std::vector<std::uint32_t> hashes = {0,     1,          65536,      65537,
-                                       65538, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF};
-  for (int i = 0; i < 100000; ++i)
-    hashes.push_back(rng());
-  for (const std::uint32_t h : hashes) {
-    ASSERT_EQ(table.lookup(h), table.slots()[h % 65537]) << "hash " << h;
-  }
-}
-
 // ---- Errors -----------------------------------------------------------------------------------
 
 TEST(MaglevErrors, UnsupportedTableSize) {

@@ -37,21 +37,6 @@ BENCHMARK(BM_MaglevBuild)
     ->Args({100, 65537})
     ->Unit(benchmark::kMillisecond);
 
-// The same with a reused MaglevBuilder (scratch buffers kept between builds).
-void BM_MaglevBuildReusedBuilder(benchmark::State& state) {
-  const auto list = backends(state.range(0));
-  const auto m = static_cast<std::uint32_t>(state.range(1));
-  sluice::lb::MaglevBuilder builder;
-  for (auto _ : state) {
-    auto table = builder.build(list, m);
-    benchmark::DoNotOptimize(table);
-  }
-}
-BENCHMARK(BM_MaglevBuildReusedBuilder)
-    ->Args({1000, 65537})
-    ->Args({1000, 655373})
-    ->Unit(benchmark::kMillisecond);
-
 // Weighted build: weights 1..10 take the credit path of the population loop.
 void BM_MaglevBuildWeighted(benchmark::State& state) {
   auto list = backends(state.range(0));

@@ -92,5 +92,3 @@ void BM_MaglevSlotRead(benchmark::State& state) {
 BENCHMARK(BM_MaglevSlotRead);
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -10,6 +10,7 @@
 
 #include "maps.h"
 #include "sluice/ip_address.hpp"
+#include "sluice/limits.hpp"
 
 namespace sluice::bpf {
 
@@ -33,6 +34,7 @@ static_assert(offsetof(DecapConfig, match_any_address) == 2);
 static_assert(sizeof(sluice_gue_header) == 4);
 static_assert(static_cast<int>(AddressFamily::v4) == SLUICE_FAMILY_V4);
 static_assert(static_cast<int>(AddressFamily::v6) == SLUICE_FAMILY_V6);
+static_assert(SLUICE_MAX_VIPS == kMaxVips, "the steering maps hold every VIP a state may have");
 
 // `port` in host order (0 = every port); `protocol` as in the IP header (6 = TCP, 17 = UDP).
 [[nodiscard]] VipKey make_vip_key(const IpAddress& address, std::uint16_t port,

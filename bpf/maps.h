@@ -23,7 +23,7 @@
 #define SLUICE_DECAP_PROG_NAME "sluice_decap"
 #define SLUICE_STEER_PROG_NAME "sluice_steer"
 
-#define SLUICE_MAX_VIPS 4096
+#define SLUICE_MAX_VIPS 4096 /* sluice::kMaxVips (lib/sluice/limits.hpp), checked in map_layout.hpp */
 #define SLUICE_MAX_XSK_QUEUES 64
 #define SLUICE_MAX_TUNNEL_ADDRS 64
 

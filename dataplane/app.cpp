@@ -44,28 +44,6 @@ struct TelemetryGuard {
   ~TelemetryGuard() { unregister_telemetry(); }
 };
 
-// Tracks whether any worker received something lately (--exit-after-idle).
-class IdleWatch {
- public:
-  explicit IdleWatch(std::chrono::milliseconds limit) : limit_(limit) {}
-  [[nodiscard]] bool expired(const std::vector<const pipeline::WorkerState*>& workers) {
-    std::uint64_t busy = 0;
-    for (const auto* w : workers)
-      busy += w->counters.rx_polls - w->counters.idle_polls;
-    const auto now = std::chrono::steady_clock::now();
-    if (busy != last_busy_) {
-      last_busy_ = busy;
-      last_change_ = now;
-    }
-    return limit_.count() > 0 && now - last_change_ >= limit_;
-  }
-
- private:
-  std::chrono::milliseconds limit_;
-  std::uint64_t last_busy_ = 0;
-  std::chrono::steady_clock::time_point last_change_ = std::chrono::steady_clock::now();
-};
-
 void log_totals(const DataplaneView& view) {
   const auto totals = collect_counters(view);
   control::LcoreCounters sum;
@@ -168,18 +146,13 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   spdlog::info("forwarding; control socket {}; telemetry /sluice/*; pdump {}",
                options.control_socket, pdump.active ? "ready" : "unavailable");
 
-  IdleWatch idle(std::chrono::milliseconds(options.exit_after_idle_ms));
   RateLog rates(std::chrono::seconds(options.stats_interval_s));
   while (!stop_requested()) {
     (*server)->poll(kControlPollInterval);
-    if (idle.expired(view.workers)) {
-      spdlog::info("no packet for {} ms: exiting (--exit-after-idle)", options.exit_after_idle_ms);
-      break;
-    }
     rates.maybe_log(view.workers);
     if (xdp_sync) xdp_sync->retry();
   }
-  if (stop_requested()) spdlog::info("signal {}: stopping", stop_signal());
+  spdlog::info("signal {}: stopping", stop_signal());
   (*workers)->stop();
   log_totals(view);
   return ok_status();

@@ -1,6 +1,6 @@
 // sluice-dataplane after EAL initialisation: sets up ports, workers, the state, the control
-// socket and telemetry, runs the control loop on the main lcore until SIGINT/SIGTERM (or
-// --exit-after-idle), then tears everything down in order.
+// socket and telemetry, runs the control loop on the main lcore until SIGINT/SIGTERM, then
+// tears everything down in order.
 #pragma once
 
 #include "eal.hpp"

@@ -1,7 +1,8 @@
-// sluice-dataplane [EAL options] -- [options]: EAL, arguments, launch. Nothing else.
+// sluice-dataplane [EAL options] -- [options]: CPU check, EAL, arguments, launch. Nothing else.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -9,8 +10,13 @@
 #include "eal.hpp"
 #include "options.hpp"
 #include "signals.hpp"
+#include "sluice/cpu_features.hpp"
 
 int main(int argc, char** argv) {
+  if (const sluice::Status cpu = sluice::check_cpu_features(); !cpu) {
+    std::fprintf(stderr, "sluice-dataplane: %s\n", cpu.error().message.c_str());
+    return 1;
+  }
   using namespace sluice::dataplane;
   // EAL arguments come before "--", ours after it. "sluice-dataplane --help" alone is ours too.
   std::vector<std::string> eal_args{argv[0]};

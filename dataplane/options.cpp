@@ -73,9 +73,6 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_option("--exit-after-idle", o.exit_after_idle_ms,
-                 "exit once no packet has been received for MS milliseconds (replaying a pcap)")
-      ->type_name("MS");
   app.add_option("--stats-interval", o.stats_interval_s,
                  "log RX/TX rates every S seconds (0: never)")
       ->type_name("S");

@@ -33,8 +33,7 @@ struct Options {
 
   // Operations.
   std::string log_level = "info";
-  std::uint32_t exit_after_idle_ms = 0;  // 0: run until SIGINT/SIGTERM
-  std::uint32_t stats_interval_s = 0;    // 0: no periodic rate log
+  std::uint32_t stats_interval_s = 0;  // 0: no periodic rate log
 };
 
 struct ParsedOptions {

@@ -10,6 +10,7 @@
 
 #include "maps.h"
 #include "sluice/ip_address.hpp"
+#include "sluice/limits.hpp"
 
 namespace sluice::bpf {
 
@@ -24,15 +25,25 @@ static_assert(offsetof(VipKey, port) == 16);
 static_assert(offsetof(VipKey, protocol) == 18);
 static_assert(offsetof(VipKey, family) == 19);
 static_assert(sizeof(VipValue) == 4);
+static_assert(offsetof(VipValue, vip_id) == 0);
 static_assert(sizeof(AddressKey) == 20);
+static_assert(offsetof(AddressKey, address) == 0);
 static_assert(offsetof(AddressKey, family) == 16);
+static_assert(offsetof(AddressKey, reserved) == 17);
 static_assert(sizeof(sluice_counter) == 16);
+static_assert(offsetof(sluice_counter, packets) == 0);
 static_assert(offsetof(sluice_counter, bytes) == 8);
 static_assert(sizeof(DecapConfig) == 4);
+static_assert(offsetof(DecapConfig, gue_port) == 0);
 static_assert(offsetof(DecapConfig, match_any_address) == 2);
+static_assert(offsetof(DecapConfig, reserved) == 3);
 static_assert(sizeof(sluice_gue_header) == 4);
+static_assert(offsetof(sluice_gue_header, version_control_hlen) == 0);
+static_assert(offsetof(sluice_gue_header, proto) == 1);
+static_assert(offsetof(sluice_gue_header, flags) == 2);
 static_assert(static_cast<int>(AddressFamily::v4) == SLUICE_FAMILY_V4);
 static_assert(static_cast<int>(AddressFamily::v6) == SLUICE_FAMILY_V6);
+static_assert(SLUICE_MAX_VIPS == kMaxVips, "the steering maps hold every VIP a state may have");
 
 // `port` in host order (0 = every port); `protocol` as in the IP header (6 = TCP, 17 = UDP).
 [[nodiscard]] VipKey make_vip_key(const IpAddress& address, std::uint16_t port,

@@ -2,12 +2,25 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include <nmmintrin.h>
 
+#include "maps.h"
+
 namespace sluice::pipeline {
 namespace {
+
+static_assert(sizeof(ClassifyKey) == sizeof(sluice_vip_key));
+static_assert(offsetof(ClassifyKey, addr) == offsetof(sluice_vip_key, address));
+static_assert(sizeof(ClassifyKey::addr) == sizeof(sluice_vip_key::address));
+static_assert(offsetof(ClassifyKey, port) == offsetof(sluice_vip_key, port));
+static_assert(offsetof(ClassifyKey, protocol) == offsetof(sluice_vip_key, protocol));
+static_assert(offsetof(ClassifyKey, family) == offsetof(sluice_vip_key, family));
+// Keys are hashed and compared as bytes: no padding may take part.
+static_assert(std::has_unique_object_representations_v<ClassifyKey>);
 
 // Derived keys live in the same table, told apart by a bit in the family byte.
 constexpr std::uint8_t kFragmentFamilyBit = 0x80;  // (address, protocol): VIP for fragments
@@ -15,7 +28,8 @@ constexpr std::uint8_t kAddressFamilyBit = 0x40;   // (address): some VIP has th
 
 constexpr std::uint32_t kClassifySeed = 0x51CE0001u;
 
-// CRC32C of the 20 key bytes, inline (a lookup per packet): 8 + 8 + 4 bytes.
+// CRC32C of the 20 key bytes, inline (a lookup per packet): address 8 + 8, then port,
+// protocol and family as one 4-byte word.
 std::uint32_t hash_key(const ClassifyKey& key) {
   std::uint64_t a;
   std::uint64_t b;
@@ -73,7 +87,7 @@ void ClassifyTable::build_v4_index() {
     if (s.key.family != static_cast<std::uint8_t>(AddressFamily::v4)) continue;
     std::uint32_t address;
     std::memcpy(&address, s.key.addr, sizeof(address));
-    const std::uint64_t key = v4_key(address, s.key.protocol, s.key.port);
+    const std::uint64_t key = v4_key(address, s.key.port, s.key.protocol);
     std::uint32_t i = static_cast<std::uint32_t>(_mm_crc32_u64(0, key)) & v4_mask_;
     while (v4_[i].key != 0)
       i = (i + 1) & v4_mask_;

@@ -18,11 +18,14 @@ inline constexpr std::uint16_t kAmbiguousFragmentVip = 0xFFFE;  // lookup_fragme
 // What a lookup key means for the protocol byte; real protocols are 6 and 17.
 inline constexpr std::uint8_t kClassifyAnyProtocol = 0;  // "is this address a VIP address?"
 
+// The fields, offsets and size of the steering program's VIP key (struct sluice_vip_key,
+// bpf/maps.h; checked in classify.cpp), so both VIP keys read alike. Here the port is in host
+// order and `family` also carries the flag bits of the derived keys (classify.cpp).
 struct ClassifyKey {
   std::uint8_t addr[16] = {};
-  std::uint8_t family = 0;
-  std::uint8_t protocol = 0;
   std::uint16_t port = 0;
+  std::uint8_t protocol = 0;
+  std::uint8_t family = 0;
 };
 static_assert(sizeof(ClassifyKey) == 20);
 
@@ -50,9 +53,9 @@ class ClassifyTable {
   [[nodiscard]] std::uint16_t lookup_v4(const FlowKey& key) const {
     std::uint32_t address;
     std::memcpy(&address, key.dst_addr.data(), sizeof(address));
-    const std::uint16_t exact = find_v4(v4_key(address, key.protocol, key.dst_port));
+    const std::uint16_t exact = find_v4(v4_key(address, key.dst_port, key.protocol));
     if (exact != kNoVip || key.dst_port == 0) return exact;
-    return find_v4(v4_key(address, key.protocol, 0));
+    return find_v4(v4_key(address, 0, key.protocol));
   }
 
  private:
@@ -61,14 +64,15 @@ class ClassifyTable {
     std::uint16_t value = kNoVip;
     std::uint16_t used = 0;
   };
-  // An IPv4 VIP key: address (as stored), protocol, port and a marker bit, so 0 is empty.
+  // An IPv4 VIP key in ClassifyKey's order: address (as stored) in bits 0..31, port in 32..47,
+  // protocol in 48..55, and a marker bit so that 0 is empty.
   struct V4Slot {
     std::uint64_t key = 0;
     std::uint16_t value = kNoVip;
   };
-  [[nodiscard]] static std::uint64_t v4_key(std::uint32_t address, std::uint8_t protocol,
-                                            std::uint16_t port) {
-    return (1ull << 63) | (std::uint64_t{port} << 40) | (std::uint64_t{protocol} << 32) | address;
+  [[nodiscard]] static std::uint64_t v4_key(std::uint32_t address, std::uint16_t port,
+                                            std::uint8_t protocol) {
+    return (1ull << 63) | (std::uint64_t{protocol} << 48) | (std::uint64_t{port} << 32) | address;
   }
   [[nodiscard]] std::uint16_t find_v4(std::uint64_t key) const {
     for (std::uint32_t i = static_cast<std::uint32_t>(_mm_crc32_u64(0, key)) & v4_mask_;;

@@ -1,11 +1,12 @@
-// Per-lcore connection tracking: fixed memory in three parallel arrays, indexed by slot
-// (bucket * 8 + way). Time is in whole seconds (uint32_t).
+// Per-lcore connection tracking: fixed memory holding an array of bucket pairs followed by a cold
+// array, indexed by slot (bucket * 8 + way). Time is in whole seconds (uint32_t).
 //
-//   buckets   64 B per bucket: 8 signatures (the 5-tuple CRC32C hash) and 8 deadlines
-//   bindings  8 B per slot: a second, keyed 30-bit hash of the key, the state, the backend id
-//             and its incarnation; the 8 bindings of a bucket are one cache line
-//   cold      48 B per slot: the full key and the VIP id, written on insert and read only on
-//             insert/eviction, expiry, reschedule and explain()
+//   bucket pairs  128 B per bucket, 128-byte aligned, two cache lines:
+//                 the bucket line: 8 signatures (the 5-tuple CRC32C hash) and 8 deadlines;
+//                 the bindings line: per slot 8 B, a second, keyed 30-bit hash of the key, the
+//                 state, the backend id and its incarnation
+//   cold          48 B per slot: the full key and the VIP id, written on insert and read only on
+//                 insert/eviction, expiry, reschedule and explain()
 //
 // The hit path touches two lines whose addresses come from the hash alone (the bucket and its
 // bindings line), so both are prefetched while the burst is parsed, with no dependent load.
@@ -131,8 +132,8 @@ struct Displaced {
 
 class FlowTable {
  public:
-  // Bytes of 64-byte-aligned, zeroed memory that a table of at least `entries` needs
-  // (entries round up to a power of two, at least 8).
+  // Bytes of kFlowTableAlignment-aligned (128-byte), zeroed memory that a table of at least
+  // `entries` needs (entries round up to a power of two, at least 8).
   [[nodiscard]] static std::size_t bytes_for(std::uint32_t entries);
   [[nodiscard]] static std::uint32_t capacity_for(std::uint32_t entries);
 

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sluice/limits.hpp"
+
 namespace sluice::pipeline {
 
 // A stable id: an index into Snapshot::backends / the per-backend counters. Backend identity
@@ -12,10 +14,12 @@ namespace sluice::pipeline {
 using BackendId = std::uint16_t;
 using VipId = std::uint16_t;
 
-inline constexpr std::size_t kMaxBackends = 16384;
-inline constexpr std::size_t kMaxVips = 4096;
+using sluice::kMaxBackends;  // both from sluice/limits.hpp, the one definition
+using sluice::kMaxVips;
 inline constexpr BackendId kNoBackendId = 0xFFFF;
 inline constexpr VipId kNoVipId = 0xFFFF;
+static_assert(kMaxBackends <= kNoBackendId && kMaxVips <= kNoVipId,
+              "every id and the 'none' value fit the id types");
 
 // process_burst() takes at most this many packets per call.
 inline constexpr std::uint16_t kMaxBurst = 64;

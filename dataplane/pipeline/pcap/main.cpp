@@ -24,6 +24,7 @@
 #include "pipeline/pipeline.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/config/yaml.hpp"
+#include "sluice/cpu_features.hpp"
 #include "sluice/net/headers.hpp"
 #include "sluice/net/parse.hpp"
 
@@ -444,6 +445,10 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const sluice::Status cpu = sluice::check_cpu_features(); !cpu) {
+    std::fprintf(stderr, "sluice-pcap: %s\n", cpu.error().message.c_str());
+    return 1;
+  }
   CLI::App app{
       "Run a pcap through the Sluice dataplane pipeline (one lcore) and write what it "
       "would transmit."};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sluice/config/model.hpp"
+#include "sluice/limits.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::config {
@@ -27,7 +28,7 @@ inline constexpr std::uint32_t kMaxHealthIntervalMs = 3'600'000;
 inline constexpr std::uint32_t kMinHealthTimeoutMs = 10;
 inline constexpr std::uint32_t kMaxHealthThreshold = 100;  // rise, fall
 inline constexpr std::size_t kMaxHealthTextBytes = 1024;   // path, host, body, request, expect
-inline constexpr std::size_t kMaxVips = 4096;
+using sluice::kMaxVips;  // sluice/limits.hpp: shared with the dataplane and bpf/
 inline constexpr std::size_t kMaxNameBytes = 64;   // dataplanes[].name
 inline constexpr std::size_t kMaxPathBytes = 107;  // Unix socket paths (sun_path)
 

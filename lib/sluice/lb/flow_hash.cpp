@@ -3,9 +3,7 @@
 #include <bit>
 #include <cstring>
 
-#if defined(__SSE4_2__)
 #include <nmmintrin.h>
-#endif
 
 namespace sluice::lb {
 namespace {
@@ -54,9 +52,8 @@ std::uint32_t crc_update_software(std::uint32_t crc, const std::byte* p, std::si
   return crc;
 }
 
-#if defined(__SSE4_2__)
 static_assert(std::endian::native == std::endian::little,
-              "the SSE4.2 path loads words little-endian, which is byte order on x86");
+              "crc32c() loads words little-endian, which is byte order on x86");
 
 std::uint64_t load_u64(const void* p) {
   std::uint64_t v;
@@ -74,8 +71,6 @@ std::uint32_t crc_update_hardware(std::uint32_t crc, const std::byte* p, std::si
   return crc;
 }
 
-#endif
-
 std::uint8_t family_byte(const FlowKey& key) {
   return static_cast<std::uint8_t>(key.family);
 }
@@ -87,11 +82,7 @@ std::uint32_t crc32c_software(std::span<const std::byte> bytes, std::uint32_t se
 }
 
 std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t seed) {
-#if defined(__SSE4_2__)
   return ~crc_update_hardware(~seed, bytes.data(), bytes.size());
-#else
-  return crc32c_software(bytes, seed);
-#endif
 }
 
 std::array<std::byte, kFlowBytes5Tuple> canonical_5tuple(const FlowKey& key) {
@@ -115,15 +106,5 @@ std::array<std::byte, kFlowBytes3Tuple> canonical_3tuple(const FlowKey& key) {
   out[33] = static_cast<std::byte>(family_byte(key));
   return out;
 }
-
-#if !defined(__SSE4_2__)
-std::uint32_t flow_hash_5tuple(const FlowKey& key, std::uint32_t seed) {
-  return crc32c_software(canonical_5tuple(key), seed);
-}
-
-std::uint32_t flow_hash_3tuple(const FlowKey& key, std::uint32_t seed) {
-  return crc32c_software(canonical_3tuple(key), seed);
-}
-#endif
 
 }  // namespace sluice::lb

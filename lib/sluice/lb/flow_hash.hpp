@@ -10,9 +10,7 @@
 #include <cstring>
 #include <span>
 
-#if defined(__SSE4_2__)
 #include <nmmintrin.h>
-#endif
 
 #include "sluice/flow_key.hpp"
 
@@ -20,7 +18,6 @@ namespace sluice::lb {
 
 inline constexpr std::uint32_t kFlowHashSeed = 0x5EED1CE5u;
 
-#if defined(__SSE4_2__)
 namespace detail {
 
 inline std::uint64_t load_u64(const std::uint8_t* p) {
@@ -61,13 +58,8 @@ inline std::uint64_t crc_addresses(std::uint32_t crc, const FlowKey& key) {
       std::uint32_t{key.protocol} | (std::uint32_t{static_cast<std::uint8_t>(key.family)} << 8);
   return ~_mm_crc32_u32(static_cast<std::uint32_t>(detail::crc_addresses(~seed, key)), tail);
 }
-#else
-[[nodiscard]] std::uint32_t flow_hash_5tuple(const FlowKey& key,
-                                             std::uint32_t seed = kFlowHashSeed);
-[[nodiscard]] std::uint32_t flow_hash_3tuple(const FlowKey& key,
-                                             std::uint32_t seed = kFlowHashSeed);
-#endif
-// CRC32C of arbitrary bytes; the software and hardware paths give identical results.
+
+// CRC32C of arbitrary bytes, with the SSE4.2 instruction.
 [[nodiscard]] std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t seed);
 
 // ---- Additions to the contract ----------------------------------------------------------------
@@ -76,8 +68,8 @@ inline std::uint64_t crc_addresses(std::uint32_t crc, const FlowKey& key) {
 // bytes before these ones, so seed 0 gives the standard CRC-32C ("123456789" -> 0xE3069283) and
 // crc32c(b, crc32c(a, 0)) == crc32c(a || b, 0).
 
-// The table-driven path, available on every host; crc32c() uses the SSE4.2 instruction when the
-// build enables it and must agree with this bit for bit.
+// A table-driven CRC32C without the instruction: the independent reference the tests check
+// crc32c() and the flow hashes against, bit for bit.
 [[nodiscard]] std::uint32_t crc32c_software(std::span<const std::byte> bytes, std::uint32_t seed);
 
 // The canonical byte layouts the flow hashes cover. Field order and byte order are fixed here, so

@@ -126,6 +126,40 @@ void collect_free(const std::uint64_t* taken, std::uint32_t m, std::vector<std::
   }
 }
 
+// One table's population: each backend's turn, the occupancy bitmap and the free list. Lives for
+// one build; the scratch memory is small next to the table itself.
+class Population {
+ public:
+  explicit Population(std::uint32_t table_size) : table_size_(table_size) {}
+
+  // Adds a backend's turn; weight 0 takes no slot. Turns are taken in the order added.
+  void add_turn(const MaglevPermutation& permutation, std::uint32_t weight, std::uint16_t id);
+  [[nodiscard]] MaglevTable fill();
+
+ private:
+  // One backend's place in the round-robin: the next slot on its preference list, its step, and
+  // its credit for weighted turns (each round adds `weight`; a slot costs the largest weight).
+  struct Turn {
+    std::uint32_t next = 0;
+    std::uint32_t skip = 1;
+    std::uint32_t double_skip = 2;   // 2 * skip mod M: the walk tests two slots per step
+    std::uint32_t skip_inverse = 0;  // skip^-1 mod M, computed on first use; 0: not yet
+    std::uint64_t credit = 0;
+    std::uint32_t weight = 0;
+    std::uint16_t id = 0;
+  };
+
+  template <bool kWeighted>
+  void fill_turns(std::uint16_t* slots);
+  std::uint32_t take_first_free(Turn& turn);
+
+  std::uint32_t table_size_;
+  std::uint32_t max_weight_ = 0;
+  std::vector<Turn> turns_;
+  std::vector<std::uint64_t> taken_;  // one bit per slot: 8 KiB at M = 65537, stays in L1
+  std::vector<std::uint32_t> free_;   // the last few free slots, once walking gets expensive
+};
+
 }  // namespace
 
 std::span<const std::uint32_t> supported_table_sizes() {
@@ -149,11 +183,6 @@ MaglevPermutation maglev_permutation(std::string_view key, std::uint32_t table_s
 
 Result<MaglevTable> build_maglev(std::span<const MaglevBackend> backends,
                                  std::uint32_t table_size) {
-  return MaglevBuilder{}.build(backends, table_size);
-}
-
-Result<MaglevTable> MaglevBuilder::build(std::span<const MaglevBackend> backends,
-                                         std::uint32_t table_size) {
   if (!is_supported_table_size(table_size)) {
     return Error{"maglev: table size " + std::to_string(table_size) +
                  " is not supported (use one of the primes " + size_list() + ")"};
@@ -164,38 +193,33 @@ Result<MaglevTable> MaglevBuilder::build(std::span<const MaglevBackend> backends
   }
 
   // Turns are taken in key order, so the caller's order cannot change the table.
-  order_.resize(backends.size());
-  std::iota(order_.begin(), order_.end(), 0u);
-  std::sort(order_.begin(), order_.end(),
+  std::vector<std::uint32_t> order(backends.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(),
             [&](std::uint32_t a, std::uint32_t b) { return backends[a].key < backends[b].key; });
-  for (std::size_t i = 0; i < order_.size(); ++i) {
-    const std::string& key = backends[order_[i]].key;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const std::string& key = backends[order[i]].key;
     if (key.empty()) {
-      return Error{"maglev: backend " + std::to_string(order_[i]) + " has an empty key"};
+      return Error{"maglev: backend " + std::to_string(order[i]) + " has an empty key"};
     }
-    if (i > 0 && key == backends[order_[i - 1]].key) {
+    if (i > 0 && key == backends[order[i - 1]].key) {
       return Error{"maglev: duplicate backend key \"" + key + "\""};
     }
   }
 
-  turns_.clear();
-  std::uint32_t max_weight = 0;
-  for (const std::uint32_t index : order_) {
+  Population population(table_size);
+  for (const std::uint32_t index : order) {
     const MaglevBackend& backend = backends[index];
     if (backend.weight == 0) continue;
-    const MaglevPermutation p = maglev_permutation(backend.key, table_size);
-    add_turn(p, backend.weight, static_cast<std::uint16_t>(index), table_size);
-    max_weight = std::max(max_weight, backend.weight);
+    population.add_turn(maglev_permutation(backend.key, table_size), backend.weight,
+                        static_cast<std::uint16_t>(index));
   }
-
-  std::vector<std::uint16_t> slots(table_size, kNoBackend);
-  fill(table_size, max_weight, slots);
-  return MaglevTable{std::move(slots)};
+  return population.fill();
 }
 
-Result<MaglevTable> MaglevBuilder::populate(std::span<const MaglevPermutation> permutations,
-                                            std::span<const std::uint32_t> weights,
-                                            std::uint32_t table_size) {
+Result<MaglevTable> populate_maglev(std::span<const MaglevPermutation> permutations,
+                                    std::span<const std::uint32_t> weights,
+                                    std::uint32_t table_size) {
   if (table_size > kSupportedTableSizes.back() || !is_prime(table_size)) {
     return Error{"maglev: table size " + std::to_string(table_size) + " is not a prime up to " +
                  std::to_string(kSupportedTableSizes.back())};
@@ -208,8 +232,7 @@ Result<MaglevTable> MaglevBuilder::populate(std::span<const MaglevPermutation> p
     return Error{"maglev: " + std::to_string(permutations.size()) + " backends, at most " +
                  std::to_string(kMaxMaglevBackends) + " allowed"};
   }
-  turns_.clear();
-  std::uint32_t max_weight = 0;
+  Population population(table_size);
   for (std::size_t i = 0; i < permutations.size(); ++i) {
     const MaglevPermutation& p = permutations[i];
     if (p.offset >= table_size || p.skip == 0 || p.skip >= table_size) {
@@ -218,38 +241,39 @@ Result<MaglevTable> MaglevBuilder::populate(std::span<const MaglevPermutation> p
                    ") is out of range for table size " + std::to_string(table_size)};
     }
     if (weights[i] == 0) continue;
-    add_turn(p, weights[i], static_cast<std::uint16_t>(i), table_size);
-    max_weight = std::max(max_weight, weights[i]);
+    population.add_turn(p, weights[i], static_cast<std::uint16_t>(i));
   }
-  std::vector<std::uint16_t> slots(table_size, kNoBackend);
-  fill(table_size, max_weight, slots);
-  return MaglevTable{std::move(slots)};
+  return population.fill();
 }
 
-void MaglevBuilder::add_turn(const MaglevPermutation& permutation, std::uint32_t weight,
-                             std::uint16_t id, std::uint32_t table_size) {
+void Population::add_turn(const MaglevPermutation& permutation, std::uint32_t weight,
+                          std::uint16_t id) {
   Turn& turn = turns_.emplace_back();
   turn.next = permutation.offset;
   turn.skip = permutation.skip;
-  turn.double_skip = add_mod(permutation.skip, permutation.skip, table_size);
+  turn.double_skip = add_mod(permutation.skip, permutation.skip, table_size_);
   turn.weight = weight;
   turn.id = id;
+  max_weight_ = std::max(max_weight_, weight);
 }
 
-// The paper's population loop. Backends take turns in `turns_` order; a backend of weight w
-// takes a slot in w / max_weight of the rounds (credit scheme), so shares follow weights to
-// within about one slot. On its turn a backend walks its preference list to the first free
-// slot. Equal weights reduce to the paper's plain round-robin.
-void MaglevBuilder::fill(std::uint32_t table_size, std::uint32_t max_weight,
-                         std::vector<std::uint16_t>& slots) {
-  if (turns_.empty()) return;  // every weight is zero: every slot stays kNoBackend
-  const bool weighted = std::any_of(turns_.begin(), turns_.end(),
-                                    [&](const Turn& t) { return t.weight != max_weight; });
-  if (weighted) {
-    fill_turns<true>(table_size, max_weight, slots.data());
-  } else {
-    fill_turns<false>(table_size, max_weight, slots.data());
+// The paper's population loop. Backends take turns in the order they were added; a backend of
+// weight w takes a slot in w / max_weight of the rounds (credit scheme), so shares follow weights
+// to within about one slot. On its turn a backend walks its preference list to the first free slot.
+// Equal weights reduce to the paper's plain round-robin.
+MaglevTable Population::fill() {
+  std::vector<std::uint16_t> slots(table_size_, kNoBackend);
+  // No turn (every weight is zero): every slot stays kNoBackend.
+  if (!turns_.empty()) {
+    const bool weighted = std::any_of(turns_.begin(), turns_.end(),
+                                      [&](const Turn& t) { return t.weight != max_weight_; });
+    if (weighted) {
+      fill_turns<true>(slots.data());
+    } else {
+      fill_turns<false>(slots.data());
+    }
   }
+  return MaglevTable{std::move(slots)};
 }
 
 // Walking costs about M / F probes when F slots are free, so filling the last slots dominates
@@ -257,9 +281,9 @@ void MaglevBuilder::fill(std::uint32_t table_size, std::uint32_t max_weight,
 // scans the free list and picks the slot its walk would reach first (fewest steps from `next`):
 // the same slot, so the same table, for a fraction of the work.
 template <bool kWeighted>
-void MaglevBuilder::fill_turns(std::uint32_t table_size, std::uint32_t max_weight,
-                               std::uint16_t* slots) {
-  const std::uint32_t m = table_size;
+void Population::fill_turns(std::uint16_t* slots) {
+  const std::uint32_t m = table_size_;
+  const std::uint32_t max_weight = max_weight_;
   taken_.assign((m + 63) / 64, 0);
   free_.clear();
   std::uint64_t* const taken = taken_.data();
@@ -278,7 +302,7 @@ void MaglevBuilder::fill_turns(std::uint32_t table_size, std::uint32_t max_weigh
         mark_taken(taken, slot);
       } else {
         if (free_.empty()) collect_free(taken, m, free_);
-        slot = take_first_free(turn, m);
+        slot = take_first_free(turn);
       }
       slots[slot] = turn.id;
       turn.next = add_mod(slot, turn.skip, m);
@@ -287,8 +311,8 @@ void MaglevBuilder::fill_turns(std::uint32_t table_size, std::uint32_t max_weigh
   }
 }
 
-std::uint32_t MaglevBuilder::take_first_free(Turn& turn, std::uint32_t table_size) {
-  const std::uint32_t m = table_size;
+std::uint32_t Population::take_first_free(Turn& turn) {
+  const std::uint32_t m = table_size_;
   const double inverse_m = 1.0 / m;
   if (turn.skip_inverse == 0) turn.skip_inverse = inverse_mod_prime(turn.skip, m);
   const std::uint32_t inverse = turn.skip_inverse;

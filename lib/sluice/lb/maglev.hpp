@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sluice/result.hpp"
@@ -30,29 +31,15 @@ struct MaglevBackend {
 class MaglevTable {
  public:
   MaglevTable() = default;
-  // slots[i] is an index into the backend list given to build(), or kNoBackend when every
-  // weight is zero.
-  explicit MaglevTable(std::vector<std::uint16_t> slots)
-      : slots_(std::move(slots)), mod_magic_(fastmod_magic(size())) {}
+  // slots[i] is an index into the backend list given to build_maglev(), or kNoBackend when
+  // every weight is zero. A flow's slot is slots()[flow_hash % size()].
+  explicit MaglevTable(std::vector<std::uint16_t> slots) : slots_(std::move(slots)) {}
 
-  // slots()[flow_hash % size()], with the modulo done by two multiplications (Lemire's fastmod,
-  // exact for every 32-bit hash) instead of a division.
-  [[nodiscard]] std::uint16_t lookup(std::uint32_t flow_hash) const {
-    const std::uint64_t low = mod_magic_ * flow_hash;
-    const auto index =
-        static_cast<std::uint32_t>((static_cast<unsigned __int128>(low) * size()) >> 64);
-    return slots_[index];
-  }
   [[nodiscard]] std::uint32_t size() const { return static_cast<std::uint32_t>(slots_.size()); }
   [[nodiscard]] std::span<const std::uint16_t> slots() const { return slots_; }
 
  private:
-  static std::uint64_t fastmod_magic(std::uint32_t divisor) {
-    return divisor == 0 ? 0 : UINT64_MAX / divisor + 1;
-  }
-
   std::vector<std::uint16_t> slots_;
-  std::uint64_t mod_magic_ = 0;
 };
 
 // Fails (with the reason) on an unsupported size, too many backends, or duplicate keys.
@@ -73,47 +60,13 @@ struct MaglevPermutation {
 // whose first output gives offset = h1 % M and whose second gives skip = h2 % (M - 1) + 1.
 [[nodiscard]] MaglevPermutation maglev_permutation(std::string_view key, std::uint32_t table_size);
 
-// Builds tables and keeps its scratch buffers between builds (the dataplane's control thread
-// rebuilds a table per VIP on every state change). Not thread-safe: one builder per thread.
-class MaglevBuilder {
- public:
-  // Same contract as build_maglev().
-  [[nodiscard]] Result<MaglevTable> build(std::span<const MaglevBackend> backends,
-                                          std::uint32_t table_size = kDefaultMaglevTableSize);
-
-  // The population step alone, with explicit permutations taking turns in the order given
-  // (build() passes them sorted by key). Slots hold indices into `permutations`. table_size
-  // only has to be a prime no larger than the largest supported size (so the paper's 7-slot
-  // example can be replayed); fails on a permutation out of range or a size mismatch between
-  // the two spans.
-  [[nodiscard]] Result<MaglevTable> populate(std::span<const MaglevPermutation> permutations,
-                                             std::span<const std::uint32_t> weights,
-                                             std::uint32_t table_size);
-
- private:
-  // One backend's place in the round-robin: the next slot on its preference list, its step, and
-  // its credit for weighted turns (each round adds `weight`; a slot costs the largest weight).
-  struct Turn {
-    std::uint32_t next = 0;
-    std::uint32_t skip = 1;
-    std::uint32_t double_skip = 2;   // 2 * skip mod M: the walk tests two slots per step
-    std::uint32_t skip_inverse = 0;  // skip^-1 mod M, computed on first use; 0: not yet
-    std::uint64_t credit = 0;
-    std::uint32_t weight = 0;
-    std::uint16_t id = 0;
-  };
-
-  void add_turn(const MaglevPermutation& permutation, std::uint32_t weight, std::uint16_t id,
-                std::uint32_t table_size);
-  void fill(std::uint32_t table_size, std::uint32_t max_weight, std::vector<std::uint16_t>& slots);
-  template <bool kWeighted>
-  void fill_turns(std::uint32_t table_size, std::uint32_t max_weight, std::uint16_t* slots);
-  std::uint32_t take_first_free(Turn& turn, std::uint32_t table_size);
-
-  std::vector<std::uint32_t> order_;
-  std::vector<Turn> turns_;
-  std::vector<std::uint64_t> taken_;  // one bit per slot: 8 KiB at M = 65537, stays in L1
-  std::vector<std::uint32_t> free_;   // the last few free slots, once walking gets expensive
-};
+// The population step alone, with explicit permutations taking turns in the order given
+// (build_maglev() passes them sorted by key). Slots hold indices into `permutations`. table_size
+// only has to be a prime no larger than the largest supported size (so the paper's 7-slot
+// example can be replayed); fails on a permutation out of range or a size mismatch between the
+// two spans.
+[[nodiscard]] Result<MaglevTable> populate_maglev(std::span<const MaglevPermutation> permutations,
+                                                  std::span<const std::uint32_t> weights,
+                                                  std::uint32_t table_size);
 
 }  // namespace sluice::lb

@@ -43,6 +43,13 @@ void describe_vip_settings(const std::string& name, const config::Vip& a, const 
   }
 }
 
+// "up weight 3", "draining", "down": what the dataplane acts on.
+std::string describe(const config::Backend& b) {
+  const config::BackendState state = config::pushed_state(b);
+  if (state != config::BackendState::up) return std::string(config::to_string(state));
+  return fmt::format("up weight {}", config::scheduling_weight(b));
+}
+
 void describe_backends(const std::string& name, const config::Vip& a, const config::Vip& b,
                        std::vector<std::string>& out) {
   const auto before = index_backends(a);
@@ -50,17 +57,23 @@ void describe_backends(const std::string& name, const config::Vip& a, const conf
   for (const auto& [address, backend] : after) {
     auto it = before.find(address);
     if (it == before.end()) {
-      out.push_back(fmt::format("vip {}: backend {} added (weight {})", name, address.to_string(),
-                                backend->weight));
-    } else if (it->second->weight != backend->weight) {
-      out.push_back(fmt::format("vip {}: backend {} weight {} -> {}{}", name, address.to_string(),
-                                it->second->weight, backend->weight,
-                                backend->weight == 0 ? " (drained)" : ""));
+      out.push_back(fmt::format("vip {}: backend {} added ({})", name, address.to_string(),
+                                describe(*backend)));
+    } else if (const std::string was = describe(*it->second), now = describe(*backend);
+               was != now) {
+      const char* why = config::pushed_state(*backend) == config::BackendState::down
+                            ? ": its flows are rescheduled"
+                        : config::pushed_state(*backend) == config::BackendState::draining
+                            ? ": it keeps its flows, gets no new ones"
+                            : "";
+      out.push_back(
+          fmt::format("vip {}: backend {} {} -> {}{}", name, address.to_string(), was, now, why));
     }
   }
   for (const auto& [address, backend] : before) {
     if (!after.contains(address)) {
-      out.push_back(fmt::format("vip {}: backend {} removed", name, address.to_string()));
+      out.push_back(fmt::format("vip {}: backend {} removed (its flows are rescheduled)", name,
+                                address.to_string()));
     }
   }
 }

@@ -185,7 +185,8 @@ class ControlUnderTraffic(unittest.TestCase):
         t = telemetry_query(self.dp.prefix, "/sluice/counters")["/sluice/counters"]
         self.assertGreaterEqual(t["rx_packets"], summary(c)["rx"])
         self.assertEqual(t["generation"], c["generation"])
-        self.assertEqual(t["dropped"], 0)
+        self.assertEqual(t["drop"], 0)
+        self.assertEqual(t["forward"] + t["reply"] + t["pass"] + t["drop"], t["rx_packets"])
         self.assertIn("lcore_1", t)
         self.assertGreater(t["lcore_1"]["rx_polls"], 0)
         vips = telemetry_query(self.dp.prefix, "/sluice/vips")["/sluice/vips"]
@@ -210,16 +211,16 @@ class ControlUnderTraffic(unittest.TestCase):
         code = self.dp.stop()
         self.assertEqual(code, 0, self.dp.log_text())
         self.assertFalse(os.path.exists(self.dp.socket_path), "control socket not removed")
-        m = re.search(r"stopped: (\d+) packets received, (\d+) sent, (\d+) dropped",
-                      self.dp.log_text())
+        m = re.search(r"stopped: (\d+) packets received: (\d+) forwarded, (\d+) replied, "
+                      r"(\d+) passed to the host, (\d+) dropped; (\d+) sent", self.dp.log_text())
         self.assertIsNotNone(m, self.dp.log_text())
-        received, sent, dropped = map(int, m.groups())
+        received, forwarded, replied, passed, dropped, sent = map(int, m.groups())
         self.assertGreater(received, 0)
-        self.assertEqual((sent, dropped), (received, 0))
+        self.assertEqual((forwarded, replied, passed, dropped, sent), (received, 0, 0, 0, received))
         # Every state change was logged with what changed.
         log = self.dp.log_text()
-        self.assertIn("backend 198.18.1.3 added (weight 1)", log)
-        self.assertIn("backend 198.18.1.2 removed", log)
+        self.assertIn("backend 198.18.1.3 added (up weight 1)", log)
+        self.assertIn("backend 198.18.1.2 removed (its flows are rescheduled)", log)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ class Process(unittest.TestCase):
         # Leaving the block sent SIGTERM: a clean exit logs the final totals and closes out.pcap.
         self.assertEqual(dp.returncode, 0, dp.log_text())
         self.assertIn("signal 15: stopping", dp.log_text())
-        self.assertIn(f"stopped: {n} packets received, {n} sent, 0 dropped", dp.log_text())
+        self.assertIn(f"stopped: {n} packets received: {n} forwarded, 0 replied, 0 passed to the "
+                      f"host, 0 dropped; {n} sent", dp.log_text())
         sent, received = read_pcap(out), read_pcap(inp)
         self.assertEqual(len(sent), n)
         seen = {b: 0 for b in BACKENDS}

@@ -55,14 +55,23 @@ TEST(StateDiff, NamesBackendChangesAndDrain) {
   after.scheduler = config::Scheduler::round_robin;
   EXPECT_THAT(describe_changes(state_with({web_vip()}, 1), state_with({after}, 2)),
               ElementsAre("vip 198.18.0.10:80/tcp: scheduler maglev -> round-robin",
-                          "vip 198.18.0.10:80/tcp: backend 198.18.1.1 weight 1 -> 3",
-                          "vip 198.18.0.10:80/tcp: backend 198.18.1.2 weight 1 -> 0 (drained)",
-                          "vip 198.18.0.10:80/tcp: backend 198.18.1.3 added (weight 1)"));
+                          "vip 198.18.0.10:80/tcp: backend 198.18.1.1 up weight 1 -> up weight 3",
+                          "vip 198.18.0.10:80/tcp: backend 198.18.1.2 up weight 1 -> draining: "
+                          "it keeps its flows, gets no new ones",
+                          "vip 198.18.0.10:80/tcp: backend 198.18.1.3 added (up weight 1)"));
+
+  config::Vip failing = web_vip();
+  failing.backends[1].state = config::BackendState::down;
+  failing.backends[1].effective_weight = 0;
+  EXPECT_THAT(describe_changes(state_with({web_vip()}, 1), state_with({failing}, 2)),
+              ElementsAre("vip 198.18.0.10:80/tcp: backend 198.18.1.2 up weight 1 -> down: its "
+                          "flows are rescheduled"));
 
   config::Vip fewer = web_vip();
   fewer.backends.pop_back();
   EXPECT_THAT(describe_changes(state_with({web_vip()}, 1), state_with({fewer}, 2)),
-              ElementsAre("vip 198.18.0.10:80/tcp: backend 198.18.1.2 removed"));
+              ElementsAre("vip 198.18.0.10:80/tcp: backend 198.18.1.2 removed (its flows are "
+                          "rescheduled)"));
 }
 
 TEST(StateDiff, NamesDataplaneSettingChanges) {

@@ -278,6 +278,8 @@ def _run(sluice_pcap: str, inputs: List[str], d: str, burst: int) -> Output:
     counters_path = os.path.join(d, f"counters{suffix}.json")
     cmd = [sluice_pcap, *inputs, "--out", outp, "--verdicts", verdicts_path,
            "--counters", counters_path, "--burst", str(burst)]
+    if burst == 1:
+        cmd.append("--explain")  # explain() can only predict packet by packet
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise Failure(f"sluice-pcap exited {proc.returncode}: {proc.stderr.strip()}")
@@ -288,8 +290,49 @@ def _run(sluice_pcap: str, inputs: List[str], d: str, burst: int) -> Output:
     return Output(verdicts, read_frames(outp), counters)
 
 
+def _check_counters(counters: dict) -> None:
+    """What must hold after any input: every received packet counted once at its fate, every
+    drop under one reason, each VIP's traffic the sum of its backends', and the active-flow
+    gauges equal to what the flow table holds."""
+    for lcore in counters["per_lcore"]:
+        fates = lcore["forward"] + lcore["reply"] + lcore["pass"] + lcore["drop"]
+        if lcore["rx_packets"] != fates:
+            raise Failure(f"rx_packets {lcore['rx_packets']} != forward + reply + pass + drop "
+                          f"{fates}: {lcore}")
+    drops = sum(counters["drops"].values())
+    if drops != sum(lcore["drop"] for lcore in counters["per_lcore"]):
+        raise Failure(f"the drop reasons sum to {drops}, the drop verdicts to "
+                      f"{sum(lcore['drop'] for lcore in counters['per_lcore'])}")
+    for vip in counters["per_vip"]:
+        for key in ("packets", "bytes", "new_flows", "active_flows"):
+            total = sum(b[key] for b in vip["per_backend"])
+            if vip[key] != total:
+                raise Failure(f"VIP {vip['vip']} {key} {vip[key]} != its backends' sum {total}")
+    if not counters["flow_table"]["gauges_match"]:
+        raise Failure(f"the active-flow gauges disagree with the flow table: {counters}")
+
+
+def _check_explain(verdicts: List[dict]) -> None:
+    """explain() said, before each packet, what the worker then did with it."""
+    for v in verdicts:
+        said = v.get("explain")
+        if said is None:
+            continue
+        if v["verdict"] == "forward":
+            if said["backend"] != v["backend"]:
+                raise Failure(f"packet {v['index']}: explain said {said}, the worker forwarded "
+                              f"to {v['backend']}")
+        elif v["verdict"] == "pass":
+            if said["action"] != "pass":
+                raise Failure(f"packet {v['index']}: passed, explain said {said}")
+        elif v["reason"] == "no_backend" and said["action"] != "no_backend":
+            raise Failure(f"packet {v['index']}: no_backend, explain said {said}")
+
+
 def _verify(case: Case, got: Output, stamps: List[Tuple[int, int]],
             expected_cache: Dict[tuple, bytes]) -> None:
+    _check_counters(got.counters)
+    _check_explain(got.verdicts)
     verdicts = got.verdicts
     if len(verdicts) != len(case.steps):
         raise Failure(f"{len(verdicts)} verdict lines for {len(case.steps)} packets")
@@ -332,6 +375,7 @@ def _verify(case: Case, got: Output, stamps: List[Tuple[int, int]],
 def _same_output(a: Output, b: Output) -> str:
     """Where two runs of one case differ, or ""."""
     for i, (x, y) in enumerate(zip(a.verdicts, b.verdicts)):
+        x, y = ({k: v for k, v in line.items() if k != "explain"} for line in (x, y))
         if x != y:
             return f"verdict line {i}: {y} instead of {x}"
     for i, ((_, x), (_, y)) in enumerate(zip(a.frames, b.frames)):  # stamps: checked by _verify

@@ -24,13 +24,9 @@ Worker::Worker(WorkerSetup setup, pipeline::WorkerState& state, const SnapshotPu
       publisher_(publisher),
       qsbr_(qsbr),
       running_(running),
+      tx_(state.counters, setup_.tx_ports, static_cast<std::uint16_t>(setup_.index)),
       received_(setup_.traffic.size()),
-      held_(setup_.traffic.size()) {
-  for (std::uint16_t port : setup_.tx_ports) {
-    tx_[port].port = port;
-    tx_[port].queue = static_cast<std::uint16_t>(setup_.index);
-  }
-}
+      held_(setup_.traffic.size()) {}
 
 int Worker::launch(void* arg) {
   static_cast<Worker*>(arg)->run();
@@ -54,7 +50,7 @@ void Worker::run() {
     if (setup_.host) busy |= poll_host(*setup_.host);
     if (!busy) pipeline::expire_flows(state_, now, kExpireBucketsPerIdlePoll);
     if (now - last_drain >= setup_.drain_ticks) {
-      drain_all();
+      tx_.drain_all();
       last_drain = now;
     }
     // Nothing held here: report, then classify the new bursts on the current snapshot.
@@ -65,7 +61,7 @@ void Worker::run() {
   }
   for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
     complete_held(q, classified_with);
-  drain_all();
+  tx_.drain_all();
 }
 
 bool Worker::receive(std::size_t q) {
@@ -97,10 +93,10 @@ void Worker::complete_held(std::size_t q, const pipeline::Snapshot* classified_w
   if (held.count == 0) return;
   pipeline::complete_burst(state_, *classified_with, held, burst_);
   const RxQueue& rx = setup_.traffic[q];
-  send_all(rx.egress_port, burst_.tx.data(), burst_.tx_count, burst_.tx_verdict.data());
+  tx_.send_burst(rx.egress_port, burst_);
   if (burst_.pass_count == 0) return;
   if (setup_.host_port) {
-    send_all(*setup_.host_port, burst_.pass.data(), burst_.pass_count, Departure::pass);
+    tx_.send(*setup_.host_port, burst_.pass.data(), burst_.pass_count, Departure::pass);
   } else {
     rte_pktmbuf_free_bulk(burst_.pass.data(), burst_.pass_count);
     state_.counters.count_drop(DropReason::no_host_port, burst_.pass_count);
@@ -111,53 +107,8 @@ bool Worker::poll_host(const RxQueue& rx) {
   rte_mbuf* packets[kRxBurst];
   const std::uint16_t n = rte_eth_rx_burst(rx.port, rx.queue, packets, kRxBurst);
   state_.counters.host_rx_packets += n;
-  send_all(rx.egress_port, packets, n, Departure::relay);
+  tx_.send(rx.egress_port, packets, n, Departure::relay);
   return n != 0;
-}
-
-void Worker::send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
-                      const pipeline::Verdict* kinds) {
-  TxBuffer& tx = tx_[port];
-  TxResult total;
-  for (std::uint16_t i = 0; i < n; ++i) {
-    const Departure kind =
-        kinds[i] == pipeline::Verdict::reply ? Departure::reply : Departure::forward;
-    tx_enqueue(tx, packets[i], kind, total);
-  }
-  account(total);
-}
-
-void Worker::send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
-                      Departure kind) {
-  TxBuffer& tx = tx_[port];
-  TxResult total;
-  for (std::uint16_t i = 0; i < n; ++i)
-    tx_enqueue(tx, packets[i], kind, total);
-  account(total);
-}
-
-void Worker::account(const TxResult& r) {
-  pipeline::LcoreCounters& c = state_.counters;
-  const auto sent = [&r](Departure d) { return r.sent[static_cast<std::size_t>(d)]; };
-  const auto refused = [&r](Departure d) { return r.refused[static_cast<std::size_t>(d)]; };
-  c.tx_packets += sent(Departure::forward) + sent(Departure::reply) + sent(Departure::pass) +
-                  sent(Departure::relay);
-  c.count_verdict(pipeline::Verdict::forward, sent(Departure::forward));
-  c.count_verdict(pipeline::Verdict::reply, sent(Departure::reply));
-  c.count_verdict(pipeline::Verdict::pass, sent(Departure::pass));
-  c.host_relayed += sent(Departure::relay);
-  if (const auto n = refused(Departure::forward) + refused(Departure::reply); n != 0) {
-    c.count_drop(DropReason::tx_full, n);
-  }
-  if (const auto n = refused(Departure::pass); n != 0) c.count_drop(DropReason::pass_full, n);
-  c.host_relay_refused += refused(Departure::relay);
-}
-
-void Worker::drain_all() {
-  TxResult total;
-  for (std::uint16_t port : setup_.tx_ports)
-    tx_flush(tx_[port], total);
-  account(total);
 }
 
 }  // namespace sluice::dataplane

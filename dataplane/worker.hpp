@@ -19,7 +19,7 @@
 #include <rte_ethdev.h>
 
 #include "pipeline/pipeline.hpp"
-#include "tx_buffer.hpp"
+#include "tx_path.hpp"
 
 struct rte_rcu_qsbr;
 
@@ -63,14 +63,6 @@ class Worker {
   void classify_received(std::size_t q, const pipeline::Snapshot* snapshot, std::uint64_t now);
   void complete_held(std::size_t q, const pipeline::Snapshot* classified_with);
   bool poll_host(const RxQueue& rx);
-  // Buffers `n` packets for `port` (sending each full burst); kinds[i] (or `kind` for all) says
-  // what packets[i] is.
-  void send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n,
-                const pipeline::Verdict* kinds);
-  void send_all(std::uint16_t port, rte_mbuf* const* packets, std::uint16_t n, Departure kind);
-  void drain_all();
-  // Counts each packet the queues took or refused under its fate (counters.hpp).
-  void account(const TxResult& r);
 
   WorkerSetup setup_;
   pipeline::WorkerState& state_;
@@ -81,7 +73,7 @@ class Worker {
     std::array<rte_mbuf*, kRxBurst> packets{};
     std::uint16_t count = 0;
   };
-  std::array<TxBuffer, RTE_MAX_ETHPORTS> tx_{};
+  TxPath tx_;
   std::vector<Received> received_;               // per traffic queue
   std::vector<pipeline::ClassifiedBurst> held_;  // per traffic queue: pass 1 done
   pipeline::BurstResult burst_{};

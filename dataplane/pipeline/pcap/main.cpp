@@ -118,8 +118,8 @@ class BurstRunner {
   // Gets each packet of a finished burst, in input order, with the snapshot it ran on.
   using Sink = std::function<void(std::uint64_t index, const PacketVerdict&, const Snapshot&)>;
   // Sees each packet just before its pass 1, with the state it will meet (--explain).
-  using Observer = std::function<void(std::uint64_t index, rte_mbuf*, std::uint64_t now,
-                                      const Snapshot&)>;
+  using Observer =
+      std::function<void(std::uint64_t index, rte_mbuf*, std::uint64_t now, const Snapshot&)>;
 
   BurstRunner(WorkerState& worker, rte_mempool* pool, pcap_dumper_t* out, std::uint16_t size,
               Sink sink, Observer observer)
@@ -327,9 +327,9 @@ int run(const Options& opt) {
   std::map<std::uint64_t, control::ExplainResult> explained;
   BurstRunner::Observer explain_each;
   if (opt.explain) {
-    explain_each = [&](std::uint64_t index, rte_mbuf* m, std::uint64_t now,
-                       const Snapshot& snap) {
-      const net::ParseResult parsed = net::parse({rte_pktmbuf_mtod(m, const std::byte*), m->data_len});
+    explain_each = [&](std::uint64_t index, rte_mbuf* m, std::uint64_t now, const Snapshot& snap) {
+      const net::ParseResult parsed =
+          net::parse({rte_pktmbuf_mtod(m, const std::byte*), m->data_len});
       const net::ParsedPacket& p = parsed.packet;
       if (!parsed.ok() || p.fragment != net::FragmentKind::none ||
           (p.key.protocol != net::kIpProtoTcp && p.key.protocol != net::kIpProtoUdp)) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "sluice/control/caller_policy.hpp"
 #include "sluice/control/frame.hpp"
 #include "sluice/control/messages.hpp"
 #include "sluice/control/unix_socket.hpp"
@@ -71,9 +72,8 @@ void ControlServer::accept_pending() {
       spdlog::warn("control socket: {} clients already connected, refusing one", kMaxClients);
       continue;
     }
-    auto uid = control::peer_uid(client->get());
-    if (!uid || (*uid != 0 && *uid != ::geteuid())) {
-      spdlog::warn("control socket: refusing a client of another user");
+    if (auto admitted = control::CallerPolicy{}.admit_peer(client->get()); !admitted) {
+      spdlog::warn("control socket: refusing a client: {}", admitted.error().message);
       continue;
     }
     clients_.push_back(std::move(client.value()));

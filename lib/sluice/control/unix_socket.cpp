@@ -118,13 +118,4 @@ Result<UniqueFd> connect_unix(const std::string& path, std::chrono::milliseconds
   }
 }
 
-Result<uid_t> peer_uid(int fd) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-    return Error{"getsockopt(SO_PEERCRED): " + errno_text(errno)};
-  }
-  return cred.uid;
-}
-
 }  // namespace sluice::control

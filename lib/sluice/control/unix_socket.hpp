@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
+#include "sluice/unique_fd.hpp"
 
 namespace sluice::control {
 
@@ -34,8 +34,5 @@ struct ListenOptions {
 // Connects to PATH, retrying a full backlog until the timeout.
 [[nodiscard]] Result<UniqueFd> connect_unix(const std::string& path,
                                             std::chrono::milliseconds timeout);
-
-// The connected peer's user id (SO_PEERCRED), for servers that check who is asking.
-[[nodiscard]] Result<uid_t> peer_uid(int fd);
 
 }  // namespace sluice::control

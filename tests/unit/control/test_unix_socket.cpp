@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "sluice/control/caller_policy.hpp"
 #include "sluice/control/frame.hpp"
 #include "sluice/control/unix_socket.hpp"
 #include "socket_pair.hpp"
@@ -52,9 +53,30 @@ TEST(UnixSocket, ListenConnectAcceptAndExchangeFrames) {
   ASSERT_TRUE(reply.ok()) << reply.error().message;
   EXPECT_EQ((*reply)["ok"], true);
 
-  auto uid = peer_uid(conn->get());
-  ASSERT_TRUE(uid.ok()) << uid.error().message;
-  EXPECT_EQ(*uid, ::getuid());
+  auto peer = peer_credentials(conn->get());
+  ASSERT_TRUE(peer.ok()) << peer.error().message;
+  EXPECT_EQ(peer->uid, ::getuid());
+  EXPECT_EQ(peer->pid, ::getpid());
+  EXPECT_TRUE(CallerPolicy{}.admit_peer(conn->get()).ok()) << "the server's own user";
+}
+
+TEST(CallerPolicy, RootAndTheServersUserOnlyUnlessAGroupIsGiven) {
+  const PeerCredentials nobody{4242, 65534, 65534};
+  const Status refused = CallerPolicy{}.admit(nobody);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "uid 65534 (pid 4242) is neither root nor this server's user");
+  EXPECT_TRUE(CallerPolicy{}.admit(PeerCredentials{1, 0, 0}).ok()) << "root";
+
+  // Debian's nobody has the primary group nogroup (65534).
+  auto nogroup = CallerPolicy::with_group("nogroup");
+  ASSERT_TRUE(nogroup.ok()) << nogroup.error().message;
+  EXPECT_TRUE(nogroup->admit(nobody).ok());
+  auto other = CallerPolicy::with_group("root");
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_EQ(other->admit(nobody).error().message,
+            "uid 65534 (pid 4242) is neither root nor in group root");
+  EXPECT_EQ(CallerPolicy::with_group("no-such-group-here").error().message,
+            "group \"no-such-group-here\" does not exist");
 }
 
 TEST(UnixSocket, ModeAndGroupOptions) {

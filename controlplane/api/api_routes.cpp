@@ -343,6 +343,15 @@ class Router {
                    "protocol: expected tcp or udp, got \"" + *proto + "\"");
     }
     flow.protocol = *protocol;
+    if (const std::string* syn = target_.param("syn")) {
+      if (*syn != "1" && *syn != "0" && *syn != "true" && *syn != "false") {
+        return error(http::status::bad_request, "syn: expected 1 or 0, got \"" + *syn + "\"");
+      }
+      flow.syn = *syn == "1" || *syn == "true";
+      if (flow.syn && flow.protocol != config::Protocol::tcp) {
+        return error(http::status::bad_request, "syn: only a TCP flow has SYNs");
+      }
+    }
     const std::string* dataplane = target_.param("dataplane");
     auto result = sync_.explain(flow, dataplane ? *dataplane : "");
     if (!result.ok()) return error(http::status::service_unavailable, result.error().message);

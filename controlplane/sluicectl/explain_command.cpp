@@ -1,4 +1,5 @@
-// sluicectl explain SRC DST SPORT DPORT PROTO: which backend a flow gets, and why.
+// sluicectl explain SRC DST SPORT DPORT PROTO [--syn]: which backend a flow gets, and why:
+// the dataplane runs its workers' own flow decision on a copy of their state.
 #include <fmt/format.h>
 
 #include <memory>
@@ -11,6 +12,7 @@ namespace {
 struct ExplainArgs {
   std::string src, dst, sport, dport, proto;
   std::string dataplane;
+  bool syn = false;
 };
 
 std::string endpoint(const std::string& address, const std::string& port) {
@@ -26,6 +28,7 @@ void explain(Context& ctx, const ExplainArgs& a) {
                                                                        {"protocol", a.proto}};
   std::string target = with_query("/v1/explain", params);
   if (!a.dataplane.empty()) target += "&dataplane=" + a.dataplane;
+  if (a.syn) target += "&syn=1";
   auto reply = ctx.call({"GET", target, ""});
   if (!reply) return;
   if (ctx.json) return Context::print_json(*reply);
@@ -34,7 +37,7 @@ void explain(Context& ctx, const ExplainArgs& a) {
     return r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : std::string();
   };
   std::cout << "flow       " << endpoint(a.src, a.sport) << " -> " << endpoint(a.dst, a.dport)
-            << " " << a.proto << "\n";
+            << " " << a.proto << (a.syn ? " SYN" : "") << "\n";
   std::cout << "dataplane  " << text("dataplane") << "\n";
   std::cout << "vip        " << (text("vip").empty() ? "(none)" : text("vip")) << "\n";
   std::cout << "backend    " << (text("backend").empty() ? "(none)" : text("backend")) << "\n";
@@ -42,6 +45,7 @@ void explain(Context& ctx, const ExplainArgs& a) {
   if (r.contains("lcore") && r["lcore"].is_number())
     source += " (lcore " + std::to_string(r["lcore"].get<std::uint32_t>()) + ")";
   std::cout << "decided by " << source << "\n";
+  std::cout << "action     " << text("action") << "\n";
   if (r.contains("flow_hash") && r["flow_hash"].is_number()) {
     std::cout << "flow hash  " << fmt::format("{:#010x}", r["flow_hash"].get<std::uint32_t>());
     if (r.contains("maglev_slot") && r["maglev_slot"].is_number()) {
@@ -65,6 +69,8 @@ void add_explain_command(CLI::App& app, Context& ctx) {
   command->add_option("proto", args->proto, "tcp or udp")->required();
   command->add_option("--dataplane", args->dataplane,
                       "ask this dataplane (default: the first reachable)");
+  command->add_flag("--syn", args->syn,
+                    "ask about a TCP SYN (a new connection) instead of the flow's next packet");
   add_json_flag(command, ctx);
   command->callback([&ctx, args] { explain(ctx, *args); });
 }

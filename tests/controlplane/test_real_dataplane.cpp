@@ -5,6 +5,7 @@
 
 #include "daemon_fixture.hpp"
 #include "sluice/control/client.hpp"
+#include "sluicectl/exit_codes.hpp"
 
 namespace sluice::cp::testing {
 namespace {
@@ -166,6 +167,36 @@ TEST_F(RealDataplaneTest, PushesReachItForwardingSurvivesTheControlPlaneAndResta
       static_cast<long long>(
           std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - restarted).count()));
   EXPECT_EQ(status().vips, 1u);
+}
+
+// sluicectl explain goes through the control plane to the dataplane, which runs its workers'
+// own flow decision: a flow it carries is a hit on its backend; a SYN on the same 5-tuple
+// after the client's ACK would be a new connection.
+TEST_F(RealDataplaneTest, ExplainRunsTheWorkersDecision) {
+  start_dataplane();
+  write_config(kVip, socket());
+  start_daemon();
+  ASSERT_TRUE(wait_generation_at_least(1, ms(5000))) << daemon_->log();
+  std::this_thread::sleep_for(ms(1500));  // a status poll: the control plane sees it reachable
+
+  const Output fresh = sluicectl("explain 198.18.3.1 198.18.0.10 40000 80 tcp --json");
+  ASSERT_EQ(fresh.code, 0) << fresh.text;
+  const auto answer = nlohmann::json::parse(fresh.text);
+  EXPECT_EQ(answer["action"], "new_flow") << fresh.text;
+  EXPECT_EQ(answer["source"], "scheduler");
+  EXPECT_TRUE(answer["backend"] == "198.18.1.1" || answer["backend"] == "198.18.1.2") << fresh.text;
+
+  const Output syn = sluicectl("explain 198.18.3.1 198.18.0.10 40000 80 tcp --syn --json");
+  ASSERT_EQ(syn.code, 0) << syn.text;
+  EXPECT_EQ(nlohmann::json::parse(syn.text)["action"], "new_flow");
+  EXPECT_EQ(nlohmann::json::parse(syn.text)["flow"]["syn"], true);
+
+  const Output udp_syn = sluicectl("explain 198.18.3.1 198.18.0.10 40000 80 udp --syn");
+  EXPECT_EQ(udp_syn.code, ctl::kExitRefused) << udp_syn.text;
+  EXPECT_NE(udp_syn.text.find("syn: only a TCP flow has SYNs"), std::string::npos) << udp_syn.text;
+
+  const Output text = sluicectl("explain 198.18.3.1 198.18.0.10 40000 80 tcp");
+  EXPECT_NE(text.text.find("action     new_flow"), std::string::npos) << text.text;
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 """IP fragments: every fragment of a datagram reaches the same backend (3-tuple hash into the
-VIP's Maglev table), or is dropped when the VIP's policy says so."""
+VIP's Maglev table), or is dropped when the VIP's policy says so or the VIP cannot be told
+(several of its protocol on the address); a fragment of a protocol no VIP on the address takes
+goes to the host."""
 
-from scapy.all import IP, UDP, Raw, fragment
+from scapy.all import IP, TCP, UDP, Raw, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
 
 from golden import Case, Step, config, encap, vip
-from packets import CLIENT4, CLIENT6, dropped, fwd, hash3, l2, udp6
+from packets import CLIENT4, CLIENT6, dropped, fwd, hash3, l2, passed, udp6
 
 VIP4 = "198.18.0.10"
 VIP6 = "2001:db8::10"
@@ -24,6 +26,15 @@ def v6_fragments():
     return [l2() / f for f in fragment6(datagram, 1000)]
 
 
+def v6_other_protocol_fragments():
+    """Datagrams to the VIP address of protocols no VIP there takes (GRE, and TCP while the
+    address has only a UDP VIP), fragmented."""
+    gre = IPv6(src=CLIENT6, dst=VIP6) / IPv6ExtHdrFragment(id=77, nh=47) / Raw(b"G" * 2000)
+    tcp = IPv6(src=CLIENT6, dst=VIP6) / IPv6ExtHdrFragment(id=78) / TCP(dport=80) / \
+        Raw(b"T" * 2000)
+    return [l2() / f for d in (gre, tcp) for f in fragment6(d, 1000)]
+
+
 def frag_step(pkt, backends, h):
     return Step(pkt, "forward", backend=backends, out=[lambda b: encap(pkt, b, "gue", h)])
 
@@ -40,6 +51,10 @@ def cases():
     steps = [frag_step(p, B4, h4) for p in f4] + [frag_step(p, B6, h6) for p in f6]
     steps += [dropped(p, "fragment_unsupported") for p in v4_fragments(dst="198.18.0.20")]
     steps += [dropped(p, "fragment_unsupported") for p in v4_fragments(dst="198.18.0.21")]
+    # A fragment of a protocol no VIP on the address takes goes to the host, like an
+    # unfragmented packet of that protocol (docs/dataplane.md, "Fragments").
+    other = v6_other_protocol_fragments()
+    steps += [passed(p) for p in other]
     # An unfragmented packet of the same client is an ordinary flow (5-tuple).
     steps.append(fwd(udp6(), B6, "gue"))
 

@@ -49,8 +49,8 @@ class DeadBackend(unittest.TestCase):
         stopped_at = time.time()
         lab.lab("server", victim, "stop")
         detected_at = lab.wait_for(
-            f"{victim} to be out of the pushed state",
-            lambda: (not lab.backend_status(vip, address)["scheduled"]) and lab.in_sync(),
+            f"{victim} to be down in the pushed state",
+            lambda: lab.backend_status(vip, address)["state"] == "down" and lab.in_sync(),
             lab.detection_bound_s + 5, interval_s=0.05)
         thread.join(duration + 60)
         self.assertFalse(thread.is_alive())
@@ -84,7 +84,8 @@ class DeadBackend(unittest.TestCase):
         restarted_at = time.time()
         lab.lab("server", victim, "start")
         back_at = lab.wait_for(f"{victim} to be scheduled again",
-                               lambda: lab.backend_status(vip, address)["scheduled"] and lab.in_sync(),
+                               lambda: lab.backend_status(vip, address)["state"] == "up"
+                               and lab.in_sync(),
                                lab.recovery_bound_s + 5)
         again = lab.client("http", "--count", "600", "--concurrency", "4", "--duration", "60",
                            "--timeout", TCP_TIMEOUT_S)

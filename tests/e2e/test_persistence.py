@@ -67,7 +67,7 @@ class LongLivedConnections(unittest.TestCase):
             lab.ctl("backend", "add", vip, be3, "--weight", str(lab.weights["be3"]))
             # Added backends join after `rise` good checks (a new generation then).
             lab.wait_for("be3 to be scheduled again",
-                         lambda: lab.backend_status(vip, be3)["scheduled"] and lab.in_sync(),
+                         lambda: lab.backend_status(vip, be3)["state"] == "up" and lab.in_sync(),
                          lab.recovery_bound_s + 5)
             new = lab.client("http", "--count", "300", "--concurrency", "4", "--duration", "60")
             time.sleep(TALK_AFTER_S)

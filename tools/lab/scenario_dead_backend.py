@@ -5,7 +5,7 @@ and does any connection fail after that?
 Runs new HTTP connections through the IPv4 VIP at --rate per second (lab_client.py in the client
 namespace), stops --backend's servers after --before seconds (`lab server BE stop`: its kernel
 then refuses connections, as after a crash of the service), and polls the control plane every
-50 ms until the backend is out of the state the dataplane runs. Prints a table of the requests
+50 ms until the backend is down in the state the dataplane runs. Prints a table of the requests
 before the stop, between the stop and the detection, and after the detection; then starts the
 backend again and waits (bounded) until it is back. --json FILE writes the numbers, --plot
 FILE.png draws requests per backend over time (python3-matplotlib).
@@ -36,8 +36,9 @@ class ControlPlane:
                              timeout=10)
         return json.loads(out.stdout) if out.returncode == 0 else None
 
-    def scheduled(self, vip, address):
-        """True/False: whether the backend is in the state the dataplanes run; None: unknown."""
+    def serving(self, vip, address):
+        """True/False: whether the backend serves (is not down) in the state the dataplanes run;
+        None: unknown."""
         s = self.status()
         if not s or not all(d["reachable"] and d["in_sync"] for d in s["dataplanes"]):
             return None
@@ -45,13 +46,13 @@ class ControlPlane:
             if v["vip"] == vip:
                 for b in v["backends"]:
                     if b["address"] == address:
-                        return b["scheduled"]
+                        return b["state"] != "down"
         return None
 
-    def wait_scheduled(self, vip, address, wanted, timeout_s):
+    def wait_serving(self, vip, address, wanted, timeout_s):
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.scheduled(vip, address) is wanted:
+            if self.serving(vip, address) is wanted:
                 return time.time()
             time.sleep(0.05)
         return None
@@ -109,7 +110,7 @@ def plot(path, requests, backends, start, stopped_at, detected_at):
     ax.axvline(stopped_at - start, color="red", linewidth=1)
     ax.axvline(detected_at - start, color="green", linewidth=1)
     ax.text(stopped_at - start, ax.get_ylim()[1] * 0.95, " stopped", color="red")
-    ax.text(detected_at - start, ax.get_ylim()[1] * 0.85, " out of the state", color="green")
+    ax.text(detected_at - start, ax.get_ylim()[1] * 0.85, " down", color="green")
     ax.set_xlabel("seconds")
     ax.set_ylabel("new connections per second")
     ax.set_title("Sluice lab: a backend dies under traffic")
@@ -138,7 +139,7 @@ def main():
     hc = {k: int(facts[f"LAB_HC_{k}"]) for k in ("INTERVAL_MS", "TIMEOUT_MS", "FALL", "RISE")}
     bound_s = (hc["FALL"] * hc["INTERVAL_MS"] + hc["TIMEOUT_MS"]) / 1000
     cp = ControlPlane(facts)
-    if cp.scheduled(vip, address) is not True:
+    if cp.serving(vip, address) is not True:
         sys.exit(f"{args.backend} ({address}) is not in service: is the lab up?")
 
     jsonl = os.path.join(args.workdir, "dead-backend-requests.jsonl")
@@ -152,7 +153,7 @@ def main():
     time.sleep(args.before)
     stopped_at = time.time()
     subprocess.run([LAB, "server", args.backend, "stop"], check=True, capture_output=True)
-    detected_at = cp.wait_scheduled(vip, address, False, bound_s + 5)
+    detected_at = cp.wait_serving(vip, address, False, bound_s + 5)
     traffic.communicate(timeout=duration + 60)
     if detected_at is None:
         sys.exit(f"{args.backend} was not taken out within {bound_s + 5:.1f} s")
@@ -175,7 +176,7 @@ def main():
 
     restarted_at = time.time()
     subprocess.run([LAB, "server", args.backend, "start"], check=True, capture_output=True)
-    back_at = cp.wait_scheduled(vip, address, True, (hc["RISE"] + 1) * hc["INTERVAL_MS"] / 1000 + 5)
+    back_at = cp.wait_serving(vip, address, True, (hc["RISE"] + 1) * hc["INTERVAL_MS"] / 1000 + 5)
     if back_at is None:
         sys.exit(f"{args.backend} did not come back")
     print(f"  {args.backend} started again: back in the dataplane's state after "

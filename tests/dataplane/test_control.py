@@ -186,7 +186,10 @@ class ControlUnderTraffic(unittest.TestCase):
         self.assertGreaterEqual(t["rx_packets"], summary(c)["rx"])
         self.assertEqual(t["generation"], c["generation"])
         self.assertEqual(t["drop"], 0)
-        self.assertEqual(t["forward"] + t["reply"] + t["pass"] + t["drop"], t["rx_packets"])
+        # Under traffic a few packets are in flight (a held burst, a TX buffer): at most 32 + 64.
+        in_flight = t["rx_packets"] - (t["forward"] + t["reply"] + t["pass"] + t["drop"])
+        self.assertGreaterEqual(in_flight, 0)
+        self.assertLessEqual(in_flight, 96)
         self.assertIn("lcore_1", t)
         self.assertGreater(t["lcore_1"]["rx_polls"], 0)
         vips = telemetry_query(self.dp.prefix, "/sluice/vips")["/sluice/vips"]

@@ -9,12 +9,18 @@
 namespace sluice::cp {
 namespace {
 
-std::string describe(const config::Backend& b) {
+// "up weight 2", "draining", "down": what the dataplanes act on.
+std::string describe_state(const config::Backend& b) {
   const config::BackendState state = config::pushed_state(b);
-  std::string out = b.address.to_string() + " " + std::string(config::to_string(state));
-  if (state == config::BackendState::up)
+  std::string out(config::to_string(state));
+  if (state == config::BackendState::up) {
     out += " weight " + std::to_string(config::scheduling_weight(b));
+  }
   return out;
+}
+
+std::string describe(const config::Backend& b) {
+  return b.address.to_string() + " " + describe_state(b);
 }
 
 std::string describe_backends(const config::Vip& vip) {
@@ -43,9 +49,10 @@ void log_changes(const config::State* before, const std::vector<AllDownVip>& dow
       if (was == nullptr) {
         spdlog::info("state: generation {}: VIP {}: backend added: {}", generation,
                      config::vip_key(vip), describe(b));
-      } else if (describe(*was) != describe(b)) {
-        spdlog::info("state: generation {}: VIP {}: backend {} -> {}", generation,
-                     config::vip_key(vip), describe(*was), describe(b));
+      } else if (describe_state(*was) != describe_state(b)) {
+        spdlog::info("state: generation {}: VIP {}: backend {} {} -> {}", generation,
+                     config::vip_key(vip), b.address.to_string(), describe_state(*was),
+                     describe_state(b));
       }
     }
     for (const config::Backend& b : old->backends) {

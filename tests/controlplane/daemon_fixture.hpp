@@ -13,6 +13,7 @@
 #include "harness/fake_dataplane.hpp"
 #include "harness/netns.hpp"
 #include "harness/process.hpp"
+#include "sluice/config/names.hpp"
 #include "sluicectl/api_client.hpp"
 #include "temp_dir.hpp"
 
@@ -110,19 +111,24 @@ class DaemonTest : public ::testing::Test {
   std::unique_ptr<Process> daemon_;  // declared last: stopped first
 };
 
-// Addresses of a pushed VIP's backends with weights: "198.18.1.1/1".
+// A pushed VIP's backends with their pushed state and effective weight: "198.18.1.1 up/1".
 inline std::vector<std::string> pushed_backends(const config::State& s, std::size_t vip = 0) {
   std::vector<std::string> out;
   if (vip >= s.vips.size()) return out;
-  for (const auto& b : s.vips[vip].backends)
-    out.push_back(b.address.to_string() + "/" + std::to_string(b.weight));
+  for (const auto& b : s.vips[vip].backends) {
+    out.push_back(b.address.to_string() + " " +
+                  std::string(config::to_string(config::pushed_state(b))) + "/" +
+                  std::to_string(config::scheduling_weight(b)));
+  }
   return out;
 }
 
-inline bool has_backend(const config::State& s, const std::string& address, std::size_t vip = 0) {
+// Whether the pushed VIP has the backend in that state.
+inline bool backend_is(const config::State& s, const std::string& address,
+                       config::BackendState state, std::size_t vip = 0) {
   if (vip >= s.vips.size()) return false;
   for (const auto& b : s.vips[vip].backends) {
-    if (b.address.to_string() == address) return true;
+    if (b.address.to_string() == address) return config::pushed_state(b) == state;
   }
   return false;
 }

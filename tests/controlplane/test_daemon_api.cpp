@@ -44,9 +44,9 @@ TEST_F(DaemonTest, ApiChangesSurviveARestartAndTheDataplaneIsAdoptedWithoutAChan
       [](const config::State& s) { return s.vips.size() == 2 && s.vips[0].backends.size() == 3; },
       ms(3000));
   ASSERT_TRUE(last.has_value()) << daemon_->log();
-  EXPECT_EQ(pushed_backends(last->state, 0),
-            (std::vector<std::string>{"198.18.1.1/0", "198.18.1.2/2",
-                                      "198.18.1.3/5"}));  // drained: weight 0
+  EXPECT_EQ(
+      pushed_backends(last->state, 0),
+      (std::vector<std::string>{"198.18.1.1 draining/0", "198.18.1.2 up/2", "198.18.1.3 up/5"}));
   const std::uint64_t generation_before = dataplane_->generation();
 
   ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();

@@ -43,8 +43,10 @@ TEST_F(DaemonTest, HttpBackendThatStopsAnsweringLeavesAndReturns) {
   const auto stopped = std::chrono::steady_clock::now();
   victim.signal(SIGSTOP);
   const auto removed = dataplane_->wait_for_push(
-      [](const config::State& s) { return !has_backend(s, "198.18.1.2"); }, ms(5000),
-      before_failure);
+      [](const config::State& s) {
+        return backend_is(s, "198.18.1.2", config::BackendState::down);
+      },
+      ms(5000), before_failure);
   ASSERT_TRUE(removed.has_value()) << daemon_->log();
   const auto detection = std::chrono::duration_cast<ms>(removed->at - stopped);
   const int bound = kIntervalMs * kFall + kIntervalMs;
@@ -56,26 +58,28 @@ TEST_F(DaemonTest, HttpBackendThatStopsAnsweringLeavesAndReturns) {
   // Dampened: the first failed check alone must not remove it.
   EXPECT_GE(detection.count(), kIntervalMs * (kFall - 1) + kTimeoutMs - kSlackMs);
   EXPECT_EQ(pushed_backends(removed->state),
-            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.3/1"}));
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 down/0", "198.18.1.3 up/1"}))
+      << "a failing backend stays in the pushed state, down";
 
   const ctl::ApiReply status = api("GET", "/v1/status");
   EXPECT_EQ(status.body["vips"][0]["backends"][1]["health"], "down");
-  EXPECT_EQ(status.body["vips"][0]["backends"][1]["scheduled"], false);
+  EXPECT_EQ(status.body["vips"][0]["backends"][1]["state"], "down");
+  EXPECT_EQ(status.body["vips"][0]["backends"][1]["effective_weight"], 0);
 
   // Recovery after `rise` successes.
   const std::size_t before_recovery = dataplane_->pushes().size();
   const auto resumed = std::chrono::steady_clock::now();
   victim.signal(SIGCONT);
-  const auto back =
-      dataplane_->wait_for_push([](const config::State& s) { return has_backend(s, "198.18.1.2"); },
-                                ms(5000), before_recovery);
+  const auto back = dataplane_->wait_for_push(
+      [](const config::State& s) { return backend_is(s, "198.18.1.2", config::BackendState::up); },
+      ms(5000), before_recovery);
   ASSERT_TRUE(back.has_value()) << daemon_->log();
   const auto recovery = std::chrono::duration_cast<ms>(back->at - resumed);
   std::printf("recovery: %lld ms (interval %d ms x rise %d = %d ms)\n",
               static_cast<long long>(recovery.count()), kIntervalMs, kRise, kIntervalMs * kRise);
   EXPECT_LE(recovery.count(), kIntervalMs * kRise + kIntervalMs + kSlackMs);
   EXPECT_EQ(pushed_backends(back->state),
-            (std::vector<std::string>{"198.18.1.1/1", "198.18.1.2/1", "198.18.1.3/1"}));
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 up/1", "198.18.1.3 up/1"}));
 
   const std::string log = daemon_->log();
   EXPECT_NE(log.find("198.18.0.10:80/tcp 198.18.1.2 is DOWN after 3 consecutive failed"),
@@ -117,15 +121,21 @@ TEST_F(DaemonTest, UdpAndTcpChecksAndTheDropPolicy) {
   std::size_t mark = dataplane_->pushes().size();
   udp_victim.stop(SIGKILL);
   auto removed = dataplane_->wait_for_push(
-      [](const config::State& s) { return !has_backend(s, "198.18.1.2", 0); }, ms(3000), mark);
+      [](const config::State& s) {
+        return backend_is(s, "198.18.1.2", config::BackendState::down, 0);
+      },
+      ms(3000), mark);
   ASSERT_TRUE(removed.has_value()) << daemon_->log();
-  EXPECT_EQ(pushed_backends(removed->state, 0), (std::vector<std::string>{"198.18.1.1/1"}));
+  EXPECT_EQ(pushed_backends(removed->state, 0),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 down/0"}));
 
-  // The only TCP backend of a drop-policy VIP fails: the VIP is pushed with no backend.
+  // The only TCP backend of a drop-policy VIP fails: it is pushed down, so new flows drop.
   mark = dataplane_->pushes().size();
   tcp_victim.stop(SIGKILL);
   auto emptied = dataplane_->wait_for_push(
-      [](const config::State& s) { return s.vips.size() == 2 && s.vips[1].backends.empty(); },
+      [](const config::State& s) {
+        return s.vips.size() == 2 && backend_is(s, "198.18.1.3", config::BackendState::down, 1);
+      },
       ms(3000), mark);
   ASSERT_TRUE(emptied.has_value()) << daemon_->log();
   const ctl::ApiReply status = api("GET", "/v1/status");

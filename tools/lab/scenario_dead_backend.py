@@ -166,7 +166,7 @@ def main():
     detection_s = detected_at - stopped_at
     print(f"  {args.backend} ({address}) stopped {stopped_at - start:.2f} s into "
           f"{len(requests)} new connections at {args.rate}/s")
-    print(f"  detection: out of the dataplane's state {detection_s:.2f} s after the stop "
+    print(f"  detection: down in the dataplane's state {detection_s:.2f} s after the stop "
           f"(bound: fall {hc['FALL']} x {hc['INTERVAL_MS']} ms + timeout {hc['TIMEOUT_MS']} ms "
           f"= {bound_s:.2f} s); last failed connection started {last_failure_s:.2f} s after it")
     print_table(rows, backends)
@@ -179,7 +179,7 @@ def main():
     back_at = cp.wait_serving(vip, address, True, (hc["RISE"] + 1) * hc["INTERVAL_MS"] / 1000 + 5)
     if back_at is None:
         sys.exit(f"{args.backend} did not come back")
-    print(f"  {args.backend} started again: back in the dataplane's state after "
+    print(f"  {args.backend} started again: up in the dataplane's state again after "
           f"{back_at - restarted_at:.2f} s (rise {hc['RISE']} x {hc['INTERVAL_MS']} ms)")
     if args.json:
         with open(args.json, "w") as f:

@@ -16,6 +16,7 @@ Result<std::unique_ptr<WorkerGroup>> WorkerGroup::create(const std::vector<unsig
     config.lcore_id = lcore;
     config.socket_id = static_cast<int>(rte_lcore_to_socket_id(lcore));
     config.seed = base.seed * (lcore + 1);
+    config.worker_count = static_cast<std::uint32_t>(lcores.size());
     auto state = pipeline::create_worker_state(config);
     if (!state) {
       return Error{"worker on lcore " + std::to_string(lcore) + ": " + state.error().message};

@@ -1,7 +1,7 @@
 // A burst between the pipeline's two passes. Pass 1 (classify_burst) parses, classifies, hashes
 // and starts fetching each flow's flow-table lines; pass 2 (complete_burst) reads them, decides
-// each flow's fate and encapsulates, in input order. A worker runs pass 1 of its next burst
-// before pass 2 of this one, so the lines arrive while it receives instead of while it waits.
+// each flow's fate and encapsulates, in input order. A worker receives its next burst before it
+// runs pass 2 of this one, so the lines arrive while it receives instead of while it waits.
 #pragma once
 
 #include <array>
@@ -66,6 +66,7 @@ struct ClassifiedBurst {
   std::array<ClassifiedPacket, kMaxBurst> packets;
   std::array<rte_mbuf*, kMaxBurst> mbufs{};
   std::uint16_t count = 0;  // 0: nothing classified
+  std::uint64_t now = 0;    // ticks of WorkerState::ticks_per_second
   std::uint32_t now_s = 0;
 };
 

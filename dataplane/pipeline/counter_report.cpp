@@ -33,6 +33,8 @@ void add_events(std::map<std::string, std::uint64_t>& events, const LcoreCounter
   events["too_big_sent"] += c.too_big_sent;
   events["flows_rescheduled"] += c.flows_rescheduled;
   events["flows_evicted"] += c.flows_evicted;
+  events["flows_evicted_established"] += c.flows_evicted_established;
+  events["flows_not_tracked"] += c.flows_not_tracked;
   events["flows_expired"] += c.flows_expired;
 }
 

@@ -53,7 +53,10 @@ struct alignas(64) LcoreCounters {
   std::uint64_t icmp_errors_forwarded = 0;
   std::uint64_t too_big_sent = 0;
   std::uint64_t flows_rescheduled = 0;  // hit on a backend gone or down: moved to a live one
-  std::uint64_t flows_evicted = 0;      // a live entry displaced from a full bucket
+  std::uint64_t flows_evicted = 0;      // a live open or closing entry displaced from a full bucket
+  std::uint64_t flows_evicted_established = 0;  // ... an established one (a bucket of them only)
+  std::uint64_t flows_not_tracked = 0;  // a SYN forwarded without an entry: its bucket was full
+                                        // of established entries, which a SYN never evicts
   std::uint64_t flows_expired = 0;      // reclaimed after its idle timeout
 
   std::array<VipCounters, kMaxVips> vips{};              // by stable VipId

@@ -27,35 +27,51 @@ FlowTable::FlowTable(void* memory, std::uint32_t entries, std::uint64_t check_se
 }
 
 FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
-                          Displaced& displaced) {
+                          std::uint32_t now, Eviction eviction, Displaced& displaced) {
   const std::uint64_t b = bucket_index(hash);
   FlowBucket* bucket = &pairs_[b].bucket;
-  // A free slot wins; otherwise the nearest deadline, which is also any expired slot.
+  const FlowBinding* bindings = pairs_[b].bindings;
+  // The victim with the lowest rank, then the nearest deadline: 0 free, 1 expired, 2 open or
+  // closing, 3 established (only with Eviction::any).
+  constexpr std::uint32_t kNone = 4;
   std::uint32_t victim = 0;
+  std::uint32_t victim_rank = kNone;
   std::uint32_t victim_deadline = UINT32_MAX;
   for (std::uint32_t w = 0; w < kFlowBucketWays; ++w) {
     const std::uint32_t d = bucket->deadline[w];
+    std::uint32_t rank = 0;
     if (d == 0) {
       victim = w;
+      victim_rank = 0;
       victim_deadline = 0;
       break;
     }
-    if (d < victim_deadline) {
+    if (d < now) {
+      rank = 1;
+    } else if (bindings[w].state() != FlowState::established) {
+      rank = 2;
+    } else if (eviction == Eviction::any) {
+      rank = 3;
+    } else {
+      continue;
+    }
+    if (rank < victim_rank || (rank == victim_rank && d < victim_deadline)) {
       victim = w;
+      victim_rank = rank;
       victim_deadline = d;
     }
   }
+  displaced = Displaced{};
+  if (victim_rank == kNone) return FlowRef{};
   const std::uint64_t slot = b * kFlowBucketWays + victim;
   FlowBinding& binding = pairs_[b].bindings[victim];
   FlowColdEntry& cold = cold_[slot];
-  displaced = Displaced{};
   if (victim_deadline != 0) {
     displaced.any = true;
-    // `deadline` is now + timeout, so an entry whose deadline has passed lies before
-    // deadline - timeout; the caller passes now separately when it needs the distinction.
     displaced.backend = binding.backend;
     displaced.vip = cold.vip;
     displaced.deadline = victim_deadline;
+    displaced.state = binding.state();
   }
   bucket->signature[victim] = hash;
   bucket->deadline[victim] = deadline;

@@ -16,8 +16,10 @@
 //
 // Expiry: each slot stores its deadline (last packet + the flow's timeout; 0 = empty). An
 // entry past its deadline is treated as absent and its slot is reused. When a bucket has no
-// free or expired slot, the entry with the nearest deadline is evicted (LRU-ish: the least
-// recently refreshed flow of its class).
+// free or expired slot, an entry that has not proven a connection (open, or closing) with the
+// nearest deadline is evicted first; an established entry only when the whole bucket is
+// established, and never for a bare SYN (Eviction::spare_established): a flood of spoofed
+// SYNs, whose entries stay open, cannot push out established connections.
 #pragma once
 
 #include <cstddef>
@@ -102,6 +104,13 @@ struct Displaced {
   std::uint32_t deadline = 0;  // its deadline: before now means it had expired, else evicted
   BackendId backend = kNoBackendId;
   VipId vip = kNoVipId;
+  FlowState state = FlowState::open;
+};
+
+// Whether an insert may take the slot of an established entry.
+enum class Eviction : std::uint8_t {
+  spare_established,  // a bare SYN: it has proven nothing yet
+  any,                // a packet of a flow the client drives (an ACK, UDP): LRU as a last resort
 };
 
 // The binding's check: a keyed multiply-mix of the key's 40 bytes, independent of the CRC32C
@@ -178,10 +187,13 @@ class FlowTable {
     }
     return FlowRef{};
   }
-  // A slot for a new entry of `key`: a free slot, else an expired one, else the one with the
-  // nearest deadline. The key and check are set, backend/VIP reset, state open, `deadline` set.
-  FlowRef insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline,
-                 Displaced& displaced);
+  // A slot for a new entry of `key`, in this order: a free slot; an expired one (deadline before
+  // `now`); the open or closing entry with the nearest deadline; with Eviction::any only, the
+  // established entry with the nearest deadline. The key and check are set, backend/VIP reset,
+  // state open, `deadline` set. Empty when no slot may be taken (a bucket of established
+  // entries only, and a SYN): the caller forwards the packet without an entry.
+  FlowRef insert(const FlowKey& key, std::uint32_t hash, std::uint32_t deadline, std::uint32_t now,
+                 Eviction eviction, Displaced& displaced);
   // Frees the slot (the caller has adjusted its counters).
   static void erase(FlowRef ref) { *ref.deadline = 0; }
 

@@ -33,6 +33,7 @@ struct Burst {
   const Snapshot& snapshot;
   BurstResult& out;
   std::uint32_t now_s;
+  std::uint64_t now_ticks;
 };
 
 bool is_icmp(const ParsedPacket& p) {
@@ -200,9 +201,10 @@ void bind(WorkerState& worker, const Snapshot& snap, FlowRef ref, BackendId back
   ref.cold->vip = vip;
 }
 
-// Carries out `decision` on the flow table; returns the flow's entry (empty for no_backend).
+// Carries out `decision` on the flow table; returns the flow's entry, empty for no_backend and
+// for a SYN whose bucket holds established entries only (it is forwarded without an entry).
 FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const FlowDecision& d,
-                   VipId vip) {
+                   VipId vip, bool pure_syn) {
   WorkerState& w = b.worker;
   LcoreCounters& c = w.counters;
   switch (d.action) {
@@ -218,13 +220,25 @@ FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const F
       bind(w, b.snapshot, found, d.backend, vip);
       return found;
     case FlowAction::new_flow: {
+      ++c.backends[d.backend].new_flows;
       Displaced displaced;
-      const FlowRef ref = w.flows.insert(pkt.key(), pkt.hashes.five_tuple, 0, displaced);
+      const FlowRef ref =
+          w.flows.insert(pkt.key(), pkt.hashes.five_tuple, 0, b.now_s,
+                         pure_syn ? Eviction::spare_established : Eviction::any, displaced);
+      if (!ref) {
+        ++c.flows_not_tracked;
+        return ref;
+      }
       if (displaced.any) {
         release(w.scheduler, displaced.backend);
-        ++(displaced.deadline < b.now_s ? c.flows_expired : c.flows_evicted);
+        if (displaced.deadline < b.now_s) {
+          ++c.flows_expired;
+        } else if (displaced.state == FlowState::established) {
+          ++c.flows_evicted_established;
+        } else {
+          ++c.flows_evicted;
+        }
       }
-      ++c.backends[d.backend].new_flows;
       bind(w, b.snapshot, ref, d.backend, vip);
       return ref;
     }
@@ -238,8 +252,15 @@ FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const F
   return FlowRef{};
 }
 
-// TCP progress as the client's packets show it.
-void track_tcp_state(FlowBinding& e, std::uint8_t flags, bool pure_syn) {
+// Progress as the client's packets show it. TCP: open until the client's first ACK, closing
+// after FIN or RST. UDP: open for the first packet, established from the second (a spoofed
+// one-packet flow stays open, so it is evicted before a flow the client keeps using).
+void track_state(FlowBinding& e, const ClassifiedPacket& pkt, bool pure_syn, bool fresh) {
+  if (pkt.key().protocol != net::kIpProtoTcp) {
+    if (!fresh) e.set_state(FlowState::established);
+    return;
+  }
+  const std::uint8_t flags = pkt.headers.tcp_flags;
   if ((flags & (net::kTcpFin | net::kTcpRst)) != 0) {
     e.set_state(FlowState::closing);
   } else if (pure_syn) {
@@ -252,7 +273,8 @@ void track_tcp_state(FlowBinding& e, std::uint8_t flags, bool pure_syn) {
 std::uint32_t flow_timeout(const config::DataplaneSettings& s, const FlowKey& key,
                            FlowState state) {
   if (state == FlowState::closing) return s.flow_closed_timeout_s;
-  return key.protocol == net::kIpProtoTcp ? s.flow_idle_timeout_s : s.udp_idle_timeout_s;
+  if (key.protocol != net::kIpProtoTcp) return s.udp_idle_timeout_s;
+  return state == FlowState::open ? s.flow_open_timeout_s : s.flow_idle_timeout_s;
 }
 
 bool is_pure_syn(const ClassifiedPacket& pkt) {
@@ -266,16 +288,25 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket&
   const FlowRef found = b.worker.flows.find(pkt.key(), pkt.hashes.five_tuple, b.now_s);
   const FlowDecision decision =
       decide_flow(b.snapshot, vip, found.binding, pure_syn, pkt.hashes, b.worker.scheduler);
-  const FlowRef ref = apply_flow(b, pkt, found, decision, vip.id);
-  if (!ref) {
+  if (decision.action == FlowAction::no_backend) {
+    (void)apply_flow(b, pkt, found, decision, vip.id, pure_syn);  // frees the entry, if any
     emit_drop(b, m, i, DropReason::no_backend);
     return;
   }
-  if (pkt.key().protocol == net::kIpProtoTcp) {
-    track_tcp_state(*ref.binding, pkt.headers.tcp_flags, pure_syn);
+  const bool opens =
+      decision.action == FlowAction::new_flow || decision.action == FlowAction::new_connection;
+  if (opens && vip.new_flows_per_s != 0 &&
+      !take_token(b.worker.new_flow_budget[vip.id], vip.new_flows_per_s, b.worker.worker_count,
+                  b.worker.ticks_per_second, b.now_ticks)) {
+    emit_drop(b, m, i, DropReason::new_flow_limit);  // the entry, if any, stays as it was
+    return;
   }
-  *ref.deadline = std::max<std::uint32_t>(
-      1, b.now_s + flow_timeout(b.snapshot.settings, pkt.key(), ref.binding->state()));
+  const FlowRef ref = apply_flow(b, pkt, found, decision, vip.id, pure_syn);
+  if (ref) {
+    track_state(*ref.binding, pkt, pure_syn, decision.action == FlowAction::new_flow);
+    *ref.deadline = std::max<std::uint32_t>(
+        1, b.now_s + flow_timeout(b.snapshot.settings, pkt.key(), ref.binding->state()));
+  }
   forward(b, m, i, pkt, decision.backend, pkt.hashes.five_tuple, false);
 }
 
@@ -430,6 +461,7 @@ void classify_burst(WorkerState& worker, const Snapshot& snapshot, rte_mbuf** pk
                     std::uint64_t now, ClassifiedBurst& classified) {
   n = std::min(n, kMaxBurst);
   classified.count = n;
+  classified.now = now;
   classified.now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);
   worker.counters.rx_packets += n;
   for (std::uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
@@ -457,7 +489,7 @@ void complete_burst(WorkerState& worker, const Snapshot& snapshot, ClassifiedBur
   out.pass_count = 0;
   out.drop_count = 0;
   worker.now_s = classified.now_s;
-  Burst b{worker, snapshot, out, classified.now_s};
+  Burst b{worker, snapshot, out, classified.now_s, classified.now};
   for (std::uint16_t i = 0; i < n; ++i)
     out.verdicts[i] = PacketVerdict{};
 

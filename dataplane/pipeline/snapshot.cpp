@@ -68,6 +68,7 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
     e.scheduler = cv.scheduler;
     e.encap = cv.encap;
     e.fragments = cv.fragments;
+    e.new_flows_per_s = cv.new_flows_per_s;
 
     std::vector<lb::MaglevBackend> maglev_input;
     for (std::size_t b = 0; b < cv.backends.size(); ++b, ++backend_index) {

@@ -39,6 +39,7 @@ Result<WorkerStatePtr> create_worker_state(const WorkerConfig& config) {
   state->port_mac = config.port_mac;
   state->ticks_per_second = config.ticks_per_second;
   state->lcore_id = config.lcore_id;
+  state->worker_count = config.worker_count == 0 ? 1 : config.worker_count;
   state->scheduler.rng = config.seed;
   return state;
 }

@@ -51,8 +51,10 @@ namespace sluice {
   X(no_host_port, "not for a VIP and no exception port to the host kernel is configured")        \
   X(segmented_frame, "frame split over several mbuf segments (the pipeline needs one)")          \
   X(no_headroom, "mbuf headroom too small for the encapsulation headers")                        \
-  X(too_big_no_df, "packet plus encapsulation exceeds the MTU, DF clear (Sluice does not "       \
-                   "fragment)")
+  X(too_big_no_df,                                                                               \
+    "packet plus encapsulation exceeds the MTU, DF clear (Sluice does not "                      \
+    "fragment)")                                                                                 \
+  X(new_flow_limit, "a new flow over its VIP's new_flows_per_s limit")
 
 enum class DropReason : std::uint8_t {
 #define SLUICE_DROP_ENUM(id, desc) id,

@@ -86,21 +86,26 @@ def cases():
         fwd(tcp4(sport=a, flags="A"), B[0]),
     ], check=interleaved))
 
-    # (e) Eviction inside a burst: eight flows fill a bucket, one of them closes (deadline
-    # now + 10 s, the nearest), a ninth flow takes its slot; the others still hit. The closed
-    # flow's next packet is a new flow again (the next backend in turn).
+    # (e) Eviction inside a burst: eight established flows fill a bucket, one of them closes
+    # (closing: the only entry that has not proven a live connection), a ninth flow's SYN takes
+    # its slot; the others still hit. The closed flow's next packet (an ACK, which may evict an
+    # established entry when the bucket holds nothing else) is a new flow again, the next
+    # backend in turn, and takes the least recently refreshed established slot.
     p = one_bucket_ports(9)
 
     def evicted(verdicts, counters):
         v = counters["per_vip"][0]
-        assert counters["events"]["flows_evicted"] == 2, counters["events"]
+        events = counters["events"]
+        assert events["flows_evicted"] == 1, events
+        assert events["flows_evicted_established"] == 1, events
         assert v["new_flows"] == 10 and v["active_flows"] == 8, v
 
     out.append(Case("burst_eviction", config([vip(VIP4, 80, "tcp", B, **rr)],
                                              flow_table_entries=TABLE),
                     [fwd(tcp4(sport=p[i]), B[i % 3]) for i in range(8)] +
-                    [fwd(tcp4(sport=p[1], flags="FA"), B[1]),       # closing: nearest deadline
-                     fwd(tcp4(sport=p[8]), B[2])] +                 # evicts it
+                    [fwd(tcp4(sport=p[i], flags="A"), B[i % 3]) for i in range(8)] +
+                    [fwd(tcp4(sport=p[1], flags="FA"), B[1]),       # closing
+                     fwd(tcp4(sport=p[8]), B[2])] +                 # its SYN evicts it
                     [fwd(tcp4(sport=p[i], flags="A"), B[i % 3]) for i in (0, 2, 3, 4, 5, 6, 7)] +
                     [fwd(tcp4(sport=p[8], flags="A"), B[2]),
                      fwd(tcp4(sport=p[1], flags="A"), B[0])],       # gone: scheduled again

@@ -75,7 +75,7 @@ def cases():
 
     # Idle expiry (round-robin shows whether the flow was scheduled again) and FIN/RST expiry.
     rr = config([vip(VIP4, 80, "tcp", B[:2], scheduler="round-robin")],
-                flow_idle_timeout_s=30, flow_closed_timeout_s=5)
+                flow_idle_timeout_s=30, flow_closed_timeout_s=5, flow_open_timeout_s=30)
     out.append(Case("flow_expiry", rr, [
         fwd(tcp4(sport=1), B[0], t=0),
         fwd(tcp4(sport=1, flags="A"), B[0], t=29),     # refreshed: lives until 59

@@ -12,6 +12,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cases_burst  # noqa: E402
+import cases_flood  # noqa: E402
 import cases_forward  # noqa: E402
 import cases_fragments  # noqa: E402
 import cases_icmp  # noqa: E402
@@ -22,6 +23,7 @@ from golden import Failure, run_case  # noqa: E402
 
 def all_cases():
     for module in (cases_forward, cases_icmp, cases_malformed, cases_fragments, cases_state,
+                   cases_flood,
                    cases_burst):
         yield from module.cases()
 

@@ -106,6 +106,9 @@ struct Vip {
   std::vector<Backend> backends;
   std::optional<HealthCheck> health_check;
   AllDownPolicy all_down = AllDownPolicy::keep_last_healthy;
+  // New flows per second the VIP admits per dataplane (0: no limit); each worker lcore gets an
+  // equal share as a token bucket. Flows over it are dropped (new_flow_limit).
+  std::uint32_t new_flows_per_s = 0;
 
   friend bool operator==(const Vip&, const Vip&) = default;
 };
@@ -120,6 +123,7 @@ struct DataplaneSettings {
   std::uint32_t flow_table_entries = 1u << 20;  // per lcore
   std::uint32_t flow_idle_timeout_s = 300;      // established flows
   std::uint32_t flow_closed_timeout_s = 10;     // after FIN or RST
+  std::uint32_t flow_open_timeout_s = 5;        // TCP before the client's first ACK (SYN floods)
   std::uint32_t udp_idle_timeout_s = 60;
 
   friend bool operator==(const DataplaneSettings&, const DataplaneSettings&) = default;

@@ -223,10 +223,15 @@ class Checker {
     const bool idle_ok = d.flow_idle_timeout_s >= 1 && d.flow_idle_timeout_s <= kMaxFlowTimeoutS;
     if (!idle_ok) {
       range("dataplane.flow_closed_timeout_s", d.flow_closed_timeout_s, 1, kMaxFlowTimeoutS, " s");
-    } else if (d.flow_closed_timeout_s < 1 || d.flow_closed_timeout_s > d.flow_idle_timeout_s) {
-      add("dataplane.flow_closed_timeout_s", std::to_string(d.flow_closed_timeout_s) +
-                                                 " must be 1..flow_idle_timeout_s (" +
-                                                 std::to_string(d.flow_idle_timeout_s) + ")");
+    } else {
+      for (const auto& [name, value] : {std::pair{"flow_closed_timeout_s", d.flow_closed_timeout_s},
+                                        std::pair{"flow_open_timeout_s", d.flow_open_timeout_s}}) {
+        if (value < 1 || value > d.flow_idle_timeout_s) {
+          add(std::string("dataplane.") + name, std::to_string(value) +
+                                                    " must be 1..flow_idle_timeout_s (" +
+                                                    std::to_string(d.flow_idle_timeout_s) + ")");
+        }
+      }
     }
   }
 
@@ -281,6 +286,10 @@ class Checker {
                                     std::to_string(lb::kMaxMaglevBackends));
       }
       if (v.health_check) health_check(path + ".health_check", *v.health_check, v.port);
+      if (v.new_flows_per_s > kMaxNewFlowsPerS) {
+        add(path + ".new_flows_per_s", std::to_string(v.new_flows_per_s) + " is out of range 0.." +
+                                           std::to_string(kMaxNewFlowsPerS) + " (0: no limit)");
+      }
 
       std::map<IpAddress, std::size_t> seen;
       for (std::size_t k = 0; k < v.backends.size(); ++k) {

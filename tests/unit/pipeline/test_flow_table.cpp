@@ -37,11 +37,16 @@ class FlowTableTest : public ::testing::Test {
     return k;
   }
 
+  // Inserts at time `now` (0: nothing has expired) and pins the entry to `backend`.
   FlowRef add(const FlowKey& k, std::uint32_t deadline, BackendId backend,
-              Displaced* displaced = nullptr) {
+              Displaced* displaced = nullptr, FlowState state = FlowState::established,
+              std::uint32_t now = 0, Eviction eviction = Eviction::any) {
     Displaced d;
-    FlowRef ref = table_.insert(k, lb::flow_hash_5tuple(k), deadline, d);
-    ref.binding->backend = backend;
+    FlowRef ref = table_.insert(k, lb::flow_hash_5tuple(k), deadline, now, eviction, d);
+    if (ref) {
+      ref.binding->backend = backend;
+      ref.binding->set_state(state);
+    }
     if (displaced != nullptr) *displaced = d;
     return ref;
   }
@@ -82,7 +87,7 @@ TEST_F(FlowTableTest, KeysWithTheSameSignatureAreToldApart) {
   const std::uint32_t forged = 0x12345678;
   for (std::uint16_t i = 0; i < kFlowBucketWays; ++i) {
     Displaced d;
-    table_.insert(key(i), forged, 100, d).binding->backend = i;
+    table_.insert(key(i), forged, 100, 0, Eviction::any, d).binding->backend = i;
   }
   for (std::uint16_t i = 0; i < kFlowBucketWays; ++i) {
     const FlowRef hit = table_.find(key(i), forged, 50);
@@ -116,8 +121,11 @@ TEST(FlowKeyCheck, DependsOnEveryFieldAndTheSecret) {
 
 TEST_F(FlowTableTest, StateLivesNextToTheCheck) {
   make(64);
-  const FlowRef ref = add(key(1), 100, 3);
-  EXPECT_EQ(ref.binding->state(), FlowState::open);
+  Displaced d;
+  const FlowRef ref = table_.insert(key(1), lb::flow_hash_5tuple(key(1)), 100, 0, Eviction::any, d);
+  ASSERT_TRUE(ref);
+  EXPECT_EQ(ref.binding->state(), FlowState::open) << "a new entry starts open";
+  ref.binding->backend = 3;
   ref.binding->set_state(FlowState::closing);
   const FlowRef hit = table_.find(key(1), lb::flow_hash_5tuple(key(1)), 50);
   ASSERT_TRUE(hit);
@@ -162,9 +170,44 @@ TEST_F(FlowTableTest, ExpiredSlotIsReusedBeforeEvictingLiveOnes) {
   for (std::uint16_t i = 0; i < kFlowBucketWays; ++i)
     add(key(i), i == 5 ? 10 : 1000, i);
   Displaced d;
-  add(key(50), 2000, 50, &d);
+  add(key(50), 2000, 50, &d, FlowState::open, 11);
   EXPECT_EQ(d.backend, 5);
   EXPECT_LT(d.deadline, 11u);
+}
+
+// SYN floods: open (and closing) entries go before any established one, and a bare SYN never
+// takes an established entry's slot.
+TEST_F(FlowTableTest, OpenEntriesAreEvictedBeforeEstablishedOnes) {
+  make(8);  // one bucket
+  for (std::uint16_t i = 0; i < kFlowBucketWays; ++i) {
+    // The established entries' deadlines are the nearest: LRU alone would take one of them.
+    const bool open = i == 3 || i == 6;
+    add(key(i), open ? 2000 + i : 1000 + i, i, nullptr,
+        open ? FlowState::open : FlowState::established);
+  }
+  Displaced d;
+  ASSERT_TRUE(add(key(50), 3000, 50, &d, FlowState::open, 10, Eviction::spare_established));
+  EXPECT_EQ(d.backend, 3) << "the open entry with the nearest deadline";
+  EXPECT_EQ(d.state, FlowState::open);
+  ASSERT_TRUE(add(key(51), 3000, 51, &d, FlowState::open, 10, Eviction::spare_established));
+  EXPECT_EQ(d.backend, 6);
+  ASSERT_TRUE(add(key(52), 3000, 52, &d, FlowState::open, 10, Eviction::spare_established));
+  EXPECT_EQ(d.backend, 50) << "the open newcomers go next; the established ones stay";
+}
+
+TEST_F(FlowTableTest, ABareSynNeverTakesAnEstablishedSlot) {
+  make(8);
+  for (std::uint16_t i = 0; i < kFlowBucketWays; ++i)
+    add(key(i), 1000 + i, i);  // established
+  Displaced d;
+  EXPECT_FALSE(add(key(60), 3000, 60, &d, FlowState::open, 10, Eviction::spare_established))
+      << "a bucket of established entries only: the SYN goes without an entry";
+  EXPECT_FALSE(d.any);
+  EXPECT_EQ(table_.count_live(10), kFlowBucketWays);
+  // A packet of a flow the client drives (an ACK without an entry) may take the LRU one.
+  ASSERT_TRUE(add(key(61), 3000, 61, &d, FlowState::established, 10, Eviction::any));
+  EXPECT_EQ(d.backend, 0);
+  EXPECT_EQ(d.state, FlowState::established);
 }
 
 TEST_F(FlowTableTest, HoldsItsCapacityWithFewEvictions) {
@@ -174,7 +217,7 @@ TEST_F(FlowTableTest, HoldsItsCapacityWithFewEvictions) {
   for (std::uint32_t i = 0; i < n; ++i) {
     Displaced d;
     const FlowKey k = key(static_cast<std::uint16_t>(i), 0xC6130000 + (i >> 16));
-    table_.insert(k, lb::flow_hash_5tuple(k), 100, d);
+    table_.insert(k, lb::flow_hash_5tuple(k), 100, 0, Eviction::any, d);
     if (d.any) ++evicted;
   }
   // 8-way buckets at 75% load: only a small fraction of buckets overflow.

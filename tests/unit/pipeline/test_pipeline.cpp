@@ -181,12 +181,21 @@ TEST_F(PipelineTest, FinShortensExpiry) {
   run(tcp(1000, kTcpSyn), 0);
   run(tcp(1000, kTcpAck | kTcpFin), 1 * kSecond);  // closing: lives until 1 + 10 s
   run(tcp(2000, kTcpSyn), 0);
+  run(tcp(2000, kTcpAck), 1 * kSecond);  // established: 300 s idle timeout
   run(tcp(1000, kTcpAck), 11 * kSecond);
   EXPECT_EQ(vip_counters().new_flows, 2u) << "still within the closed timeout";
   run(tcp(1000, kTcpAck), 22 * kSecond);  // 11 s after its last packet
   EXPECT_EQ(vip_counters().new_flows, 3u) << "expired after FIN";
-  run(tcp(2000, kTcpAck), 200 * kSecond);  // open flow: 300 s idle timeout
+  run(tcp(2000, kTcpAck), 200 * kSecond);  // established flow: 300 s idle timeout
   EXPECT_EQ(vip_counters().new_flows, 3u);
+}
+
+TEST_F(PipelineTest, AnUnansweredSynIsForgottenAfterTheOpenTimeout) {
+  run(tcp(3000, kTcpSyn), 0);
+  run(tcp(3000, kTcpSyn), 5 * kSecond);  // a retransmission within 5 s: the same entry
+  EXPECT_EQ(vip_counters().new_flows, 1u);
+  run(tcp(3000, kTcpSyn), 11 * kSecond);  // 6 s after the last one: gone
+  EXPECT_EQ(vip_counters().new_flows, 2u);
 }
 
 TEST_F(PipelineTest, RstShortensExpiryToo) {

@@ -327,6 +327,10 @@ bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& o
            [&](const Node& v, const std::string& p) {
              return d.name(v, p, out.all_down, parse_all_down_policy, all_down_policy_names());
            }},
+          {"new_flows_per_s", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.new_flows_per_s);
+           }},
       });
 }
 
@@ -366,6 +370,10 @@ bool decode_dataplane_settings(Decoder<Node>& d, const Node& n, const std::strin
           {"flow_closed_timeout_s", false,
            [&](const Node& v, const std::string& p) {
              return d.integer(v, p, out.flow_closed_timeout_s);
+           }},
+          {"flow_open_timeout_s", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.flow_open_timeout_s);
            }},
           {"udp_idle_timeout_s", false,
            [&](const Node& v, const std::string& p) {

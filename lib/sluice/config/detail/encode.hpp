@@ -54,6 +54,7 @@ J encode_vip(const Vip& v) {
   j["maglev_table_size"] = v.maglev_table_size;
   j["fragments"] = std::string(to_string(v.fragments));
   j["all_down"] = std::string(to_string(v.all_down));
+  j["new_flows_per_s"] = v.new_flows_per_s;
   if (v.health_check) j["health_check"] = encode_health_check<J>(*v.health_check);
   J backends = J::array();
   for (const Backend& b : v.backends)
@@ -74,6 +75,7 @@ J encode_dataplane_settings(const DataplaneSettings& s) {
   j["flow_table_entries"] = s.flow_table_entries;
   j["flow_idle_timeout_s"] = s.flow_idle_timeout_s;
   j["flow_closed_timeout_s"] = s.flow_closed_timeout_s;
+  j["flow_open_timeout_s"] = s.flow_open_timeout_s;
   j["udp_idle_timeout_s"] = s.udp_idle_timeout_s;
   return j;
 }

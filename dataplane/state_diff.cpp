@@ -37,6 +37,10 @@ void describe_vip_settings(const std::string& name, const config::Vip& a, const 
     out.push_back(fmt::format("vip {}: maglev_table_size {} -> {}", name, a.maglev_table_size,
                               b.maglev_table_size));
   }
+  if (a.new_flows_per_s != b.new_flows_per_s) {
+    out.push_back(fmt::format("vip {}: new_flows_per_s {} -> {}", name, a.new_flows_per_s,
+                              b.new_flows_per_s));
+  }
   if (a.fragments != b.fragments) {
     out.push_back(fmt::format("vip {}: fragments {} -> {}", name, config::to_string(a.fragments),
                               config::to_string(b.fragments)));
@@ -98,6 +102,7 @@ void describe_settings(const config::DataplaneSettings& a, const config::Datapla
   field("flow_table_entries", a.flow_table_entries, b.flow_table_entries);
   field("flow_idle_timeout_s", a.flow_idle_timeout_s, b.flow_idle_timeout_s);
   field("flow_closed_timeout_s", a.flow_closed_timeout_s, b.flow_closed_timeout_s);
+  field("flow_open_timeout_s", a.flow_open_timeout_s, b.flow_open_timeout_s);
   field("udp_idle_timeout_s", a.udp_idle_timeout_s, b.udp_idle_timeout_s);
 }
 

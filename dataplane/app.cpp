@@ -45,16 +45,7 @@ struct TelemetryGuard {
 };
 
 void log_totals(const DataplaneView& view) {
-  const auto totals = collect_counters(view);
-  control::LcoreCounters sum;
-  for (const auto& l : totals.per_lcore) {
-    sum.rx_packets += l.rx_packets;
-    sum.forward += l.forward;
-    sum.reply += l.reply;
-    sum.pass += l.pass;
-    sum.drop += l.drop;
-    sum.tx_packets += l.tx_packets;
-  }
+  const control::LcoreCounters sum = control::total_of(collect_counters(view).per_lcore);
   spdlog::info(
       "stopped: {} packets received: {} forwarded, {} replied, {} passed to the host, {} "
       "dropped; {} sent; generation {}",

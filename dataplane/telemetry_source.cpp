@@ -35,18 +35,9 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
   };
   s.counters = [&view] {
     const auto c = locked_counters(view);
-    control::LcoreCounters sum;
+    const control::LcoreCounters sum = control::total_of(c.per_lcore);
     nlohmann::json out = nlohmann::json::object();
     for (const auto& l : c.per_lcore) {
-      sum.rx_packets += l.rx_packets;
-      sum.tx_packets += l.tx_packets;
-      sum.forward += l.forward;
-      sum.reply += l.reply;
-      sum.pass += l.pass;
-      sum.drop += l.drop;
-      sum.rx_polls += l.rx_polls;
-      sum.idle_polls += l.idle_polls;
-      sum.busy_polls += l.busy_polls;
       out["lcore_" + std::to_string(l.lcore)] = {{"rx_packets", l.rx_packets},
                                                  {"tx_packets", l.tx_packets},
                                                  {"forward", l.forward},

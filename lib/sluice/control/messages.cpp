@@ -374,6 +374,25 @@ json to_json(const DataplaneStatus& v) {
   };
 }
 
+LcoreCounters total_of(const std::vector<LcoreCounters>& lcores) {
+  LcoreCounters sum;
+  for (const LcoreCounters& l : lcores) {
+    sum.rx_packets += l.rx_packets;
+    sum.tx_packets += l.tx_packets;
+    sum.forward += l.forward;
+    sum.reply += l.reply;
+    sum.pass += l.pass;
+    sum.drop += l.drop;
+    sum.host_rx_packets += l.host_rx_packets;
+    sum.host_relayed += l.host_relayed;
+    sum.host_relay_refused += l.host_relay_refused;
+    sum.rx_polls += l.rx_polls;
+    sum.idle_polls += l.idle_polls;
+    sum.busy_polls += l.busy_polls;
+  }
+  return sum;
+}
+
 json to_json(const Counters& v) {
   json per_lcore = json::array();
   for (const LcoreCounters& c : v.per_lcore) {

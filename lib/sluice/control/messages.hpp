@@ -157,6 +157,9 @@ struct LcoreCounters {
   friend bool operator==(const LcoreCounters&, const LcoreCounters&) = default;
 };
 
+// Every lcore's counters added up (`lcore` 0): the dataplane's totals.
+[[nodiscard]] LcoreCounters total_of(const std::vector<LcoreCounters>& lcores);
+
 struct BackendCounters {
   std::string address;                                    // "198.18.1.1"
   config::BackendState state = config::BackendState::up;  // in the dataplane's running state

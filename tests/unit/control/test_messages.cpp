@@ -204,6 +204,10 @@ TEST(Messages, CountersRoundTrip) {
   EXPECT_EQ(j["per_vip"][0]["per_backend"][1]["state"], "down");
   EXPECT_EQ(j["per_lcore"][0]["forward"], 80);
   EXPECT_EQ(j["events"]["flows_rescheduled"], 1);
+  const LcoreCounters total = total_of(c.per_lcore);
+  EXPECT_EQ(total.rx_polls, 1010u);
+  EXPECT_EQ(total.forward, 80u);
+  EXPECT_EQ(total.host_relay_refused, 1u);
   EXPECT_EQ(j["drops"]["no_backend"], 3);
   EXPECT_EQ(j["drops"].size(), kDropReasonCount);
   auto back = counters_from_json(json::parse(ok_reply(j).dump()));

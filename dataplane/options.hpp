@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "control_limits.hpp"
+
 namespace sluice::dataplane {
 
 inline constexpr const char* kDefaultControlSocket = "/run/sluice/dataplane.sock";
@@ -32,6 +34,8 @@ struct Options {
   std::uint32_t drain_us = 100;  // TX drain timer
 
   // Operations.
+  // Control socket: close connections idle this long.
+  std::uint32_t control_idle_timeout_s = kDefaultControlIdleTimeout.count();
   std::string log_level = "info";
   std::uint32_t stats_interval_s = 0;  // 0: no periodic rate log
 };

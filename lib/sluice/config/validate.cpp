@@ -387,6 +387,10 @@ class Checker {
 
 std::vector<FieldError> find_errors(const State& state) {
   Checker c;
+  if (state.generation > kMaxGeneration) {
+    c.add("generation", std::to_string(state.generation) + " is above the maximum generation " +
+                            std::to_string(kMaxGeneration) + " (2^53-1)");
+  }
   c.dataplane(state);
   c.vips(state);
   c.controlplane(state);

@@ -16,6 +16,9 @@
 namespace sluice::config {
 
 // Limits (inclusive).
+// Generations stay exact in JSON readers that hold numbers as doubles (JavaScript, jq), and a
+// controller adding 1 can never wrap around (docs/config.md, "Generations").
+inline constexpr std::uint64_t kMaxGeneration = (std::uint64_t{1} << 53) - 1;
 inline constexpr std::uint16_t kMinMtuV4 = 576;
 inline constexpr std::uint16_t kMinMtuV6 = 1280;  // when any VIP or backend is IPv6
 inline constexpr std::uint16_t kMaxMtu = 9000;

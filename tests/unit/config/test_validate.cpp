@@ -29,6 +29,13 @@ struct Case {
 
 // Each case breaks one rule of a valid state and expects exactly one error, at `path`.
 const Case kCases[] = {
+    // generation: exact in JSON readers that hold numbers as doubles
+    {"generation_at_the_maximum", [](State& s) { s.generation = (std::uint64_t{1} << 53) - 1; },
+     nullptr, nullptr},
+    {"generation_above_the_maximum", [](State& s) { s.generation = std::uint64_t{1} << 53; },
+     "generation", "9007199254740992 is above the maximum generation 9007199254740991 (2^53-1)"},
+    {"generation_2_to_the_64_minus_1", [](State& s) { s.generation = ~std::uint64_t{0}; },
+     "generation", "18446744073709551615 is above the maximum generation"},
     // dataplane
     {"mtu_below_v4_minimum",
      [](State& s) {

@@ -75,6 +75,9 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
       ->type_name("S")
       ->capture_default_str()
       ->check(CLI::Range(1u, 86400u));
+  app.add_flag("--remove-leftovers", o.remove_leftovers,
+               "remove the hugepage files and DPDK runtime directory a dead dataplane with the "
+               "same --file-prefix left (never those of a live process), then exit");
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -37,6 +37,9 @@ struct Options {
   // Control socket: close connections idle this long.
   std::uint32_t control_idle_timeout_s = kDefaultControlIdleTimeout.count();
   std::string log_level = "info";
+  // Remove what a dead dataplane with the EAL options' --file-prefix left (hugepage files, the
+  // DPDK runtime directory), then exit without starting (systemd ExecStopPost).
+  bool remove_leftovers = false;
   std::uint32_t stats_interval_s = 0;  // 0: no periodic rate log
 };
 

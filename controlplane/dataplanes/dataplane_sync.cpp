@@ -216,6 +216,7 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
   // A connection that broke since the last poll (the dataplane restarted) gets one fresh try
   // at once, so a restart is resynced within one poll interval rather than after a backoff.
   const bool reused = link.client && link.client->connected();
+  bool reconnected = false;
   Result<control::DataplaneStatus> status = Error{"not connected"};
   for (int attempt = 0; attempt < (reused ? 2 : 1); ++attempt) {
     if (!link.client || !link.client->connected()) {
@@ -223,6 +224,10 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
           control::ControlClient::connect(link.endpoint.control_socket, options_.connect_timeout);
       if (!client.ok()) return mark_unreachable(link, report, client.error().message);
       link.client.emplace(std::move(client.value()));
+      // Whoever answers on a new connection may be a new process: what the old one
+      // acknowledged says nothing about it (its uptime may not even be lower yet).
+      reconnected = link.acked_generation.has_value();
+      link.acked_generation.reset();
     }
     status = link.client->get_status();
     if (status.ok() || link.client->connected()) break;
@@ -250,6 +255,9 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
       reason = "adopting (found running generation " + std::to_string(status->generation) + ")";
     } else if (restarted) {
       reason = "resync after a dataplane restart";
+    } else if (reconnected) {
+      reason = "resync after reconnecting (it may have restarted; it runs generation " +
+               std::to_string(status->generation) + ")";
     } else if (status->generation != generation_ || link.acked_generation != generation_) {
       // Equal numbers are not enough: someone else may have pushed the number our latest
       // change got before we pushed it. Only what this dataplane acknowledged to us counts.

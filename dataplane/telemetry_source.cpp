@@ -1,5 +1,6 @@
 #include "telemetry_source.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "sluice/config/names.hpp"
@@ -38,6 +39,7 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     control::LcoreCounters sum;
     nlohmann::json out = nlohmann::json::object();
     for (const auto& l : c.per_lcore) {
+      sum.max_loop_gap_ns = std::max(sum.max_loop_gap_ns, l.max_loop_gap_ns);
       sum.rx_packets += l.rx_packets;
       sum.tx_packets += l.tx_packets;
       sum.forward += l.forward;
@@ -55,7 +57,8 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
                                                  {"drop", l.drop},
                                                  {"rx_polls", l.rx_polls},
                                                  {"idle_polls", l.idle_polls},
-                                                 {"busy_polls", l.busy_polls}};
+                                                 {"busy_polls", l.busy_polls},
+                                                 {"max_loop_gap_ns", l.max_loop_gap_ns}};
     }
     out["generation"] = c.generation;
     out["rx_packets"] = sum.rx_packets;
@@ -67,6 +70,7 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     out["rx_polls"] = sum.rx_polls;
     out["idle_polls"] = sum.idle_polls;
     out["busy_polls"] = sum.busy_polls;
+    out["max_loop_gap_ns"] = sum.max_loop_gap_ns;  // the worst worker
     return out;
   };
   s.drops = [&view] {

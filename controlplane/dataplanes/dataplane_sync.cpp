@@ -300,7 +300,7 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
       state = effective_.state;
     }
     state.generation = generation;
-    Result<control::PushStateReply> pushed = link.client->push_state(state);
+    Result<control::PushStateReply> pushed = link.client->push_state(state, options_.push_timeout);
     if (!pushed.ok()) {
       ++report.push_failures;
       if (!link.client->connected()) {

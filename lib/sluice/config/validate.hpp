@@ -31,6 +31,7 @@ inline constexpr std::uint32_t kMaxHealthIntervalMs = 3'600'000;
 inline constexpr std::uint32_t kMinHealthTimeoutMs = 10;
 inline constexpr std::uint32_t kMaxHealthThreshold = 100;  // rise, fall
 inline constexpr std::size_t kMaxHealthTextBytes = 1024;   // path, host, body, request, expect
+using sluice::kMaxBackends;                                // over all VIPs (sluice/limits.hpp)
 using sluice::kMaxVips;  // sluice/limits.hpp: shared with the dataplane and bpf/
 inline constexpr std::size_t kMaxNameBytes = 64;   // dataplanes[].name
 inline constexpr std::size_t kMaxPathBytes = 107;  // Unix socket paths (sun_path)

@@ -148,6 +148,11 @@ EalFiles eal_files(const std::vector<std::string>& eal_args,
       f.shared = false;
     }
   }
+  // EAL refuses such a prefix anyway; never let it point the removal at a parent directory.
+  if (f.prefix.empty() || f.prefix.find('/') != std::string::npos || f.prefix == "." ||
+      f.prefix == "..") {
+    f.shared = false;
+  }
   f.runtime_dir = runtime_root() + "/dpdk/" + f.prefix;
   f.huge_dirs = huge_dirs.empty() ? hugetlbfs_mount_points : huge_dirs;
   return f;

@@ -110,6 +110,9 @@ TEST(EalFiles, PrefixHugeDirAndSharing) {
   EXPECT_EQ(eal_files({"x"}, {}).prefix, "rte");
   EXPECT_FALSE(eal_files({"x", "--in-memory"}, {}).shared);
   EXPECT_FALSE(eal_files({"x", "--no-shconf"}, {}).shared);
+  for (const char* bad : {"", "..", "a/b"}) {
+    EXPECT_FALSE(eal_files({"x", "--file-prefix", bad}, {}).shared) << bad;
+  }
 }
 
 TEST_F(Dirs, ADeadPrimarysFilesGoOthersStay) {

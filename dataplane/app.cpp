@@ -124,9 +124,11 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   view.main_lcore = eal.main_lcore();
   view.started = started;
 
-  auto server = ControlServer::listen(options.control_socket, [&view](const nlohmann::json& r) {
-    return handle_control_request(view, r);
-  });
+  ControlServerLimits limits;
+  limits.idle_timeout = std::chrono::seconds(options.control_idle_timeout_s);
+  auto server = ControlServer::listen(
+      options.control_socket,
+      [&view](const nlohmann::json& r) { return handle_control_request(view, r); }, limits);
   if (!server) return server.error();
   PdumpGuard pdump;
   TelemetryGuard telemetry(view);

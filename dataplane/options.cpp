@@ -70,6 +70,14 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
   app.add_option("--drain-us", o.drain_us, "flush partially filled TX bursts after this long")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
+  app.add_option("--control-idle-timeout", o.control_idle_timeout_s,
+                 "close control-socket connections that send nothing for S seconds")
+      ->type_name("S")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u));
+  app.add_flag("--remove-leftovers", o.remove_leftovers,
+               "remove the hugepage files and DPDK runtime directory a dead dataplane with the "
+               "same --file-prefix left (never those of a live process), then exit");
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

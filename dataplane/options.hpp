@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "control_limits.hpp"
+
 namespace sluice::dataplane {
 
 inline constexpr const char* kDefaultControlSocket = "/run/sluice/dataplane.sock";
@@ -32,7 +34,12 @@ struct Options {
   std::uint32_t drain_us = 100;  // TX drain timer
 
   // Operations.
+  // Control socket: close connections idle this long.
+  std::uint32_t control_idle_timeout_s = kDefaultControlIdleTimeout.count();
   std::string log_level = "info";
+  // Remove what a dead dataplane with the EAL options' --file-prefix left (hugepage files, the
+  // DPDK runtime directory), then exit without starting (systemd ExecStopPost).
+  bool remove_leftovers = false;
   std::uint32_t stats_interval_s = 0;  // 0: no periodic rate log
 };
 

@@ -2,10 +2,25 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "sluice/config/validate.hpp"
 #include "state_diff.hpp"
 
 namespace sluice::dataplane {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A state at the limits can differ from the running one in tens of thousands of ways.
+constexpr std::size_t kMaxLoggedChanges = 100;
+
+long long ms_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
+}  // namespace
 
 StateController::StateController(SnapshotPublisher& publisher, std::uint32_t flow_table_entries)
     : publisher_(publisher), flow_table_entries_(flow_table_entries) {}
@@ -33,9 +48,12 @@ Result<std::uint64_t> StateController::apply(const config::State& state, std::st
                                state.generation, running_.generation)};
     }
   }
+  const auto started = Clock::now();
   if (auto valid = config::validate(state); !valid) return valid.error();
-  auto snapshot = pipeline::build_snapshot(state, registry_);
+  auto snapshot = pipeline::build_snapshot(state, registry_, publisher_.current());
   if (!snapshot) return snapshot.error();
+  const std::size_t reused = (*snapshot)->maglev_tables_reused;
+  const auto built = Clock::now();
 
   const auto changes = describe_changes(running_, state);
   const std::uint64_t previous = running_.generation;
@@ -45,10 +63,16 @@ Result<std::uint64_t> StateController::apply(const config::State& state, std::st
     running_ = state;
     loaded_ = true;
   }
-  spdlog::info("state from {}: generation {} -> {} ({} VIPs, {} changes)", source, previous,
-               state.generation, state.vips.size(), changes.size());
-  for (const auto& line : changes)
-    spdlog::info("  {}", line);
+  const auto swapped = Clock::now();
+  spdlog::info(
+      "state from {}: generation {} -> {} ({} VIPs, {} changes); built in {} ms ({} of {} "
+      "Maglev tables kept), swapped in {} ms",
+      source, previous, state.generation, state.vips.size(), changes.size(),
+      ms_between(started, built), reused, state.vips.size(), ms_between(built, swapped));
+  const std::size_t shown = std::min(changes.size(), kMaxLoggedChanges);
+  for (std::size_t i = 0; i < shown; ++i)
+    spdlog::info("  {}", changes[i]);
+  if (shown < changes.size()) spdlog::info("  ... and {} more changes", changes.size() - shown);
   if (state.dataplane.flow_table_entries != flow_table_entries_) {
     spdlog::warn("dataplane.flow_table_entries {} takes effect at the next start (running {})",
                  state.dataplane.flow_table_entries, flow_table_entries_);

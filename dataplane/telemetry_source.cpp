@@ -1,5 +1,6 @@
 #include "telemetry_source.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "sluice/config/names.hpp"
@@ -46,7 +47,8 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
                                                  {"drop", l.drop},
                                                  {"rx_polls", l.rx_polls},
                                                  {"idle_polls", l.idle_polls},
-                                                 {"busy_polls", l.busy_polls}};
+                                                 {"busy_polls", l.busy_polls},
+                                                 {"max_loop_gap_ns", l.max_loop_gap_ns}};
     }
     out["generation"] = c.generation;
     out["rx_packets"] = sum.rx_packets;
@@ -58,6 +60,7 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     out["rx_polls"] = sum.rx_polls;
     out["idle_polls"] = sum.idle_polls;
     out["busy_polls"] = sum.busy_polls;
+    out["max_loop_gap_ns"] = sum.max_loop_gap_ns;  // the worst worker
     return out;
   };
   s.drops = [&view] {

@@ -39,8 +39,14 @@ void Worker::run() {
   // The snapshot the held bursts were classified with: protected until the quiescent report,
   // which comes only after they are completed.
   const pipeline::Snapshot* classified_with = nullptr;
+  std::uint64_t previous = last_drain;
   while (running_.load(std::memory_order_relaxed)) {
     const std::uint64_t now = rte_rdtsc();
+    // The loop's own clock, already read: the longest gap costs a subtract and a compare.
+    if (now - previous > state_.counters.max_loop_gap_ticks) {
+      state_.counters.max_loop_gap_ticks = now - previous;
+    }
+    previous = now;
     bool busy = false;
     // Receive first: the held bursts' flow-table lines arrive meanwhile.
     for (std::size_t q = 0; q < setup_.traffic.size(); ++q)

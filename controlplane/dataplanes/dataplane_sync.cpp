@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "sluice/config/names.hpp"
+#include "sluice/config/validate.hpp"
 
 namespace sluice::cp {
 namespace {
@@ -157,6 +158,14 @@ void DataplaneSync::recompute() {
   const config::State* previous = have_effective_ ? &effective_.state : nullptr;
   EffectiveState next = compute_effective_state(desired, health, previous);
   if (have_effective_ && next.state == effective_.state) return;
+  if (generation_ >= config::kMaxGeneration) {
+    // Only reachable by adopting a dataplane pushed to the maximum by someone else.
+    spdlog::error(
+        "state: generation {} is the maximum: the change cannot be numbered, so no dataplane "
+        "will take it; restart the dataplanes and then the control plane",
+        generation_);
+    return;
+  }
   ++generation_;
   log_changes(previous, have_effective_ ? effective_.all_down : std::vector<AllDownVip>{}, next,
               generation_);
@@ -214,6 +223,7 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
   // A connection that broke since the last poll (the dataplane restarted) gets one fresh try
   // at once, so a restart is resynced within one poll interval rather than after a backoff.
   const bool reused = link.client && link.client->connected();
+  bool reconnected = false;
   Result<control::DataplaneStatus> status = Error{"not connected"};
   for (int attempt = 0; attempt < (reused ? 2 : 1); ++attempt) {
     if (!link.client || !link.client->connected()) {
@@ -221,6 +231,10 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
           control::ControlClient::connect(link.endpoint.control_socket, options_.connect_timeout);
       if (!client.ok()) return mark_unreachable(link, report, client.error().message);
       link.client.emplace(std::move(client.value()));
+      // Whoever answers on a new connection may be a new process: what the old one
+      // acknowledged says nothing about it (its uptime may not even be lower yet).
+      reconnected = link.acked_generation.has_value();
+      link.acked_generation.reset();
     }
     status = link.client->get_status();
     if (status.ok() || link.client->connected()) break;
@@ -241,23 +255,50 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
   std::string reason;
   const bool restarted = link.last_uptime_ms && status->uptime_ms < *link.last_uptime_ms;
   std::uint64_t generation = 0;
+  bool exhausted = false;
   {
     std::lock_guard lock(mutex_);
     if (!link.last_uptime_ms) {
       reason = "adopting (found running generation " + std::to_string(status->generation) + ")";
     } else if (restarted) {
       reason = "resync after a dataplane restart";
-    } else if (status->generation != generation_) {
+    } else if (reconnected) {
+      reason = "resync after reconnecting (it may have restarted; it runs generation " +
+               std::to_string(status->generation) + ")";
+    } else if (status->generation != generation_ || link.acked_generation != generation_) {
+      // Equal numbers are not enough: someone else may have pushed the number our latest
+      // change got before we pushed it. Only what this dataplane acknowledged to us counts.
       reason = status->generation == link.acked_generation.value_or(0)
                    ? "new state"
-                   : "resync (it runs generation " + std::to_string(status->generation) + ")";
+                   : "resync (it runs generation " + std::to_string(status->generation) +
+                         ", not pushed by this control plane)";
     }
-    // Every push must carry a generation above anything the dataplane has seen.
-    if (!reason.empty() && generation_ <= status->generation) generation_ = status->generation + 1;
+    // Every push must carry a generation above anything the dataplane has seen: a dataplane
+    // ahead of us (pushed by another controller, or by hand) is adopted by numbering on from
+    // its generation. Above kMaxGeneration it would refuse any push.
+    if (!reason.empty() && generation_ <= status->generation) {
+      if (status->generation >= config::kMaxGeneration) {
+        exhausted = true;
+      } else {
+        generation_ = status->generation + 1;
+      }
+    }
     generation = generation_;
   }
   link.last_uptime_ms = status->uptime_ms;
   report.status = std::move(status.value());
+
+  if (exhausted) {
+    const std::string error =
+        "it runs generation " + std::to_string(report.generation) +
+        ", the maximum (2^53-1): no newer state can be pushed; restart the dataplane (it then "
+        "runs its --config generation) and it is resynced";
+    if (report.last_error != error) {
+      spdlog::error("dataplane {}: {}", report.name, error);
+    }
+    report.last_error = error;
+    reason.clear();  // nothing to push; counters are still collected
+  }
 
   if (!reason.empty()) {
     config::State state;
@@ -266,7 +307,7 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
       state = effective_.state;
     }
     state.generation = generation;
-    Result<control::PushStateReply> pushed = link.client->push_state(state);
+    Result<control::PushStateReply> pushed = link.client->push_state(state, options_.push_timeout);
     if (!pushed.ok()) {
       ++report.push_failures;
       if (!link.client->connected()) {

@@ -27,10 +27,14 @@ namespace sluice::cp {
 struct SyncOptions {
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds min_backoff{1000};
-  std::chrono::milliseconds max_backoff{30000};
+  // Retrying a Unix socket costs a failed connect(): a short ceiling keeps the resync of a
+  // restarted dataplane within about 2 s of its return, however long it was away.
+  std::chrono::milliseconds max_backoff{2000};
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds request_timeout{2000};
-  std::chrono::milliseconds push_timeout{10000};  // the dataplane builds Maglev tables first
+  // The dataplane validates, builds Maglev tables and publishes before it answers: a state at
+  // the limits (4096 VIPs) took 12-28 s on the 2-core lab VM under load (docs/dataplane.md).
+  std::chrono::milliseconds push_timeout{60000};
 };
 
 struct CountersSample {

@@ -5,6 +5,12 @@
 namespace sluice::pipeline {
 namespace {
 
+std::uint64_t ticks_to_ns(std::uint64_t ticks, std::uint64_t ticks_per_second) {
+  if (ticks_per_second == 0) return 0;
+  return static_cast<std::uint64_t>(static_cast<long double>(ticks) * 1e9L /
+                                    static_cast<long double>(ticks_per_second));
+}
+
 control::LcoreCounters lcore_report(const WorkerState& w) {
   const LcoreCounters& c = w.counters;
   control::LcoreCounters l;
@@ -21,6 +27,7 @@ control::LcoreCounters lcore_report(const WorkerState& w) {
   l.rx_polls = c.rx_polls;
   l.idle_polls = c.idle_polls;
   l.busy_polls = c.rx_polls >= c.idle_polls ? c.rx_polls - c.idle_polls : 0;
+  l.max_loop_gap_ns = ticks_to_ns(c.max_loop_gap_ticks, w.ticks_per_second);
   return l;
 }
 

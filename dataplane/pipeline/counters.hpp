@@ -34,9 +34,10 @@ struct VipCounters {
 
 struct alignas(64) LcoreCounters {
   // Written by the worker loop (dataplane process), not by the pipeline.
-  std::uint64_t rx_polls = 0;    // rx_burst calls
-  std::uint64_t idle_polls = 0;  // ... that returned nothing
-  std::uint64_t tx_packets = 0;  // handed to a NIC (host relays included)
+  std::uint64_t rx_polls = 0;            // rx_burst calls
+  std::uint64_t idle_polls = 0;          // ... that returned nothing
+  std::uint64_t tx_packets = 0;          // handed to a NIC (host relays included)
+  std::uint64_t max_loop_gap_ticks = 0;  // longest time between two loop iterations (TSC)
   // The exception path from the host kernel to the uplink (not pipeline traffic).
   std::uint64_t host_rx_packets = 0;
   std::uint64_t host_relayed = 0;

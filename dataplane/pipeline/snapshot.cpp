@@ -25,10 +25,34 @@ Status check_tunnel_sources(const config::State& state) {
   return ok_status();
 }
 
+// The previous snapshot's Maglev table for `e` if its input is the same: the slots hold
+// stable ids, so equal ids with equal incarnations and weights (and the same table size) mean
+// equal tables. An id recycled for another backend has another incarnation.
+const std::vector<BackendId>* reusable_maglev(const Snapshot& previous, const VipEntry& e,
+                                              const std::vector<BackendSlot>& slots,
+                                              std::uint32_t table_size) {
+  if (e.id >= previous.vips_by_id.size()) return nullptr;
+  const std::uint32_t index = previous.vips_by_id[e.id];
+  if (index >= previous.vips.size()) return nullptr;
+  const VipEntry& old = previous.vips[index];
+  if (old.key != e.key || old.maglev.size() != table_size || old.backends != e.backends) {
+    return nullptr;
+  }
+  for (const BackendId id : e.backends) {
+    const BackendSlot* was = previous.backend(id);
+    if (was == nullptr || !was->present || was->incarnation != slots[id].incarnation ||
+        was->weight != slots[id].weight || was->address != slots[id].address) {
+      return nullptr;
+    }
+  }
+  return &old.maglev;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& state,
-                                                       BackendRegistry& committed) {
+                                                       BackendRegistry& committed,
+                                                       const Snapshot* previous) {
   // Work on a copy: a state that fails leaves the registry exactly as it was.
   BackendRegistry registry = committed;
   if (state.vips.size() > kMaxVips) {
@@ -106,11 +130,19 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
       maglev_input.push_back(lb::MaglevBackend{cb.address.to_string(), slot.weight});
     }
 
-    auto table = lb::build_maglev(maglev_input, cv.maglev_table_size);
-    if (!table) return Error{where + ".maglev_table_size: " + table.error().message};
-    e.maglev.reserve(table->size());
-    for (const std::uint16_t index : table->slots()) {
-      e.maglev.push_back(index == lb::kNoBackend ? kNoBackendId : e.backends[index]);
+    const std::vector<BackendId>* reuse =
+        previous != nullptr ? reusable_maglev(*previous, e, snap->backends, cv.maglev_table_size)
+                            : nullptr;
+    if (reuse != nullptr) {
+      e.maglev = *reuse;
+      ++snap->maglev_tables_reused;
+    } else {
+      auto table = lb::build_maglev(maglev_input, cv.maglev_table_size);
+      if (!table) return Error{where + ".maglev_table_size: " + table.error().message};
+      e.maglev.reserve(table->size());
+      for (const std::uint16_t index : table->slots()) {
+        e.maglev.push_back(index == lb::kNoBackend ? kNoBackendId : e.backends[index]);
+      }
     }
 
     ClassifyKey key;
@@ -121,6 +153,8 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
     if (!snap->classify.insert(key, static_cast<std::uint16_t>(v))) {
       return Error{where + ": duplicate VIP " + e.name};
     }
+    if (snap->vips_by_id.size() <= e.id) snap->vips_by_id.resize(e.id + 1u, kNoVipIndex);
+    snap->vips_by_id[e.id] = static_cast<std::uint32_t>(v);
     snap->vips.push_back(std::move(e));
   }
   snap->classify.finalize();

@@ -15,8 +15,10 @@ from typing import Dict, List, Optional
 
 
 def unique_prefix(name: str) -> str:
-    # tools/cleanup-leftovers removes stale files of prefixes starting with "sl".
-    return f"sl-dpt-{name}-{os.getpid()}"
+    # tools/cleanup-leftovers removes stale files of prefixes starting with "sl". SLUICE_TEST_TAG
+    # (optional) goes into every prefix, so that runs sharing a machine can tell theirs apart.
+    tag = os.environ.get("SLUICE_TEST_TAG", "")
+    return f"sl-dpt-{tag + '-' if tag else ''}{name}-{os.getpid()}"
 
 
 class ControlClient:

@@ -240,6 +240,14 @@ class Checker {
       add("vips",
           std::to_string(s.vips.size()) + " VIPs; the limit is " + std::to_string(kMaxVips));
     }
+    std::size_t backends = 0;
+    for (const Vip& v : s.vips)
+      backends += v.backends.size();
+    if (backends > kMaxBackends) {
+      add("vips", std::to_string(backends) + " backends over all VIPs; the limit is " +
+                      std::to_string(kMaxBackends) +
+                      " (the dataplane keeps one stable id per VIP and backend address)");
+    }
     std::map<VipKey, std::size_t> by_key;
     // (address, protocol) -> first VIP index with port 0 / with a specific port
     std::map<std::pair<IpAddress, Protocol>, std::size_t> any_port;
@@ -396,6 +404,10 @@ class Checker {
 
 std::vector<FieldError> find_errors(const State& state) {
   Checker c;
+  if (state.generation > kMaxGeneration) {
+    c.add("generation", std::to_string(state.generation) + " is above the maximum generation " +
+                            std::to_string(kMaxGeneration) + " (2^53-1)");
+  }
   c.dataplane(state);
   c.vips(state);
   c.controlplane(state);

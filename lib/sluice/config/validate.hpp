@@ -16,6 +16,9 @@
 namespace sluice::config {
 
 // Limits (inclusive).
+// Generations stay exact in JSON readers that hold numbers as doubles (JavaScript, jq), and a
+// controller adding 1 can never wrap around (docs/config.md, "Generations").
+inline constexpr std::uint64_t kMaxGeneration = (std::uint64_t{1} << 53) - 1;
 inline constexpr std::uint16_t kMinMtuV4 = 576;
 inline constexpr std::uint16_t kMinMtuV6 = 1280;  // when any VIP or backend is IPv6
 inline constexpr std::uint16_t kMaxMtu = 9000;
@@ -29,6 +32,7 @@ inline constexpr std::uint32_t kMaxHealthIntervalMs = 3'600'000;
 inline constexpr std::uint32_t kMinHealthTimeoutMs = 10;
 inline constexpr std::uint32_t kMaxHealthThreshold = 100;  // rise, fall
 inline constexpr std::size_t kMaxHealthTextBytes = 1024;   // path, host, body, request, expect
+using sluice::kMaxBackends;                                // over all VIPs (sluice/limits.hpp)
 using sluice::kMaxVips;  // sluice/limits.hpp: shared with the dataplane and bpf/
 inline constexpr std::size_t kMaxNameBytes = 64;   // dataplanes[].name
 inline constexpr std::size_t kMaxPathBytes = 107;  // Unix socket paths (sun_path)

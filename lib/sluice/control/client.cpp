@@ -28,8 +28,9 @@ Result<nlohmann::json> ControlClient::request(const nlohmann::json& request,
   return check_reply(*reply);
 }
 
-Result<PushStateReply> ControlClient::push_state(const config::State& state) {
-  auto reply = request(to_json(Request{PushStateRequest{state}}));
+Result<PushStateReply> ControlClient::push_state(const config::State& state,
+                                                 std::chrono::milliseconds timeout) {
+  auto reply = request(to_json(Request{PushStateRequest{state}}), timeout);
   if (!reply) return reply.error();
   return push_state_reply_from_json(*reply);
 }

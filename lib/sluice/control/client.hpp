@@ -8,8 +8,8 @@
 
 #include "sluice/config/model.hpp"
 #include "sluice/control/messages.hpp"
-#include "sluice/unique_fd.hpp"
 #include "sluice/result.hpp"
+#include "sluice/unique_fd.hpp"
 
 namespace sluice::control {
 
@@ -29,7 +29,10 @@ class ControlClient {
   [[nodiscard]] Result<nlohmann::json> request(
       const nlohmann::json& request, std::chrono::milliseconds timeout = kDefaultRequestTimeout);
 
-  [[nodiscard]] Result<PushStateReply> push_state(const config::State& state);
+  // A push waits for the dataplane to build and publish the state: give it time (a state at
+  // the limits takes seconds, docs/dataplane.md "Limits").
+  [[nodiscard]] Result<PushStateReply> push_state(
+      const config::State& state, std::chrono::milliseconds timeout = kDefaultRequestTimeout);
   [[nodiscard]] Result<DataplaneStatus> get_status();
   [[nodiscard]] Result<Counters> get_counters();
   [[nodiscard]] Result<ExplainResult> explain(const ExplainFlow& flow);

@@ -174,13 +174,19 @@ Result<std::optional<json>> read_frame_or_eof(int fd, std::chrono::milliseconds 
       return got.error();
     }
   }
-  if (!nesting_within_limit(body)) {
+  auto parsed = parse_frame_payload(body);
+  if (!parsed) return parsed.error();
+  return std::optional<json>(std::move(parsed.value()));
+}
+
+Result<json> parse_frame_payload(std::string_view payload) {
+  if (!nesting_within_limit(payload)) {
     return Error{"frame nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
   }
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return Error{"frame is not valid JSON"};
   if (!parsed.is_object()) return Error{"frame is not a JSON object"};
-  return std::optional<json>(std::move(parsed));
+  return parsed;
 }
 
 Result<json> read_frame(int fd, std::chrono::milliseconds timeout) {

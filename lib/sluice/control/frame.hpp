@@ -35,6 +35,10 @@ inline constexpr std::size_t kFrameHeaderBytes = 4;
 // As above, with a clean close reported as the Error "connection closed by peer".
 [[nodiscard]] Result<nlohmann::json> read_frame(int fd, std::chrono::milliseconds timeout);
 
+// A frame's payload as the JSON object it must be (the depth limit and the checks of
+// read_frame_or_eof); for servers that assemble frames themselves (frame_assembler.hpp).
+[[nodiscard]] Result<nlohmann::json> parse_frame_payload(std::string_view payload);
+
 // Encodes/decodes the 4-byte header (exposed for tests and tools).
 [[nodiscard]] std::string encode_frame_header(std::uint32_t length);
 [[nodiscard]] std::uint32_t decode_frame_header(const unsigned char* header);

@@ -166,6 +166,7 @@ void read_lcore_counters(Reader& r, LcoreCounters& c) {
   r.integer("rx_polls", c.rx_polls);
   r.integer("idle_polls", c.idle_polls);
   r.integer("busy_polls", c.busy_polls);
+  r.integer("max_loop_gap_ns", c.max_loop_gap_ns);
 }
 
 void read_backend_counters(Reader& r, BackendCounters& c) {
@@ -389,6 +390,7 @@ LcoreCounters total_of(const std::vector<LcoreCounters>& lcores) {
     sum.rx_polls += l.rx_polls;
     sum.idle_polls += l.idle_polls;
     sum.busy_polls += l.busy_polls;
+    sum.max_loop_gap_ns = std::max(sum.max_loop_gap_ns, l.max_loop_gap_ns);  // the worst worker
   }
   return sum;
 }
@@ -408,7 +410,8 @@ json to_json(const Counters& v) {
                          {"host_relay_refused", c.host_relay_refused},
                          {"rx_polls", c.rx_polls},
                          {"idle_polls", c.idle_polls},
-                         {"busy_polls", c.busy_polls}});
+                         {"busy_polls", c.busy_polls},
+                         {"max_loop_gap_ns", c.max_loop_gap_ns}});
   }
   json per_vip = json::array();
   for (const VipCounters& c : v.per_vip) {

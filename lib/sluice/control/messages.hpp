@@ -153,6 +153,9 @@ struct LcoreCounters {
   std::uint64_t rx_polls = 0;    // rx_burst calls
   std::uint64_t idle_polls = 0;  // ... that returned no packet
   std::uint64_t busy_polls = 0;  // ... that returned at least one; load = busy / rx_polls
+  // The longest time between two iterations of the worker's loop since it started (ns): how
+  // long it was away from its queues at worst (a long burst, a state swap, preemption).
+  std::uint64_t max_loop_gap_ns = 0;
 
   friend bool operator==(const LcoreCounters&, const LcoreCounters&) = default;
 };

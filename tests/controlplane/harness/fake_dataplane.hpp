@@ -59,8 +59,21 @@ class FakeDataplane {
     {
       std::lock_guard lock(mutex_);
       generation_ = 0;
+      running_state_ = {};
     }
     start();
+  }
+
+  // A state pushed by someone else (another controller, an operator): runs it without
+  // recording it as a push.
+  void inject(const config::State& state) {
+    std::lock_guard lock(mutex_);
+    generation_ = state.generation;
+    running_state_ = state;
+  }
+  [[nodiscard]] config::State running_state() const {
+    std::lock_guard lock(mutex_);
+    return running_state_;
   }
 
   void set_counters(control::Counters counters) {
@@ -133,6 +146,7 @@ class FakeDataplane {
                                     std::to_string(generation_));
       }
       generation_ = push->state.generation;
+      running_state_ = push->state;
       pushes_.push_back(Push{push->state, std::chrono::steady_clock::now()});
       pushed_.notify_all();
       return control::ok_reply(control::to_json(control::PushStateReply{generation_}));
@@ -165,6 +179,7 @@ class FakeDataplane {
   mutable std::mutex mutex_;
   std::condition_variable pushed_;
   std::uint64_t generation_ = 0;
+  config::State running_state_;
   std::vector<Push> pushes_;
   control::Counters counters_;
   control::ExplainResult explain_;

@@ -29,6 +29,13 @@ struct Case {
 
 // Each case breaks one rule of a valid state and expects exactly one error, at `path`.
 const Case kCases[] = {
+    // generation: exact in JSON readers that hold numbers as doubles
+    {"generation_at_the_maximum", [](State& s) { s.generation = (std::uint64_t{1} << 53) - 1; },
+     nullptr, nullptr},
+    {"generation_above_the_maximum", [](State& s) { s.generation = std::uint64_t{1} << 53; },
+     "generation", "9007199254740992 is above the maximum generation 9007199254740991 (2^53-1)"},
+    {"generation_2_to_the_64_minus_1", [](State& s) { s.generation = ~std::uint64_t{0}; },
+     "generation", "18446744073709551615 is above the maximum generation"},
     // dataplane
     {"mtu_below_v4_minimum",
      [](State& s) {
@@ -313,10 +320,34 @@ TEST(Validate, TooManyBackendsForMaglev) {
     v.backends.push_back(Backend{a, 1, false, {}, {}, {}});
   }
   const auto errors = find_errors(s);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].to_string(), "vips[1].backends: 65535 backends; the limit is 65534");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].to_string(),
+            "vips: 65537 backends over all VIPs; the limit is 16384 (the dataplane keeps one "
+            "stable id per VIP and backend address)");
+  EXPECT_EQ(errors[1].to_string(), "vips[1].backends: 65535 backends; the limit is 65534");
   v.backends.pop_back();
-  EXPECT_TRUE(find_errors(s).empty());
+  ASSERT_EQ(find_errors(s).size(), 1u) << "the Maglev limit is met, the dataplane's is not";
+}
+
+TEST(Validate, BackendsOverAllVipsUpToTheDataplanesLimit) {
+  State s = valid_state();
+  std::size_t others = 0;  // backends of the VIPs but vips[1]
+  for (std::size_t i = 0; i < s.vips.size(); ++i)
+    others += i == 1 ? 0 : s.vips[i].backends.size();
+  Vip& v = s.vips[1];  // IPv6: room for distinct backends in 2001:db8:1::/112
+  v.backends.clear();
+  for (std::size_t i = 0; others + v.backends.size() < kMaxBackends; ++i) {
+    IpAddress a = ip("2001:db8:1::");
+    a.bytes[14] = static_cast<std::uint8_t>((i + 1) >> 8);
+    a.bytes[15] = static_cast<std::uint8_t>(i + 1);
+    v.backends.push_back(Backend{a, 1, false, {}, {}, {}});
+  }
+  EXPECT_TRUE(find_errors(s).empty()) << find_errors(s)[0].to_string();
+  v.backends.push_back(Backend{ip("2001:db8:2::1"), 1, false, {}, {}, {}});
+  const auto errors = find_errors(s);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "vips");
+  EXPECT_EQ(errors[0].message.substr(0, 50), "16385 backends over all VIPs; the limit is 16384 (");
 }
 
 TEST(Validate, ReportsEveryProblemInFieldOrderAndCapsTheList) {

@@ -171,6 +171,7 @@ Counters sample_counters() {
   busy.rx_polls = 1000;
   busy.idle_polls = 900;
   busy.busy_polls = 100;
+  busy.max_loop_gap_ns = 123456;
   LcoreCounters idle;
   idle.lcore = 2;
   idle.rx_polls = 10;
@@ -199,6 +200,7 @@ TEST(Messages, CountersRoundTrip) {
   const Counters c = sample_counters();
   const json j = to_json(c);
   EXPECT_EQ(j["per_lcore"][0]["busy_polls"], 100);
+  EXPECT_EQ(j["per_lcore"][0]["max_loop_gap_ns"], 123456);
   EXPECT_EQ(j["per_vip"][0]["vip"], "198.18.0.10:80/tcp");
   EXPECT_EQ(j["per_vip"][0]["per_backend"][1]["address"], "198.18.1.2");
   EXPECT_EQ(j["per_vip"][0]["per_backend"][1]["state"], "down");

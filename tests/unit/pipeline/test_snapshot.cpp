@@ -173,5 +173,77 @@ TEST(Classify, Ipv4FastLookupAgreesWithTheGeneralTable) {
   EXPECT_GT(found, 40);  // exact-port and any-port VIPs both answer
 }
 
+// VIP i of `count`, each with `per_vip` backends on its own /24 (addresses from strings that
+// outlive the call).
+config::State many_vips(std::size_t count, std::size_t per_vip) {
+  std::vector<config::Vip> vips;
+  for (std::size_t i = 0; i < count; ++i) {
+    config::Vip v;
+    v.address =
+        address(("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".1").c_str());
+    v.port = 80;
+    v.maglev_table_size = 251;
+    for (std::size_t k = 0; k < per_vip; ++k) {
+      config::Backend b;
+      b.address = address(("10." + std::to_string(128 + i / 256) + "." + std::to_string(i % 256) +
+                           "." + std::to_string(k + 1))
+                              .c_str());
+      v.backends.push_back(b);
+    }
+    vips.push_back(v);
+  }
+  return make_state(vips);
+}
+
+// Builds `next` twice from the same registry state: once lending `previous`'s tables, once from
+// scratch; every VIP's table must be the same. Returns the tables reused.
+std::size_t expect_same_tables(const config::State& next, BackendRegistry& registry,
+                               const Snapshot& previous) {
+  BackendRegistry fresh_registry = registry;
+  auto reused = build_snapshot(next, registry, &previous);
+  auto fresh = build_snapshot(next, fresh_registry);
+  EXPECT_TRUE(reused.ok() && fresh.ok());
+  if (!reused.ok() || !fresh.ok()) return 0;
+  EXPECT_EQ((*fresh)->maglev_tables_reused, 0u);
+  for (std::size_t v = 0; v < next.vips.size(); ++v) {
+    EXPECT_EQ((*reused)->vips[v].maglev, (*fresh)->vips[v].maglev) << "vips[" << v << "]";
+  }
+  return (*reused)->maglev_tables_reused;
+}
+
+TEST(Snapshot, UnchangedMaglevTablesAreTakenFromThePreviousSnapshot) {
+  BackendRegistry registry;
+  config::State s = many_vips(50, 4);
+  auto first = build_snapshot(s, registry);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+
+  s.generation = 2;  // a resync: everything reused
+  EXPECT_EQ(expect_same_tables(s, registry, **first), 50u);
+
+  config::State changed = s;
+  changed.vips[3].backends[1].weight = 5;                                 // weight
+  changed.vips[7].backends.pop_back();                                    // a backend gone
+  changed.vips[9].maglev_table_size = 1021;                               // table size
+  changed.vips[11].backends[0].drained = true;                            // drained: weight 0
+  std::swap(changed.vips[13].backends[0], changed.vips[13].backends[1]);  // order
+  EXPECT_EQ(expect_same_tables(changed, registry, **first), 45u);
+}
+
+TEST(Snapshot, ARecycledBackendIdIsNeverMistakenForTheOldBackend) {
+  // Every id in use: a backend replaced by another gets the id just retired, with a new
+  // incarnation. Same ids in the same order, another backend: the table must be rebuilt.
+  BackendRegistry registry;
+  config::State s = many_vips(kMaxVips, kMaxBackends / kMaxVips);
+  auto first = build_snapshot(s, registry);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const BackendId old_id = (*first)->vips[7].backends[2];
+  s.vips[7].backends[2].address = address("10.200.0.7");
+  BackendRegistry probe = registry;
+  auto probed = build_snapshot(s, probe);
+  ASSERT_TRUE(probed.ok());
+  ASSERT_EQ((*probed)->vips[7].backends[2], old_id) << "the test needs the id recycled";
+  EXPECT_EQ(expect_same_tables(s, registry, **first), kMaxVips - 1);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

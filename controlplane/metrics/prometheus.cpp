@@ -293,6 +293,36 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
   }
 }
 
+void server_metrics(Writer& w, const std::vector<HttpServerReport>& servers) {
+  w.family("sluice_http_connections", "gauge", "Connections open to the API or metrics server");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_connections", {{"server", s.name}}, s.open);
+  w.family("sluice_http_connection_limit", "gauge",
+           "Connections the server holds at most (api_max_connections, RLIMIT_NOFILE)");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_connection_limit", {{"server", s.name}}, s.limit);
+  w.family("sluice_http_connections_accepted_total", "counter", "Connections accepted");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_connections_accepted_total", {{"server", s.name}}, s.accepted);
+  w.family("sluice_http_accept_errors_total", "counter",
+           "Failed accepts (e.g. out of descriptors), retried with backoff");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_accept_errors_total", {{"server", s.name}}, s.accept_errors);
+  w.family("sluice_http_connections_closed_total", "counter",
+           "Connections the server closed, by reason");
+  for (const HttpServerReport& s : servers) {
+    const std::pair<std::string_view, std::uint64_t> reasons[] = {
+        {"idle_timeout", s.idle_timeouts},     {"request_timeout", s.request_timeouts},
+        {"write_timeout", s.write_timeouts},   {"made_room", s.closed_for_room},
+        {"refused_caller", s.refused_callers}, {"bad_request", s.bad_requests},
+    };
+    for (const auto& [reason, count] : reasons) {
+      w.sample("sluice_http_connections_closed_total", {{"server", s.name}, {"reason", reason}},
+               count);
+    }
+  }
+}
+
 }  // namespace
 
 std::string escape_label(std::string_view value) {
@@ -319,6 +349,7 @@ std::string render_metrics(const MetricsInputs& in) {
   dataplane_metrics(w, in.dataplanes);
   traffic_metrics(w, in.dataplanes);
   health_metrics(w, in);
+  server_metrics(w, in.servers);
   return w.take();
 }
 

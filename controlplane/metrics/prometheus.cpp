@@ -281,15 +281,19 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
     w.sample("sluice_health_check_duration_seconds_count",
              {{"vip", vip_text}, {"backend", address}}, h.latency.count());
   }
-  w.family("sluice_health_checks_total", "counter", "Health checks run, by result");
+  w.family("sluice_health_checks_total", "counter",
+           "Health checks run, by result (local_error: the probe could not be made, the backend "
+           "kept its state)");
   for (const auto& [ref, h] : in.health) {
     const std::string vip_text = config::to_string(ref.vip);
     const std::string address = ref.backend.to_string();
     w.sample("sluice_health_checks_total",
              {{"vip", vip_text}, {"backend", address}, {"result", "success"}},
-             h.checks - h.failures);
+             h.checks - h.failures - h.local_errors);
     w.sample("sluice_health_checks_total",
              {{"vip", vip_text}, {"backend", address}, {"result", "failure"}}, h.failures);
+    w.sample("sluice_health_checks_total",
+             {{"vip", vip_text}, {"backend", address}, {"result", "local_error"}}, h.local_errors);
   }
 }
 

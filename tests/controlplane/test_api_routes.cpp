@@ -242,6 +242,14 @@ TEST_F(ApiRoutesTest, ExplainWithoutReachableDataplaneIs503) {
   EXPECT_NE(r.body().find("no dataplane is reachable"), std::string::npos) << r.body();
 }
 
+TEST_F(ApiRoutesTest, ExplainOnAnUnknownDataplaneIs404) {
+  const HttpResponse r = call(http::verb::get,
+                              "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=40000&"
+                              "dst_port=80&protocol=tcp&dataplane=nope");
+  EXPECT_EQ(r.result_int(), 404u) << r.body();
+  EXPECT_EQ(body_of(r)["error"], "dataplane: no dataplane named \"nope\" (see `dataplanes:`)");
+}
+
 TEST_F(ApiRoutesTest, FiftyConcurrentAddsLoseNothing) {
   constexpr int kAdds = 50;
   std::vector<std::thread> threads;

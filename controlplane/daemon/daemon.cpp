@@ -16,6 +16,7 @@
 #include "health/health_monitor.hpp"
 #include "metrics/prometheus.hpp"
 #include "sluice/config/yaml.hpp"
+#include "sluice/control/caller_policy.hpp"
 #include "sluice/control/unix_socket.hpp"
 #include "state/state_store.hpp"
 
@@ -114,6 +115,17 @@ int run_daemon(const DaemonOptions& options) {
     spdlog::error("cannot open the API socket {}: {}", settings.api_socket, api_fd.error().message);
     return kExitSocket;
   }
+  // Every accepted connection is checked (SO_PEERCRED), not only the socket file's mode: root,
+  // this process's user, and the members of the group that owns the socket file.
+  Result<control::CallerPolicy> callers =
+      options.api_group.empty() ? Result<control::CallerPolicy>(control::CallerPolicy{})
+                                : control::CallerPolicy::with_group(options.api_group);
+  if (!callers.ok()) {
+    spdlog::error("--api-group: {}", callers.error().message);
+    std::error_code ignored;
+    std::filesystem::remove(settings.api_socket, ignored);
+    return kExitSocket;
+  }
   asio::local::stream_protocol::acceptor api_acceptor(io, asio::local::stream_protocol(),
                                                       api_fd.value().release());
   const std::uint64_t descriptors = max_descriptors();
@@ -127,7 +139,8 @@ int run_daemon(const DaemonOptions& options) {
   }
   HttpServer<asio::local::stream_protocol> api(
       io, std::move(api_acceptor), [&routes](const HttpRequest& r) { return routes.handle(r); },
-      "api", api_limits);
+      "api", api_limits,
+      [policy = std::move(callers.value())](int fd) { return policy.admit_peer(fd); });
 
   asio::ip::tcp::acceptor metrics_acceptor(io);
   boost::system::error_code ec;
@@ -169,10 +182,11 @@ int run_daemon(const DaemonOptions& options) {
   api.start();
   metrics.start();
   spdlog::info(
-      "api on {} (mode 0660, at most {} connections), metrics on http://{}/metrics (at most {} "
-      "connections)",
-      settings.api_socket, api_limits.max_connections, settings.metrics_listen,
-      metrics_limits.max_connections);
+      "api on {} (mode 0660; callers: root, uid {}{}; at most {} connections), metrics on "
+      "http://{}/metrics (at most {} connections)",
+      settings.api_socket, ::geteuid(),
+      options.api_group.empty() ? std::string() : " and group " + options.api_group,
+      api_limits.max_connections, settings.metrics_listen, metrics_limits.max_connections);
 
   std::vector<std::thread> threads;
   for (int i = 1; i < kServerThreads; ++i)

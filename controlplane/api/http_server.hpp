@@ -413,11 +413,11 @@ class HttpServer {
   }
 
   void accept_one() {
-    acceptor_.async_accept(asio::make_strand(io_),
-                           asio::bind_executor(strand_, [this](const boost::system::error_code& ec,
-                                                               Socket socket) {
-                             on_accept(ec, std::move(socket));
-                           }));
+    acceptor_.async_accept(
+        asio::make_strand(io_),
+        asio::bind_executor(strand_, [this](const boost::system::error_code& ec, Socket socket) {
+          on_accept(ec, std::move(socket));
+        }));
   }
 
   void on_accept(const boost::system::error_code& ec, Socket socket) {

@@ -256,8 +256,8 @@ TEST_F(DaemonLimitsTest, MetricsListenOnlyOnLoopback) {
 
   start_daemon();
   // The local address of every socket listening on the metrics port.
-  const Output listening = capture(
-      "ss -Htln sport = :" + std::to_string(metrics_port_) + " | awk '{print $4}'", false);
+  const Output listening =
+      capture("ss -Htln sport = :" + std::to_string(metrics_port_) + " | awk '{print $4}'", false);
   EXPECT_EQ(listening.text, "127.0.0.1:" + std::to_string(metrics_port_) + "\n");
 }
 

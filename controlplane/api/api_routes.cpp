@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -353,6 +354,16 @@ class Router {
       }
     }
     const std::string* dataplane = target_.param("dataplane");
+    if (dataplane != nullptr) {
+      const std::vector<DataplaneReport> known = sync_.reports();
+      const bool exists = std::any_of(known.begin(), known.end(), [&](const DataplaneReport& d) {
+        return d.name == *dataplane;
+      });
+      if (!exists) {  // a name nobody configured: not found, not "unavailable"
+        return error(http::status::not_found,
+                     "dataplane: no dataplane named \"" + *dataplane + "\" (see `dataplanes:`)");
+      }
+    }
     auto result = sync_.explain(flow, dataplane ? *dataplane : "");
     if (!result.ok()) return error(http::status::service_unavailable, result.error().message);
     json body = control::to_json(result->second);

@@ -171,8 +171,12 @@ json status_view(const StatusInputs& in) {
                         {"active_flows", active_flows(in.dataplanes, key_text, "")},
                         {"backends", std::move(backends)}});
   }
+  std::uint64_t local_errors = 0;
+  for (const auto& [ref, h] : in.health)
+    local_errors += h.local_errors;
   return json{{"generation", in.generation},
               {"revision", in.revision},
+              {"health_local_errors", local_errors},
               {"dataplanes", dataplanes_view(in.dataplanes)},
               {"vips", std::move(vips)}};
 }
@@ -289,6 +293,7 @@ json health_view(const config::State& desired, const HealthSnapshot& health) {
         entry["fall"] = h->fall;
         entry["checks"] = h->checks;
         entry["failures"] = h->failures;
+        entry["local_errors"] = h->local_errors;
         entry["latency_avg_ms"] =
             h->latency.count() > 0
                 ? h->latency.sum_seconds() * 1000 / static_cast<double>(h->latency.count())
@@ -296,6 +301,7 @@ json health_view(const config::State& desired, const HealthSnapshot& health) {
         if (h->last) {
           entry["last"] =
               json{{"success", h->last->success},
+                   {"local_error", h->last->local_error},
                    {"latency_ms", static_cast<double>(h->last->latency.count()) / 1000.0},
                    {"detail", h->last->detail},
                    {"at", unix_seconds(h->last_checked)}};

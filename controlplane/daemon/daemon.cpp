@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "health/health_monitor.hpp"
 #include "metrics/prometheus.hpp"
 #include "sluice/config/yaml.hpp"
+#include "sluice/control/caller_policy.hpp"
 #include "sluice/control/unix_socket.hpp"
 #include "state/state_store.hpp"
 
@@ -26,7 +28,7 @@ constexpr int kExitSocket = 3;
 constexpr int kServerThreads = 2;
 
 HttpResponse metrics_response(const HttpRequest& request, StateStore& store, HealthTable& health,
-                              DataplaneSync& sync) {
+                              DataplaneSync& sync, std::vector<HttpServerReport> servers) {
   HttpResponse response{http::status::ok, 11};
   response.set(http::field::server, "sluice-controlplane");
   if (request.target() != "/metrics" || request.method() != http::verb::get) {
@@ -40,8 +42,8 @@ HttpResponse metrics_response(const HttpRequest& request, StateStore& store, Hea
   const HealthSnapshot checks = health.snapshot();
   const std::vector<DataplaneReport> dataplanes = sync.reports();
   response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  response.body() =
-      render_metrics(MetricsInputs{desired, effective, sync.generation(), checks, dataplanes});
+  response.body() = render_metrics(
+      MetricsInputs{desired, effective, sync.generation(), checks, dataplanes, std::move(servers)});
   return response;
 }
 
@@ -57,6 +59,15 @@ Result<UniqueFd> open_api_socket(const std::string& path, const std::string& gro
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   return control::listen_unix(path, listen);
+}
+
+// RLIMIT_NOFILE's soft limit: how many descriptors this process may hold.
+std::uint64_t max_descriptors() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return std::uint64_t{1} << 20;
+  }
+  return limit.rlim_cur;
 }
 
 }  // namespace
@@ -104,11 +115,32 @@ int run_daemon(const DaemonOptions& options) {
     spdlog::error("cannot open the API socket {}: {}", settings.api_socket, api_fd.error().message);
     return kExitSocket;
   }
+  // Every accepted connection is checked (SO_PEERCRED), not only the socket file's mode: root,
+  // this process's user, and the members of the group that owns the socket file.
+  Result<control::CallerPolicy> callers =
+      options.api_group.empty() ? Result<control::CallerPolicy>(control::CallerPolicy{})
+                                : control::CallerPolicy::with_group(options.api_group);
+  if (!callers.ok()) {
+    spdlog::error("--api-group: {}", callers.error().message);
+    std::error_code ignored;
+    std::filesystem::remove(settings.api_socket, ignored);
+    return kExitSocket;
+  }
   asio::local::stream_protocol::acceptor api_acceptor(io, asio::local::stream_protocol(),
                                                       api_fd.value().release());
+  const std::uint64_t descriptors = max_descriptors();
+  HttpLimits api_limits;
+  api_limits.max_connections = api_connection_limit(settings.api_max_connections, descriptors);
+  if (api_limits.max_connections < settings.api_max_connections) {
+    spdlog::warn(
+        "api: at most {} connections, not api_max_connections {}: half of RLIMIT_NOFILE {} "
+        "(the rest is kept for health checks and dataplanes)",
+        api_limits.max_connections, settings.api_max_connections, descriptors);
+  }
   HttpServer<asio::local::stream_protocol> api(
       io, std::move(api_acceptor), [&routes](const HttpRequest& r) { return routes.handle(r); },
-      "api");
+      "api", api_limits,
+      [policy = std::move(callers.value())](int fd) { return policy.admit_peer(fd); });
 
   asio::ip::tcp::acceptor metrics_acceptor(io);
   boost::system::error_code ec;
@@ -124,9 +156,16 @@ int run_daemon(const DaemonOptions& options) {
     std::filesystem::remove(settings.api_socket, ignored);
     return kExitSocket;
   }
+  HttpLimits metrics_limits;
+  metrics_limits.max_connections = metrics_connection_limit(descriptors);
+  const HttpServer<asio::ip::tcp>* metrics_server = nullptr;  // set below, before start()
   HttpServer<asio::ip::tcp> metrics(
       io, std::move(metrics_acceptor),
-      [&](const HttpRequest& r) { return metrics_response(r, store, health, sync); }, "metrics");
+      [&](const HttpRequest& r) {
+        return metrics_response(r, store, health, sync, {api.report(), metrics_server->report()});
+      },
+      "metrics", metrics_limits);
+  metrics_server = &metrics;
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
@@ -142,8 +181,12 @@ int run_daemon(const DaemonOptions& options) {
   sync.start();
   api.start();
   metrics.start();
-  spdlog::info("api on {} (mode 0660), metrics on http://{}/metrics", settings.api_socket,
-               settings.metrics_listen);
+  spdlog::info(
+      "api on {} (mode 0660; callers: root, uid {}{}; at most {} connections), metrics on "
+      "http://{}/metrics (at most {} connections)",
+      settings.api_socket, ::geteuid(),
+      options.api_group.empty() ? std::string() : " and group " + options.api_group,
+      api_limits.max_connections, settings.metrics_listen, metrics_limits.max_connections);
 
   std::vector<std::thread> threads;
   for (int i = 1; i < kServerThreads; ++i)

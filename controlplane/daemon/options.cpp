@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <variant>
 
@@ -47,6 +48,16 @@ config::ControlplaneSettings effective_settings(const DaemonOptions& options,
   if (options.api_socket) settings.api_socket = *options.api_socket;
   if (options.metrics_listen) settings.metrics_listen = *options.metrics_listen;
   return settings;
+}
+
+std::size_t api_connection_limit(std::uint32_t configured, std::uint64_t max_descriptors) {
+  const std::uint64_t cap = std::max<std::uint64_t>(max_descriptors / 2, 1);
+  return static_cast<std::size_t>(std::min<std::uint64_t>(std::max(configured, 1u), cap));
+}
+
+std::size_t metrics_connection_limit(std::uint64_t max_descriptors) {
+  const std::uint64_t cap = std::max<std::uint64_t>(max_descriptors / 8, 1);
+  return static_cast<std::size_t>(std::min<std::uint64_t>(kMetricsMaxConnections, cap));
 }
 
 Result<ListenAddress> parse_metrics_listen(const std::string& text) {

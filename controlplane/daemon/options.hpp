@@ -2,6 +2,8 @@
 // config file, which overrides the built-in defaults (model.hpp ControlplaneSettings).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -25,6 +27,15 @@ struct DaemonOptions {
 // The settings in force: flags over the config's `controlplane:` over defaults.
 [[nodiscard]] config::ControlplaneSettings effective_settings(const DaemonOptions& options,
                                                               const config::State& config);
+
+// The API's connection limit in force: `configured` (controlplane.api_max_connections), but at
+// most half of `max_descriptors` (RLIMIT_NOFILE), so that API clients can never take the
+// descriptors the health checks and the dataplane connections need.
+[[nodiscard]] std::size_t api_connection_limit(std::uint32_t configured,
+                                               std::uint64_t max_descriptors);
+// The metrics endpoint's: 16, at most an eighth of RLIMIT_NOFILE.
+inline constexpr std::size_t kMetricsMaxConnections = 16;
+[[nodiscard]] std::size_t metrics_connection_limit(std::uint64_t max_descriptors);
 
 struct ListenAddress {
   std::string host;

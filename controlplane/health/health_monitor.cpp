@@ -44,6 +44,9 @@ HealthMonitor::HealthMonitor(HealthTable& table, std::function<void()> on_transi
       work_(asio::make_work_guard(io_)),
       tls_(asio::ssl::context::tls_client) {
   tls_.set_verify_mode(asio::ssl::verify_none);
+  // The io_context opens its epoll and eventfd descriptors with its first I/O object: do it
+  // now, so that a later shortage of descriptors fails a probe (a local error), not the thread.
+  asio::steady_timer create_reactor_now(io_);
 }
 
 HealthMonitor::~HealthMonitor() {
@@ -158,6 +161,7 @@ void HealthMonitor::run_check(const std::shared_ptr<Target>& target) {
 }
 
 void HealthMonitor::record(const std::shared_ptr<Target>& target, const ProbeOutcome& outcome) {
+  if (outcome.local_error) return record_local_error(target, outcome);
   const HealthTransition transition = target->dampener.record(outcome.success);
   const auto now = std::chrono::system_clock::now();
   table_.update(target->ref, [&](BackendHealth& h) {
@@ -187,6 +191,24 @@ void HealthMonitor::record(const std::shared_ptr<Target>& target, const ProbeOut
                  outcome.detail);
   }
   if (transition != HealthTransition::none) on_transition_();
+}
+
+// Neither a success nor a failure: the dampener does not move, the backend keeps its state.
+void HealthMonitor::record_local_error(const std::shared_ptr<Target>& target,
+                                       const ProbeOutcome& outcome) {
+  table_.update(target->ref, [&](BackendHealth& h) {
+    h.last = outcome;
+    h.last_checked = std::chrono::system_clock::now();
+    ++h.checks;
+    ++h.local_errors;
+  });
+  if (const std::uint64_t n = local_error_log_.note()) {
+    spdlog::warn(
+        "health: cannot check backend {} ({}): {}; the control plane is short of resources, not "
+        "the backend: it stays {} ({} local error(s) since the last such message)",
+        to_string(target->ref), describe(target->spec), outcome.detail,
+        target->dampener.healthy() ? "up" : "down", n);
+  }
 }
 
 }  // namespace sluice::cp

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/rate_limited_log.hpp"
 #include "health/dampener.hpp"
 #include "health/health_table.hpp"
 #include "health/probe.hpp"
@@ -46,6 +47,7 @@ class HealthMonitor {
   void schedule(const std::shared_ptr<Target>& target, std::chrono::steady_clock::time_point at);
   void run_check(const std::shared_ptr<Target>& target);
   void record(const std::shared_ptr<Target>& target, const ProbeOutcome& outcome);
+  void record_local_error(const std::shared_ptr<Target>& target, const ProbeOutcome& outcome);
 
   HealthTable& table_;
   std::function<void()> on_transition_;
@@ -55,6 +57,7 @@ class HealthMonitor {
   std::thread thread_;
   std::map<BackendRef, std::shared_ptr<Target>> targets_;  // health thread only
   bool first_reconcile_ = true;
+  RateLimitedLog local_error_log_;  // one line per interval, whatever the number of backends
 };
 
 }  // namespace sluice::cp

@@ -22,6 +22,10 @@ struct ProbeOutcome {
   std::chrono::microseconds latency{0};
   std::string
       detail;  // "HTTP 200 in 1.2 ms", "connect: Connection refused", "timeout after 1000 ms"
+  // The probe could not be made: the control plane ran out of descriptors, buffers or memory
+  // (EMFILE, ENFILE, ENOBUFS, ENOMEM). Says nothing about the backend: "unknown", never a
+  // failure; the backend keeps its state.
+  bool local_error = false;
 };
 
 struct BackendHealth {
@@ -35,9 +39,10 @@ struct BackendHealth {
   std::chrono::system_clock::time_point last_checked{};
   std::chrono::system_clock::time_point since{};  // of the current state
   std::string reason;                             // why it is in its current state
-  std::uint64_t checks = 0;
+  std::uint64_t checks = 0;                       // every probe, local errors included
   std::uint64_t failures = 0;
-  LatencyHistogram latency;  // successful probes only
+  std::uint64_t local_errors = 0;  // probes that could not be made (ProbeOutcome::local_error)
+  LatencyHistogram latency;        // successful probes only
 };
 
 class HealthTable {

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "common/local_error.hpp"
 #include "health/probe.hpp"
 
 namespace sluice::cp {
@@ -31,7 +32,7 @@ class ProbeSession {
   }
 
   // Completes the probe (once). A failure after the deadline fired reads as a timeout.
-  void finish(bool success, std::string detail) {
+  void finish(bool success, std::string detail, bool local_error = false) {
     if (finished_) return;
     finished_ = true;
     deadline_.cancel();
@@ -39,12 +40,18 @@ class ProbeSession {
     outcome.latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started_);
     outcome.success = success && !timed_out_;
+    outcome.local_error = local_error && !timed_out_;
     outcome.detail = timed_out_ ? "timeout after " + std::to_string(spec_.timeout.count()) + " ms"
                                 : std::move(detail);
     done_(std::move(outcome));
   }
 
+  // A failed step. Out of descriptors, buffers or memory here is the control plane's problem,
+  // not the backend's: a local error.
   void fail(const char* step, const boost::system::error_code& ec) {
+    if (is_local_resource_error(ec)) {
+      return finish(false, std::string("local error: ") + step + ": " + ec.message(), true);
+    }
     finish(false, std::string(step) + ": " + ec.message());
   }
 

@@ -281,15 +281,49 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
     w.sample("sluice_health_check_duration_seconds_count",
              {{"vip", vip_text}, {"backend", address}}, h.latency.count());
   }
-  w.family("sluice_health_checks_total", "counter", "Health checks run, by result");
+  w.family("sluice_health_checks_total", "counter",
+           "Health checks run, by result (local_error: the probe could not be made, the backend "
+           "kept its state)");
   for (const auto& [ref, h] : in.health) {
     const std::string vip_text = config::to_string(ref.vip);
     const std::string address = ref.backend.to_string();
     w.sample("sluice_health_checks_total",
              {{"vip", vip_text}, {"backend", address}, {"result", "success"}},
-             h.checks - h.failures);
+             h.checks - h.failures - h.local_errors);
     w.sample("sluice_health_checks_total",
              {{"vip", vip_text}, {"backend", address}, {"result", "failure"}}, h.failures);
+    w.sample("sluice_health_checks_total",
+             {{"vip", vip_text}, {"backend", address}, {"result", "local_error"}}, h.local_errors);
+  }
+}
+
+void server_metrics(Writer& w, const std::vector<HttpServerReport>& servers) {
+  w.family("sluice_http_connections", "gauge", "Connections open to the API or metrics server");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_connections", {{"server", s.name}}, s.open);
+  w.family("sluice_http_connection_limit", "gauge",
+           "Connections the server holds at most (api_max_connections, RLIMIT_NOFILE)");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_connection_limit", {{"server", s.name}}, s.limit);
+  w.family("sluice_http_connections_accepted_total", "counter", "Connections accepted");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_connections_accepted_total", {{"server", s.name}}, s.accepted);
+  w.family("sluice_http_accept_errors_total", "counter",
+           "Failed accepts (e.g. out of descriptors), retried with backoff");
+  for (const HttpServerReport& s : servers)
+    w.sample("sluice_http_accept_errors_total", {{"server", s.name}}, s.accept_errors);
+  w.family("sluice_http_connections_closed_total", "counter",
+           "Connections the server closed, by reason");
+  for (const HttpServerReport& s : servers) {
+    const std::pair<std::string_view, std::uint64_t> reasons[] = {
+        {"idle_timeout", s.idle_timeouts},     {"request_timeout", s.request_timeouts},
+        {"write_timeout", s.write_timeouts},   {"made_room", s.closed_for_room},
+        {"refused_caller", s.refused_callers}, {"bad_request", s.bad_requests},
+    };
+    for (const auto& [reason, count] : reasons) {
+      w.sample("sluice_http_connections_closed_total", {{"server", s.name}, {"reason", reason}},
+               count);
+    }
   }
 }
 
@@ -319,6 +353,7 @@ std::string render_metrics(const MetricsInputs& in) {
   dataplane_metrics(w, in.dataplanes);
   traffic_metrics(w, in.dataplanes);
   health_metrics(w, in);
+  server_metrics(w, in.servers);
   return w.take();
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/http_server_report.hpp"
 #include "api/views.hpp"
 #include "dataplanes/dataplane_sync.hpp"
 #include "state/effective_state.hpp"
@@ -18,6 +19,7 @@ struct MetricsInputs {
   std::uint64_t generation;
   const HealthSnapshot& health;
   const std::vector<DataplaneReport>& dataplanes;
+  std::vector<HttpServerReport> servers = {};  // the API's and the metrics endpoint's
 };
 
 [[nodiscard]] std::string render_metrics(const MetricsInputs& in);

@@ -37,20 +37,35 @@ Result<ApiReply> call_api(const std::string& socket_path, const ApiRequest& requ
     done = true;
   };
 
+  bool forbidden = false;  // the socket file's permissions refuse us
   socket.async_connect(
       asio::local::stream_protocol::endpoint(socket_path),
       [&](const boost::system::error_code& ec) {
-        if (ec) return fail("connect", ec);
-        http::async_write(socket, req, [&](const boost::system::error_code& ec, std::size_t) {
-          if (ec) return fail("send", ec);
+        if (ec) {
+          forbidden = ec == asio::error::access_denied || ec == asio::error::no_permission;
+          return fail("connect", ec);
+        }
+        http::async_write(socket, req, [&](const boost::system::error_code& write_ec, std::size_t) {
+          // A daemon that refuses us answers 403 without reading the request and may close
+          // before it is sent: read its answer anyway.
           http::async_read(socket, buffer, parser,
-                           [&](const boost::system::error_code& ec, std::size_t) {
-                             if (ec) return fail("read", ec);
+                           [&, write_ec](const boost::system::error_code& ec, std::size_t) {
+                             if (ec)
+                               return fail(write_ec ? "send" : "read", write_ec ? write_ec : ec);
                              done = true;
                            });
         });
       });
   io.run_for(timeout);
+  if (forbidden) {
+    ApiReply reply;
+    reply.status = 403;
+    reply.body =
+        nlohmann::json{{"error", "permission denied: " + socket_path + ": " + *failure +
+                                     " (the socket file's owner, group or mode refuses you)"}};
+    reply.raw_body = reply.body.dump();
+    return reply;
+  }
   if (!done) {
     return Error{"no answer from " + socket_path + " within " + std::to_string(timeout.count()) +
                  " ms"};

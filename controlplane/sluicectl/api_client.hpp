@@ -24,7 +24,9 @@ struct ApiRequest {
   std::string content_type = "application/json";
 };
 
-// A transport failure (no socket, refused, timeout) is an Error; any HTTP answer is a reply.
+// A transport failure (no socket, refused, timeout) is an Error; any HTTP answer is a reply. A
+// socket file whose permissions refuse the caller (EACCES) reads as a 403, as the daemon's own
+// refusal (SO_PEERCRED) does.
 [[nodiscard]] Result<ApiReply> call_api(const std::string& socket_path, const ApiRequest& request,
                                         std::chrono::milliseconds timeout);
 

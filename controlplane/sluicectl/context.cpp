@@ -21,7 +21,14 @@ std::optional<nlohmann::json> Context::call(const ApiRequest& request) {
     message = reply->body["error"].get<std::string>();
   }
   std::cerr << "sluicectl: " << message << "\n";
+  if (reply->status == 403) {
+    std::cerr << "  run it as root, as the daemon's user, or as a member of the API group "
+                 "(sluice-controlplane --api-group)\n";
+  }
   switch (reply->status) {
+    case 403:
+      exit_code = kExitForbidden;
+      break;
     case 404:
       exit_code = kExitNotFound;
       break;

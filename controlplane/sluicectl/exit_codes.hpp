@@ -10,5 +10,6 @@ inline constexpr int kExitUnreachable = 3;  // the daemon (or every dataplane) c
 inline constexpr int kExitNotFound = 4;     // the VIP or backend named does not exist
 inline constexpr int kExitConflict = 5;     // it already exists (add of an existing VIP/backend)
 inline constexpr int kExitDaemonError = 6;  // the daemon failed (e.g. could not persist the change)
+inline constexpr int kExitForbidden = 7;    // the daemon refused the caller (SO_PEERCRED, HTTP 403)
 
 }  // namespace sluice::ctl

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "api/request_target.hpp"
 #include "sluicectl/context.hpp"
 
 namespace sluice::ctl {
@@ -27,7 +28,7 @@ void explain(Context& ctx, const ExplainArgs& a) {
                                                                        {"dst_port", a.dport},
                                                                        {"protocol", a.proto}};
   std::string target = with_query("/v1/explain", params);
-  if (!a.dataplane.empty()) target += "&dataplane=" + a.dataplane;
+  if (!a.dataplane.empty()) target += "&dataplane=" + cp::percent_encode(a.dataplane);
   if (a.syn) target += "&syn=1";
   auto reply = ctx.call({"GET", target, ""});
   if (!reply) return;

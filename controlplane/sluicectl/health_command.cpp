@@ -7,6 +7,15 @@
 namespace sluice::ctl {
 namespace {
 
+// "2/10", or "2/10 (3 local)": 3 of the 10 probes could not be made (they are no failures).
+std::string fails_and_checks(const nlohmann::json& b) {
+  std::string out = std::to_string(b["failures"].get<std::uint64_t>()) + "/" +
+                    std::to_string(b["checks"].get<std::uint64_t>());
+  const std::uint64_t local = b.value("local_errors", std::uint64_t{0});
+  if (local > 0) out += " (" + std::to_string(local) + " local)";
+  return out;
+}
+
 void health(Context& ctx) {
   auto reply = ctx.call({"GET", "/v1/health", ""});
   if (!reply) return;
@@ -30,9 +39,7 @@ void health(Context& ctx) {
                checked ? duration(now - b["since"].get<double>()) : "-",
                b["check"].get<std::string>(), last, latency,
                checked ? millis(b["latency_avg_ms"].get<double>()) : "-",
-               checked ? std::to_string(b["failures"].get<std::uint64_t>()) + "/" +
-                             std::to_string(b["checks"].get<std::uint64_t>())
-                       : "-"});
+               checked ? fails_and_checks(b) : "-"});
   }
   if (table.empty()) {
     std::cout << "no backends\n";

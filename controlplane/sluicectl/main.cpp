@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "sluicectl: operate Sluice through sluice-controlplane's API.\n"
       "Exit codes: 0 ok, 1 usage, 2 input refused, 3 daemon/dataplane unreachable,\n"
-      "4 not found, 5 already exists, 6 daemon error."};
+      "4 not found, 5 already exists, 6 daemon error, 7 permission denied."};
   app.add_option("--socket,-s", ctx.socket, "API socket of sluice-controlplane")
       ->envname("SLUICE_SOCKET")
       ->capture_default_str();

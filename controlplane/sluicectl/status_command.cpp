@@ -27,7 +27,13 @@ void status(Context& ctx) {
   if (!reply) return;
   if (ctx.json) return Context::print_json(*reply);
   const auto& s = *reply;
-  std::cout << "generation " << s["generation"] << ", revision " << s["revision"] << "\n\n";
+  std::cout << "generation " << s["generation"] << ", revision " << s["revision"] << "\n";
+  if (s.contains("health_local_errors") && s["health_local_errors"].get<std::uint64_t>() > 0) {
+    std::cout << "health checks: " << s["health_local_errors"].get<std::uint64_t>()
+              << " local error(s): the control plane could not make a probe (out of "
+                 "descriptors or memory); backends kept their state (see the daemon's log)\n";
+  }
+  std::cout << "\n";
   for (const auto& vip : s["vips"]) {
     std::cout << "VIP " << vip["vip"].get<std::string>() << "  "
               << vip["scheduler"].get<std::string>() << "/" << vip["encap"].get<std::string>()

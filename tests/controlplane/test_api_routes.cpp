@@ -215,12 +215,39 @@ TEST_F(ApiRoutesTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(store_.revision(), 1u);
 }
 
+TEST_F(ApiRoutesTest, HealthAndStatusCountLocalErrorsApart) {
+  BackendHealth h;
+  h.type = config::HealthCheckType::tcp;
+  h.healthy = true;
+  h.checks = 5;
+  h.local_errors = 2;
+  h.last = ProbeOutcome{false, {}, "local error: connect: Too many open files", true};
+  health_.set(BackendRef{config::key_of(initial().vips[0]), testing::ip("198.18.1.1")}, h);
+
+  const json backends = body_of(call(http::verb::get, "/v1/health"))["backends"];
+  ASSERT_EQ(backends.size(), 2u);
+  EXPECT_EQ(backends[0]["health"], "up");
+  EXPECT_EQ(backends[0]["failures"], 0);
+  EXPECT_EQ(backends[0]["local_errors"], 2);
+  EXPECT_EQ(backends[0]["last"]["local_error"], true);
+  EXPECT_EQ(backends[0]["last"]["success"], false);
+  EXPECT_EQ(body_of(call(http::verb::get, "/v1/status"))["health_local_errors"], 2);
+}
+
 TEST_F(ApiRoutesTest, ExplainWithoutReachableDataplaneIs503) {
   const HttpResponse r =
       call(http::verb::get,
            "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=40000&dst_port=80&protocol=tcp");
   EXPECT_EQ(r.result_int(), 503u) << r.body();
   EXPECT_NE(r.body().find("no dataplane is reachable"), std::string::npos) << r.body();
+}
+
+TEST_F(ApiRoutesTest, ExplainOnAnUnknownDataplaneIs404) {
+  const HttpResponse r = call(http::verb::get,
+                              "/v1/explain?src=198.18.2.1&dst=198.18.0.10&src_port=40000&"
+                              "dst_port=80&protocol=tcp&dataplane=nope");
+  EXPECT_EQ(r.result_int(), 404u) << r.body();
+  EXPECT_EQ(body_of(r)["error"], "dataplane: no dataplane named \"nope\" (see `dataplanes:`)");
 }
 
 TEST_F(ApiRoutesTest, FiftyConcurrentAddsLoseNothing) {

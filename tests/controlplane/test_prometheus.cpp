@@ -33,8 +33,9 @@ class PrometheusTest : public ::testing::Test {
     BackendHealth down;
     down.type = config::HealthCheckType::http;
     down.healthy = false;
-    down.checks = 10;
+    down.checks = 13;
     down.failures = 4;
+    down.local_errors = 3;  // probes that could not be made: neither success nor failure
     down.latency.observe(std::chrono::microseconds(800));    // 0.0008 s
     down.latency.observe(std::chrono::microseconds(30000));  // 0.03 s
     health.emplace_back(BackendRef{key, ip("198.18.1.2")}, down);
@@ -188,6 +189,9 @@ TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {
   EXPECT_TRUE(has_line(
       text,
       R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="success"} 6)"));
+  EXPECT_TRUE(has_line(
+      text,
+      R"(sluice_health_checks_total{vip="198.18.0.10:80/tcp",backend="198.18.1.2",result="local_error"} 3)"));
 }
 
 TEST_F(PrometheusTest, EachFamilyIsDeclaredOnceAndItsSamplesAreContiguous) {

@@ -141,6 +141,7 @@ struct ControlplaneSettings {
   std::string api_socket = "/run/sluice/controlplane.sock";
   std::string state_file = "/var/lib/sluice/state.yaml";  // persisted runtime changes
   std::string metrics_listen = "127.0.0.1:9780";          // Prometheus text exposition
+  std::uint32_t api_max_connections = 256;  // open API connections at once (docs/operations.md)
 
   friend bool operator==(const ControlplaneSettings&, const ControlplaneSettings&) = default;
 };

@@ -373,6 +373,11 @@ class Checker {
         add("controlplane.metrics_listen",
             quoted(c.metrics_listen) + " is not ADDRESS:PORT (e.g. 127.0.0.1:9780 or [::1]:9780)");
       }
+      if (c.api_max_connections < 1 || c.api_max_connections > kMaxApiConnections) {
+        add("controlplane.api_max_connections", std::to_string(c.api_max_connections) +
+                                                    " is out of range 1.." +
+                                                    std::to_string(kMaxApiConnections));
+      }
     }
     std::set<std::string> names;
     std::set<std::string> sockets;

@@ -34,8 +34,9 @@ inline constexpr std::uint32_t kMaxHealthThreshold = 100;  // rise, fall
 inline constexpr std::size_t kMaxHealthTextBytes = 1024;   // path, host, body, request, expect
 using sluice::kMaxBackends;                                // over all VIPs (sluice/limits.hpp)
 using sluice::kMaxVips;  // sluice/limits.hpp: shared with the dataplane and bpf/
-inline constexpr std::size_t kMaxNameBytes = 64;   // dataplanes[].name
-inline constexpr std::size_t kMaxPathBytes = 107;  // Unix socket paths (sun_path)
+inline constexpr std::size_t kMaxNameBytes = 64;            // dataplanes[].name
+inline constexpr std::size_t kMaxPathBytes = 107;           // Unix socket paths (sun_path)
+inline constexpr std::uint32_t kMaxApiConnections = 65536;  // controlplane.api_max_connections
 
 // One problem, located by its field path: "vips[1].backends[0].weight".
 struct FieldError {

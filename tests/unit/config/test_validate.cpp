@@ -263,6 +263,20 @@ const Case kCases[] = {
        s.controlplane->metrics_listen = "[::1]:9780";
      },
      nullptr, nullptr},
+    {"api_max_connections_zero",
+     [](State& s) {
+       s.controlplane = ControlplaneSettings{};
+       s.controlplane->api_max_connections = 0;
+     },
+     "controlplane.api_max_connections", "0 is out of range 1..65536"},
+    {"api_max_connections_too_many",
+     [](State& s) {
+       s.controlplane = ControlplaneSettings{};
+       s.controlplane->api_max_connections = 65537;
+     },
+     "controlplane.api_max_connections", "65537 is out of range 1..65536"},
+    {"api_max_connections_default_ok", [](State& s) { s.controlplane = ControlplaneSettings{}; },
+     nullptr, nullptr},
     {"api_socket_too_long",
      [](State& s) {
        s.controlplane = ControlplaneSettings{};

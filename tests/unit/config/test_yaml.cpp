@@ -157,6 +157,7 @@ controlplane:
   api_socket: /run/sluice/api.sock
   state_file: /var/lib/sluice/state.yaml
   metrics_listen: "[::1]:9780"
+  api_max_connections: 32
 dataplanes:
   - {name: lb1, control_socket: /run/sluice/lb1.sock}
   - {name: lb2, control_socket: /run/sluice/lb2.sock}
@@ -206,6 +207,7 @@ dataplanes:
   EXPECT_EQ(s.controlplane->api_socket, "/run/sluice/api.sock");
   EXPECT_EQ(s.controlplane->state_file, "/var/lib/sluice/state.yaml");
   EXPECT_EQ(s.controlplane->metrics_listen, "[::1]:9780");
+  EXPECT_EQ(s.controlplane->api_max_connections, 32u);
   ASSERT_EQ(s.dataplanes.size(), 2u);
   EXPECT_EQ(s.dataplanes[1].name, "lb2");
   EXPECT_EQ(s.dataplanes[1].control_socket, "/run/sluice/lb2.sock");
@@ -430,6 +432,7 @@ State rich_state() {
   ControlplaneSettings cp;
   cp.api_socket = "/tmp/api sock";
   cp.metrics_listen = "127.0.0.1:9999";
+  cp.api_max_connections = 1000;
   s.controlplane = cp;
   s.dataplanes = {{"lb-1", "/run/sluice/lb1.sock"}, {"lb.2", "/run/sluice/lb2.sock"}};
   return s;

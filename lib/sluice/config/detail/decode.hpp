@@ -397,6 +397,10 @@ bool decode_controlplane_settings(Decoder<Node>& d, const Node& n, const std::st
            [&](const Node& v, const std::string& p) { return d.text(v, p, out.state_file); }},
           {"metrics_listen", false,
            [&](const Node& v, const std::string& p) { return d.text(v, p, out.metrics_listen); }},
+          {"api_max_connections", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.api_max_connections);
+           }},
       });
 }
 

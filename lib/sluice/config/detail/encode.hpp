@@ -94,6 +94,7 @@ J encode_state(const State& s) {
     cp["api_socket"] = s.controlplane->api_socket;
     cp["state_file"] = s.controlplane->state_file;
     cp["metrics_listen"] = s.controlplane->metrics_listen;
+    cp["api_max_connections"] = s.controlplane->api_max_connections;
     j["controlplane"] = std::move(cp);
   }
   if (!s.dataplanes.empty()) {

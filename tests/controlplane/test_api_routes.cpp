@@ -270,5 +270,18 @@ TEST_F(ApiRoutesTest, ConfigValidateNamesTheLine) {
   EXPECT_NE(r.body().find("schedular"), std::string::npos) << r.body();
 }
 
+TEST_F(ApiRoutesTest, AddressWithANulInsideIsRefused) {
+  // JSON may carry \u0000; the address must not be cut at it.
+  const HttpResponse r = call(http::verb::post, "/v1/backends?vip=198.18.0.10:80/tcp",
+                              R"({"address":"198.18.1.30\u0000junk"})");
+  EXPECT_EQ(r.result_int(), 400u) << r.body();
+  EXPECT_NE(r.body().find("backend.address"), std::string::npos) << r.body();
+  EXPECT_EQ(store_.desired(), initial());
+  EXPECT_EQ(
+      call(http::verb::post, "/v1/backends/drain?vip=198.18.0.10:80/tcp&address=198.18.1.1%00x")
+          .result_int(),
+      400u);
+}
+
 }  // namespace
 }  // namespace sluice::cp

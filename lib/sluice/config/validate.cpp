@@ -50,6 +50,13 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+// A path goes to the kernel as a C string, which would end at the NUL: "/run/a.sock\0x" would
+// name /run/a.sock.
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
+constexpr const char* kNulInPath = "contains a NUL byte (a path ends at the first one)";
+
 // Why `a` cannot be a VIP, backend or tunnel address, or "" when it can.
 std::string unusable_address(const IpAddress& a) {
   const auto& b = a.bytes;
@@ -350,8 +357,14 @@ class Checker {
       if (c.api_socket.empty() || c.api_socket.size() > kMaxPathBytes) {
         add("controlplane.api_socket",
             "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
+      } else if (has_nul(c.api_socket)) {
+        add("controlplane.api_socket", kNulInPath);
       }
-      if (c.state_file.empty()) add("controlplane.state_file", "must not be empty");
+      if (c.state_file.empty()) {
+        add("controlplane.state_file", "must not be empty");
+      } else if (has_nul(c.state_file)) {
+        add("controlplane.state_file", kNulInPath);
+      }
       if (!is_host_port(c.metrics_listen)) {
         add("controlplane.metrics_listen",
             quoted(c.metrics_listen) + " is not ADDRESS:PORT (e.g. 127.0.0.1:9780 or [::1]:9780)");
@@ -376,6 +389,8 @@ class Checker {
       if (d.control_socket.empty() || d.control_socket.size() > kMaxPathBytes) {
         add(path + ".control_socket",
             "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
+      } else if (has_nul(d.control_socket)) {
+        add(path + ".control_socket", kNulInPath);
       } else if (!sockets.insert(d.control_socket).second) {
         add(path + ".control_socket", quoted(d.control_socket) + " is used twice");
       }

@@ -225,6 +225,17 @@ TEST(YamlErrors, BadAddressNamesFileLineColumnAndField) {
             "IPv6 address");
 }
 
+TEST(YamlErrors, AddressWithANulInsideIsRefused) {
+  // A double-quoted YAML scalar may carry a NUL; the address must not be cut at it.
+  const std::string text = std::string(kIssueExample) + R"(  - address: "198.18.0.30\0junk"
+    port: 80
+    protocol: tcp
+)";
+  EXPECT_THAT(load_error(text),
+              HasSubstr("sluice.yaml:15:14: vips[1].address: the quoted string \"198.18.0.30"));
+  EXPECT_THAT(load_error(text), HasSubstr("is not an IPv4 or IPv6 address"));
+}
+
 TEST(YamlErrors, UnknownKeyIsNamedWithTheAllowedOnes) {
   const std::string e = load_error(R"(vips:
   - address: 198.18.0.10

@@ -283,5 +283,20 @@ TEST_F(ApiRoutesTest, AddressWithANulInsideIsRefused) {
       400u);
 }
 
+TEST_F(ApiRoutesTest, KeyGivenTwiceIsRefused) {
+  HttpResponse r =
+      call(http::verb::put, "/v1/backends/weight?vip=198.18.0.10:80/tcp&address=198.18.1.1",
+           R"({"weight":5,"weight":70000})");
+  EXPECT_EQ(r.result_int(), 400u) << r.body();
+  EXPECT_EQ(body_of(r)["error"], "body: weight: key given twice");
+  r = call(http::verb::post, "/v1/vips",
+           R"({"address":"198.18.0.11","port":80,"protocol":"tcp",
+               "backends":[{"address":"198.18.1.5","weight":1,"weight":2}]})");
+  EXPECT_EQ(r.result_int(), 400u) << r.body();
+  EXPECT_EQ(body_of(r)["error"], "body: backends[0].weight: key given twice");
+  EXPECT_EQ(store_.desired(), initial());
+  EXPECT_EQ(store_.revision(), 0u);
+}
+
 }  // namespace
 }  // namespace sluice::cp

@@ -399,6 +399,23 @@ TEST(YamlErrors, StructureOnlySkipsValidation) {
             "sluice.yaml:2:8: dataplane.mtu: 100 is out of range 576..9000");
 }
 
+TEST(YamlErrors, AnchorsAndAliasesAreRefusedAtTheirLine) {
+  EXPECT_EQ(load_error(std::string(kIssueExample) + R"(    health_check: &hc {type: tcp}
+  - address: 198.18.0.11
+    port: 80
+    protocol: tcp
+    health_check: *hc
+)"),
+            "sluice.yaml:15:19: YAML anchors and aliases (&hc) are not supported: write each value "
+            "out in full");
+  // An alias needs its anchor first; an anchor nothing refers to is refused too.
+  EXPECT_EQ(load_error("vips: [*x]\n"),
+            "sluice.yaml:1:8: YAML syntax error: the referenced anchor is not defined");
+  EXPECT_EQ(load_error("generation: &g 1\n", Check::structure_only),
+            "sluice.yaml:1:13: YAML anchors and aliases (&g) are not supported: write each value "
+            "out in full");
+}
+
 TEST(YamlErrors, MissingFile) {
   auto r = load_yaml_file("/nonexistent/sluice.yaml");
   ASSERT_FALSE(r.ok());

@@ -181,7 +181,7 @@ class Checker {
       if (!header_safe(c.http_host)) {
         add(path + ".host", quoted(c.http_host) + " must not contain spaces or line breaks");
       }
-      range(path + ".expect_status", c.expect_status, 100, 599);
+      range(path + ".expect_status", c.expect_status, kMinHttpStatus, kMaxHttpStatus);
     }
   }
 

@@ -56,6 +56,8 @@ bool has_nul(std::string_view s) {
   return s.find('\0') != std::string_view::npos;
 }
 constexpr const char* kNulInPath = "contains a NUL byte (a path ends at the first one)";
+// Every string of a state is UTF-8 (docs/config.md), or to_yaml() could not write it back.
+constexpr const char* kNotUtf8 = "is not valid UTF-8";
 
 // Why `a` cannot be a VIP, backend or tunnel address, or "" when it can.
 std::string unusable_address(const IpAddress& a) {
@@ -359,11 +361,15 @@ class Checker {
             "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
       } else if (has_nul(c.api_socket)) {
         add("controlplane.api_socket", kNulInPath);
+      } else if (!is_valid_utf8(c.api_socket)) {
+        add("controlplane.api_socket", kNotUtf8);
       }
       if (c.state_file.empty()) {
         add("controlplane.state_file", "must not be empty");
       } else if (has_nul(c.state_file)) {
         add("controlplane.state_file", kNulInPath);
+      } else if (!is_valid_utf8(c.state_file)) {
+        add("controlplane.state_file", kNotUtf8);
       }
       if (!is_host_port(c.metrics_listen)) {
         add("controlplane.metrics_listen",
@@ -391,6 +397,8 @@ class Checker {
             "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
       } else if (has_nul(d.control_socket)) {
         add(path + ".control_socket", kNulInPath);
+      } else if (!is_valid_utf8(d.control_socket)) {
+        add(path + ".control_socket", kNotUtf8);
       } else if (!sockets.insert(d.control_socket).second) {
         add(path + ".control_socket", quoted(d.control_socket) + " is used twice");
       }

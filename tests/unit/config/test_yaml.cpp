@@ -446,6 +446,16 @@ TEST(YamlErrors, AnchorsAndAliasesAreRefusedAtTheirLine) {
             "out in full");
 }
 
+// Found by fuzz-yaml: a path with invalid UTF-8 was accepted, then written by to_yaml with
+// U+FFFD in its place, so the state file it saved could differ from the state, or not load.
+TEST(YamlErrors, PathsMustBeUtf8SoTheyCanBeWrittenBack) {
+  // Raw bytes, not YAML's "\xff" escape (that is U+00FF, valid UTF-8).
+  EXPECT_EQ(load_error("controlplane:\n  api_socket: /run/\xff\xff.sock\n"),
+            "sluice.yaml:2:15: controlplane.api_socket: is not valid UTF-8");
+  EXPECT_EQ(load_error("dataplanes:\n  - {name: lb1, control_socket: \"/run/\xff\"}\n"),
+            "sluice.yaml:2:33: dataplanes[0].control_socket: is not valid UTF-8");
+}
+
 TEST(YamlErrors, MissingFile) {
   auto r = load_yaml_file("/nonexistent/sluice.yaml");
   ASSERT_FALSE(r.ok());

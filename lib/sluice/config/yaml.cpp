@@ -53,11 +53,21 @@ struct AnchorFound {
   std::string name;  // "&hc"; empty when yaml-cpp does not tell
 };
 
+// Thrown by TreeBuilder where yaml-cpp stopped making progress.
+struct StuckAt {
+  YAML::Mark mark;
+};
+
 class TreeBuilder final : public YAML::EventHandler {
  public:
   std::vector<YamlTree> documents;
 
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 reports a token it cannot place (a ',' outside a flow collection) as an
+    // empty document without consuming it, then again and again (jbeder/yaml-cpp#1040): a
+    // document that starts where the previous one did is that token.
+    if (!documents.empty() && mark.pos == last_start_.pos) throw StuckAt{mark};
+    last_start_ = mark;
     documents.emplace_back();
     open_.clear();
   }
@@ -103,6 +113,7 @@ class TreeBuilder final : public YAML::EventHandler {
   }
 
   std::vector<YamlTree*> open_;
+  YAML::Mark last_start_ = YAML::Mark::null_mark();
 };
 
 // Adapter for detail::Decoder. YAML scalars are text: a plain (unquoted) scalar may be read
@@ -287,6 +298,10 @@ Result<State> load_yaml_text(std::string_view text, std::string_view source_name
     const std::string name = found.name.empty() ? "" : " (" + found.name + ")";
     return Error{format_location(*source, found.mark) + "YAML anchors and aliases" + name +
                  " are not supported: write each value out in full"};
+  } catch (const StuckAt& stuck) {
+    const auto at = static_cast<std::size_t>(stuck.mark.pos);
+    const std::string what = at < text.size() ? "'" + std::string(1, text[at]) + "'" : "text";
+    return Error{format_location(*source, stuck.mark) + "YAML syntax error: unexpected " + what};
   } catch (const YAML::Exception& e) {
     return Error{format_location(*source, e.mark) + "YAML syntax error: " + e.msg};
   }

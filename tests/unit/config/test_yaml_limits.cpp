@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sluice/config/yaml.hpp"
 
@@ -30,9 +32,24 @@ struct ChildRun {
   double seconds = 0;
 };
 
-// Runs fn() in a child that dies after `alarm_s`; its return value (or what it threw) is the
-// child's output.
-ChildRun run_in_child(const std::function<std::string()>& fn, unsigned alarm_s) {
+// Limits this process's address space to what it uses now plus `extra_mb`.
+void cap_memory(unsigned long extra_mb) {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  const bool read = statm != nullptr && std::fscanf(statm, "%lu", &pages) == 1;
+  if (statm != nullptr) std::fclose(statm);
+  if (!read) return;
+  rlimit limit{};
+  ::getrlimit(RLIMIT_AS, &limit);
+  limit.rlim_cur = pages * static_cast<unsigned long>(::sysconf(_SC_PAGESIZE)) + (extra_mb << 20);
+  ::setrlimit(RLIMIT_AS, &limit);
+}
+
+// Runs fn() in a child that dies after `alarm_s` and may allocate about `extra_mb` MB more than
+// it starts with (a regression fails the test instead of eating the machine's memory); fn's
+// return value (or what it threw) is the child's output.
+ChildRun run_in_child(const std::function<std::string()>& fn, unsigned alarm_s,
+                      unsigned long extra_mb = 1024) {
   int fds[2];
   if (::pipe(fds) != 0) return {};
   const auto start = std::chrono::steady_clock::now();
@@ -40,6 +57,7 @@ ChildRun run_in_child(const std::function<std::string()>& fn, unsigned alarm_s) 
   if (pid == 0) {
     ::close(fds[0]);
     ::alarm(alarm_s);
+    cap_memory(extra_mb);
     std::string out;
     try {
       out = fn();
@@ -112,6 +130,22 @@ TEST(YamlLimits, AliasBombIsRefusedFastWithBoundedMemory) {
   EXPECT_LT(run.max_rss_kb - before_kb, 32 * 1024) << "peak " << run.max_rss_kb << " KiB";
 }
 
+// Found by fuzz-yaml: yaml-cpp 0.7 loops forever, allocating, on a ',' outside a flow
+// collection (jbeder/yaml-cpp#1040): one byte to /v1/config/validate took a core and all memory.
+TEST(YamlLimits, StrayCommaIsASyntaxErrorNotAHang) {
+  for (const auto& [text, error] : std::vector<std::pair<std::string, std::string>>{
+           {",", "x.yaml:1:1: YAML syntax error: unexpected ','"},
+           {"- a\n,", "x.yaml:2:1: YAML syntax error: unexpected ','"},
+           {"#1\n\n,\n\n0: x", "x.yaml:3:1: YAML syntax error: unexpected ','"},
+       }) {
+    const ChildRun run =
+        run_in_child([&, text = text] { return error_of(load_yaml_string(text, "x.yaml")); }, 10);
+    ASSERT_TRUE(run.exited && run.status == 0)
+        << text << ": child " << (run.exited ? "exited " : "killed by signal ") << run.status;
+    EXPECT_EQ(run.output, error) << text;
+  }
+}
+
 TEST(YamlLimits, FileAboveTheLimitIsRefusedWithoutReadingIt) {
   const std::string path = ::testing::TempDir() + "sluice-huge-" + std::to_string(::getpid());
   {
@@ -145,24 +179,13 @@ TEST(YamlLimits, TextAboveTheLimitIsRefused) {
 
 TEST(YamlLimits, OutOfMemoryIsAnErrorNotAnAbort) {
   std::string text = "vips:\n";
-  for (int i = 0; i < 30000; ++i) {
+  for (int i = 0; i < 60000; ++i) {
     text += "  - {address: 10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) +
             "." + std::to_string(i & 255) + ", port: 80, protocol: tcp}\n";
   }
-  const ChildRun run = run_in_child(
-      [&] {
-        // Room for this process and a little more, far less than the ~90 MB the text needs.
-        rlimit limit{};
-        ::getrlimit(RLIMIT_AS, &limit);
-        std::FILE* statm = std::fopen("/proc/self/statm", "r");
-        unsigned long pages = 0;
-        if (statm == nullptr || std::fscanf(statm, "%lu", &pages) != 1) return std::string("?");
-        std::fclose(statm);
-        limit.rlim_cur = pages * static_cast<unsigned long>(::sysconf(_SC_PAGESIZE)) + (24 << 20);
-        ::setrlimit(RLIMIT_AS, &limit);
-        return error_of(load_yaml_string(text, "big.yaml"));
-      },
-      60);
+  // Room for this process and a little more, far less than the ~50 MB the text needs.
+  const ChildRun run =
+      run_in_child([&] { return error_of(load_yaml_string(text, "big.yaml")); }, 60, 24);
   ASSERT_TRUE(run.exited && run.status == 0)
       << "child " << (run.exited ? "exited " : "killed by signal ") << run.status;
   EXPECT_THAT(run.output, StartsWith("big.yaml: out of memory while loading"));

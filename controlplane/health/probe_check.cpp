@@ -33,6 +33,22 @@ class ReceivedBytes {
 
 }  // namespace
 
+void HealthBody::reader::init(const boost::optional<std::uint64_t>& length,
+                              boost::system::error_code& ec) {
+  ec = {};
+  if (length && !room_for(*length, ec)) return;
+  if (length) body_.reserve(static_cast<std::size_t>(*length));
+}
+
+bool HealthBody::reader::room_for(std::uint64_t extra, boost::system::error_code& ec) {
+  if (extra > kMaxHealthBodyBytes - body_.size()) {
+    ec = http::error::body_limit;
+    return false;
+  }
+  ec = {};
+  return true;
+}
+
 void limit_response_parser(HttpResponseParser& parser) {
   parser.body_limit(kMaxHealthBodyBytes);
 }

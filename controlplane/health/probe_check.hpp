@@ -25,7 +25,41 @@ struct ProbeVerdict {
   friend bool operator==(const ProbeVerdict&, const ProbeVerdict&) = default;
 };
 
-using HttpResponseParser = http::response_parser<http::string_body>;
+// The body of a health-check response: a string, like http::string_body, but one that never
+// holds more than kMaxHealthBodyBytes and refuses a larger Content-Length before reserving
+// anything. Boost 1.74's parser loses its own body-limit error for a response whose
+// Content-Length is too large when it reads a whole message (boostorg/beast#2183), and
+// string_body reserves the announced length: one backend answering "Content-Length:
+// 100000000000000" made the probe throw std::bad_alloc out of the control plane's event loop.
+struct HealthBody {
+  using value_type = std::string;
+
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, typename Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, boost::system::error_code& ec);
+    template <typename ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+      const std::size_t extra = beast::buffer_bytes(buffers);
+      if (!room_for(extra, ec)) return 0;
+      const std::size_t at = body_.size();
+      body_.resize(at + extra);
+      return asio::buffer_copy(asio::buffer(body_.data() + at, extra), buffers);
+    }
+    void finish(boost::system::error_code& ec) { ec = {}; }
+
+   private:
+    bool room_for(std::uint64_t extra, boost::system::error_code& ec);
+
+    value_type& body_;
+  };
+};
+
+using HttpResponseParser = http::response_parser<HealthBody>;
 using HealthResponse = HttpResponseParser::value_type;
 
 // The limits the HTTP probe reads a response with (the body limit; Beast's header limit).

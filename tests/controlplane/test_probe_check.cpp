@@ -67,6 +67,32 @@ TEST(ProbeCheck, HttpAnswersAreReadAsTheProbeReadsThem) {
   EXPECT_EQ(check_http_answer(check, ""), (ProbeVerdict{false, "read response: end of stream"}));
   EXPECT_EQ(check_http_answer(check, "SSH-2.0-OpenSSH_9.2\r\n\r\n"),
             (ProbeVerdict{false, "read response: bad version"}));
+  const std::string big(kMaxHealthBodyBytes + 1, 'x');
+  EXPECT_EQ(check_http_answer(check, "HTTP/1.1 200 OK\r\nContent-Length: " +
+                                         std::to_string(big.size()) + "\r\n\r\n" + big),
+            (ProbeVerdict{false, "read response: body limit exceeded"}));
+}
+
+// A backend's answer is untrusted: the body limit holds however the size is announced, and
+// nothing is reserved for an announced size beyond it (Boost 1.74 ignored the limit for a
+// Content-Length and reserved it: 10^14 threw std::bad_alloc out of the probe).
+TEST(ProbeCheck, TheBodyLimitHoldsForEveryWayOfSendingABody) {
+  const auto check = http_check(200);
+  const ProbeVerdict too_big{false, "read response: body limit exceeded"};
+  EXPECT_EQ(check_http_answer(check, "HTTP/1.1 200 OK\r\nContent-Length: 100000000000000\r\n\r\nx"),
+            too_big);
+  EXPECT_EQ(check_http_answer(check, "HTTP/1.1 200 OK\r\nContent-Length: " +
+                                         std::to_string(kMaxHealthBodyBytes + 1) + "\r\n\r\nx"),
+            too_big);
+  const std::string at_limit(kMaxHealthBodyBytes, 'x');
+  EXPECT_EQ(check_http_answer(check, "HTTP/1.1 200 OK\r\nContent-Length: " +
+                                         std::to_string(at_limit.size()) + "\r\n\r\n" + at_limit),
+            (ProbeVerdict{true, "HTTP 200"}));
+  EXPECT_EQ(check_http_answer(check, "HTTP/1.0 200 OK\r\n\r\n" + at_limit + "y"), too_big);
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t sent = 0; sent <= kMaxHealthBodyBytes; sent += 4096)
+    chunked += "1000\r\n" + std::string(4096, 'z') + "\r\n";
+  EXPECT_EQ(check_http_answer(check, chunked + "0\r\n\r\n"), too_big);
 }
 
 // Found by fuzz-health: an answer whose chunked body holds only the last chunk, read a byte at

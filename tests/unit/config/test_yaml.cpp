@@ -384,6 +384,11 @@ TEST(YamlErrors, SyntaxErrorHasALine) {
   EXPECT_THAT(load_error("dataplane:\n  mtu: [1500\nvips: []\n"), HasSubstr("YAML syntax error"));
 }
 
+TEST(YamlErrors, DeepNestingIsRefusedWithItsDepth) {
+  EXPECT_EQ(load_error(std::string(100000, '[') + std::string(100000, ']')),
+            "sluice.yaml:1:1: YAML nested more than 499 levels deep");
+}
+
 TEST(YamlErrors, MoreThanOneDocumentIsRefused) {
   EXPECT_EQ(load_error("vips: []\n---\nvips: []\n"),
             "sluice.yaml: holds 2 YAML documents; a config file is one document");

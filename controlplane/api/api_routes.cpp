@@ -12,6 +12,7 @@
 #include "api/views.hpp"
 #include "sluice/config/json.hpp"
 #include "sluice/config/names.hpp"
+#include "sluice/config/strict_json.hpp"
 #include "sluice/config/validate.hpp"
 #include "sluice/config/yaml.hpp"
 #include "state/mutations.hpp"
@@ -54,11 +55,10 @@ using Decoded = std::variant<T, HttpResponse>;
 Decoded<json> json_body(const HttpRequest& request) {
   if (request.body().empty())
     return error(http::status::bad_request, "body: expected a JSON object");
-  json body = json::parse(request.body(), nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    return error(http::status::bad_request, "body: not a JSON object");
-  }
-  return body;
+  Result<json> body = config::parse_strict_json(request.body(), "body");
+  if (!body.ok()) return error(http::status::bad_request, body.error().message);
+  if (!body->is_object()) return error(http::status::bad_request, "body: not a JSON object");
+  return std::move(body).value();
 }
 
 Decoded<config::VipKey> vip_param(const RequestTarget& target) {

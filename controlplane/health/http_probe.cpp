@@ -5,13 +5,11 @@
 #include <memory>
 #include <optional>
 
+#include "health/probe_check.hpp"
 #include "health/probe_session.hpp"
 
 namespace sluice::cp {
 namespace {
-
-// Bodies beyond this are not read: a health endpoint answers in a few bytes.
-constexpr std::uint64_t kMaxBodyBytes = 256 * 1024;
 
 template <typename Stream>
 class HttpProbe : public std::enable_shared_from_this<HttpProbe<Stream>> {
@@ -19,7 +17,7 @@ class HttpProbe : public std::enable_shared_from_this<HttpProbe<Stream>> {
   template <typename... StreamArgs>
   HttpProbe(asio::io_context& io, const ProbeSpec& spec, ProbeDone done, StreamArgs&&... args)
       : session_(io, spec, std::move(done)), stream_(std::forward<StreamArgs>(args)...) {
-    parser_.body_limit(kMaxBodyBytes);
+    limit_response_parser(parser_);
   }
 
   void start() {
@@ -87,20 +85,10 @@ class HttpProbe : public std::enable_shared_from_this<HttpProbe<Stream>> {
                      });
   }
 
-  void check(const http::response<http::string_body>& response) {
-    const config::HealthCheck& check = session_.spec().check;
-    const unsigned status = response.result_int();
-    if (status != check.expect_status) {
-      return session_.finish(false, "HTTP " + std::to_string(status) + ", expected " +
-                                        std::to_string(check.expect_status));
-    }
-    if (!check.expect_body.empty() &&
-        response.body().find(check.expect_body) == std::string::npos) {
-      return session_.finish(false, "HTTP " + std::to_string(status) +
-                                        " but the body does not contain \"" + check.expect_body +
-                                        "\"");
-    }
-    session_.finish(true, "HTTP " + std::to_string(status));
+  void check(const HealthResponse& response) {
+    ProbeVerdict verdict =
+        judge_http_response(session_.spec().check, response.result_int(), response.body());
+    session_.finish(verdict.healthy, std::move(verdict.detail));
   }
 
   void close() {
@@ -112,7 +100,7 @@ class HttpProbe : public std::enable_shared_from_this<HttpProbe<Stream>> {
   Stream stream_;
   beast::flat_buffer buffer_;
   http::request<http::empty_body> request_;
-  http::response_parser<http::string_body> parser_;
+  HttpResponseParser parser_;
 };
 
 }  // namespace

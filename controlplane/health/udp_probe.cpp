@@ -4,6 +4,7 @@
 #include <memory>
 #include <string_view>
 
+#include "health/probe_check.hpp"
 #include "health/probe_session.hpp"
 
 namespace sluice::cp {
@@ -41,12 +42,8 @@ class UdpProbe : public std::enable_shared_from_this<UdpProbe> {
   }
 
   void check(std::string_view reply) {
-    const std::string& expect = session_.spec().check.udp_expect;
-    if (!expect.empty() && reply.find(expect) == std::string_view::npos) {
-      return session_.finish(false, "reply of " + std::to_string(reply.size()) +
-                                        " bytes does not contain \"" + expect + "\"");
-    }
-    session_.finish(true, "reply of " + std::to_string(reply.size()) + " bytes");
+    ProbeVerdict verdict = judge_udp_reply(session_.spec().check, reply);
+    session_.finish(verdict.healthy, std::move(verdict.detail));
   }
 
   void close() {
@@ -56,7 +53,7 @@ class UdpProbe : public std::enable_shared_from_this<UdpProbe> {
 
   ProbeSession session_;
   asio::ip::udp::socket socket_;
-  std::array<char, 2048> reply_{};
+  std::array<char, kMaxUdpReplyBytes> reply_{};
 };
 
 }  // namespace

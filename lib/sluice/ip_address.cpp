@@ -30,6 +30,8 @@ IpAddress IpAddress::from_v4(std::uint32_t host_order) {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton reads a C string: "198.18.0.30\0junk" would stop at the NUL and pass.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   char buf[INET6_ADDRSTRLEN] = {};
   std::memcpy(buf, text.data(), text.size());
   std::uint8_t raw[16] = {};

@@ -23,7 +23,8 @@ struct IpAddress {
   [[nodiscard]] static IpAddress from_v6_bytes(const std::uint8_t* network_order);
   // Host-order convenience for tests and builders: 198.18.0.1 == 0xC6120001.
   [[nodiscard]] static IpAddress from_v4(std::uint32_t host_order);
-  // Parses "198.18.0.1" or "2001:db8::1"; nullopt for anything else.
+  // Parses "198.18.0.1" or "2001:db8::1"; nullopt for anything else (a NUL or any other byte
+  // after the address included).
   [[nodiscard]] static std::optional<IpAddress> parse(std::string_view text);
 
   [[nodiscard]] bool is_v4() const { return family == AddressFamily::v4; }

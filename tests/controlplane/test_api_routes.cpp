@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -295,6 +296,57 @@ TEST_F(ApiRoutesTest, ConfigValidateNamesTheLine) {
   EXPECT_EQ(r.result_int(), 422u);
   EXPECT_NE(r.body().find(":7:"), std::string::npos) << r.body();
   EXPECT_NE(r.body().find("schedular"), std::string::npos) << r.body();
+}
+
+TEST_F(ApiRoutesTest, AddressWithANulInsideIsRefused) {
+  // JSON may carry \u0000; the address must not be cut at it.
+  const HttpResponse r = call(http::verb::post, "/v1/backends?vip=198.18.0.10:80/tcp",
+                              R"({"address":"198.18.1.30\u0000junk"})");
+  EXPECT_EQ(r.result_int(), 400u) << r.body();
+  EXPECT_NE(r.body().find("backend.address"), std::string::npos) << r.body();
+  EXPECT_EQ(store_.desired(), initial());
+  EXPECT_EQ(
+      call(http::verb::post, "/v1/backends/drain?vip=198.18.0.10:80/tcp&address=198.18.1.1%00x")
+          .result_int(),
+      400u);
+}
+
+TEST_F(ApiRoutesTest, KeyGivenTwiceIsRefused) {
+  HttpResponse r =
+      call(http::verb::put, "/v1/backends/weight?vip=198.18.0.10:80/tcp&address=198.18.1.1",
+           R"({"weight":5,"weight":70000})");
+  EXPECT_EQ(r.result_int(), 400u) << r.body();
+  EXPECT_EQ(body_of(r)["error"], "body: weight: key given twice");
+  r = call(http::verb::post, "/v1/vips",
+           R"({"address":"198.18.0.11","port":80,"protocol":"tcp",
+               "backends":[{"address":"198.18.1.5","weight":1,"weight":2}]})");
+  EXPECT_EQ(r.result_int(), 400u) << r.body();
+  EXPECT_EQ(body_of(r)["error"], "body: backends[0].weight: key given twice");
+  EXPECT_EQ(store_.desired(), initial());
+  EXPECT_EQ(store_.revision(), 0u);
+}
+
+TEST_F(ApiRoutesTest, ConfigValidateRefusesAnAliasBombAtOnce) {
+  // 200 backends written once and repeated by 2000 VIPs: 400,000 backends from 90 KB.
+  std::string body =
+      "dataplane: {next_hop_mac: \"02:00:00:00:00:01\", tunnel_source_v4: 198.18.0.1}\n"
+      "vips:\n  - {address: 198.18.0.1, port: 80, protocol: tcp, backends: &b [";
+  for (int i = 0; i < 200; ++i)
+    body += "{address: 10.1.0." + std::to_string(i + 1) + "},";
+  body += "]}\n";
+  for (int i = 0; i < 2000; ++i) {
+    body += "  - {address: 10.9." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) +
+            ", port: 80, protocol: tcp, backends: *b}\n";
+  }
+  ASSERT_LT(body.size(), kMaxRequestBodyBytes);
+  const auto start = std::chrono::steady_clock::now();
+  const HttpResponse r = call(http::verb::post, "/v1/config/validate", body);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.result_int(), 422u) << r.body();
+  EXPECT_EQ(body_of(r)["error"],
+            "<request body>:3:62: YAML anchors and aliases (&b) are not supported: write each "
+            "value out in full");
+  EXPECT_LT(took, std::chrono::seconds(2));
 }
 
 }  // namespace

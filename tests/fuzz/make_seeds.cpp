@@ -1,6 +1,9 @@
-// Writes the parser fuzzer's seed corpus: one frame per shape the parser knows (and a few of
-// its malformed neighbours), made with the packet builder so the seeds follow the code.
-// Usage: fuzz-seeds DIR
+// Writes two seed corpora made with the packet builder, so the seeds follow the code:
+//   PARSE_DIR: one frame per shape the parser knows (and a few of its malformed neighbours);
+//   PCAP_DIR:  captures of those frames as sluice-pcap reads them: pcap in both byte orders and
+//              both timestamp precisions, pcapng, and the records sluice-pcap counts as
+//              segmented_frame (truncated, oversized), another link type, a cut-off file.
+// Usage: fuzz-seeds PARSE_DIR [PCAP_DIR]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -56,21 +59,133 @@ std::vector<ByteBuffer> seeds() {
 }  // namespace
 }  // namespace sluice::net
 
+namespace {
+
+using sluice::net::ByteBuffer;
+
+void put32(std::string& out, std::uint32_t v, bool big_endian) {
+  for (int i = 0; i < 4; ++i) {
+    const int shift = big_endian ? 24 - 8 * i : 8 * i;
+    out += static_cast<char>((v >> shift) & 0xFF);
+  }
+}
+void put16(std::string& out, std::uint16_t v, bool big_endian) {
+  out += static_cast<char>(big_endian ? v >> 8 : v & 0xFF);
+  out += static_cast<char>(big_endian ? v & 0xFF : v >> 8);
+}
+
+struct Record {
+  ByteBuffer frame;
+  std::uint32_t len = 0;  // 0: the frame's size (a whole capture)
+};
+
+// A classic pcap file (libpcap's format): global header, then each record's header and bytes.
+std::string pcap_file(const std::vector<Record>& records, bool big_endian, bool nanoseconds,
+                      std::uint32_t linktype = 1, std::uint32_t snaplen = 65535) {
+  std::string out;
+  put32(out, nanoseconds ? 0xa1b23c4du : 0xa1b2c3d4u, big_endian);
+  put16(out, 2, big_endian);
+  put16(out, 4, big_endian);
+  put32(out, 0, big_endian);  // thiszone
+  put32(out, 0, big_endian);  // sigfigs
+  put32(out, snaplen, big_endian);
+  put32(out, linktype, big_endian);
+  std::uint32_t second = 1700000000;
+  for (const Record& r : records) {
+    put32(out, second++, big_endian);
+    put32(out, nanoseconds ? 999999999u : 999999u, big_endian);
+    put32(out, static_cast<std::uint32_t>(r.frame.size()), big_endian);
+    put32(out, r.len != 0 ? r.len : static_cast<std::uint32_t>(r.frame.size()), big_endian);
+    out.append(reinterpret_cast<const char*>(r.frame.data()), r.frame.size());
+  }
+  return out;
+}
+
+void pad4(std::string& out) {
+  while (out.size() % 4 != 0)
+    out += '\0';
+}
+
+// A minimal pcapng file: section header, one Ethernet interface, one enhanced packet block.
+std::string pcapng_file(const ByteBuffer& frame) {
+  std::string out;
+  put32(out, 0x0A0D0D0A, false);  // section header block
+  put32(out, 28, false);
+  put32(out, 0x1A2B3C4D, false);
+  put16(out, 1, false);
+  put16(out, 0, false);
+  put32(out, 0xFFFFFFFF, false);  // section length: unknown
+  put32(out, 0xFFFFFFFF, false);
+  put32(out, 28, false);
+  put32(out, 1, false);  // interface description block
+  put32(out, 20, false);
+  put16(out, 1, false);  // Ethernet
+  put16(out, 0, false);
+  put32(out, 65535, false);
+  put32(out, 20, false);
+  const std::uint32_t padded = (static_cast<std::uint32_t>(frame.size()) + 3) & ~3u;
+  const std::uint32_t length = 32 + padded;
+  put32(out, 6, false);  // enhanced packet block
+  put32(out, length, false);
+  put32(out, 0, false);           // interface 0
+  put32(out, 0x0005E0F1, false);  // timestamp (microseconds), high and low words
+  put32(out, 0x2C3A6B00, false);
+  put32(out, static_cast<std::uint32_t>(frame.size()), false);
+  put32(out, static_cast<std::uint32_t>(frame.size()), false);
+  out.append(reinterpret_cast<const char*>(frame.data()), frame.size());
+  pad4(out);
+  put32(out, length, false);
+  return out;
+}
+
+std::vector<std::string> pcap_seeds(const std::vector<ByteBuffer>& frames) {
+  std::vector<Record> some;
+  for (std::size_t i = 0; i < frames.size() && i < 4; ++i)
+    some.push_back({frames[i]});
+  const ByteBuffer& tcp = frames.front();
+  ByteBuffer oversized = sluice::net::build_frame(
+      {.ip = sluice::net::Ipv4Spec{}, .l4 = sluice::net::UdpSpec{}, .payload = ByteBuffer(16400)});
+  const std::string whole = pcap_file(some, false, true);
+  return {
+      whole,
+      pcap_file(some, false, false),
+      pcap_file(some, true, true),
+      pcap_file({{tcp, static_cast<std::uint32_t>(tcp.size() + 100)}}, false, true),  // truncated
+      pcap_file({{oversized}}, false, true),
+      pcap_file({{tcp}}, false, true, 101),  // raw IP, not Ethernet
+      pcap_file({{tcp}}, false, true, 1, 0),
+      whole.substr(0, whole.size() - 7),  // cut off inside the last record
+      pcapng_file(tcp),
+  };
+}
+
+bool write_all(const std::string& dir, const std::vector<std::string>& files) {
+  int index = 0;
+  for (const std::string& bytes : files) {
+    const std::string path = dir + "/seed-" + std::to_string(index++);
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    const bool ok = f != nullptr && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    if (f != nullptr && std::fclose(f) != 0) return false;
+    if (!ok) {
+      std::perror(path.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: %s PARSE_DIR [PCAP_DIR]\n", argv[0]);
     return 2;
   }
-  int index = 0;
-  for (const auto& seed : sluice::net::seeds()) {
-    const std::string path = std::string(argv[1]) + "/seed-" + std::to_string(index++);
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr || std::fwrite(seed.data(), 1, seed.size(), f) != seed.size()) {
-      std::perror(path.c_str());
-      if (f != nullptr) std::fclose(f);
-      return 1;
-    }
-    std::fclose(f);
-  }
+  const std::vector<ByteBuffer> frames = sluice::net::seeds();
+  std::vector<std::string> parse;
+  for (const ByteBuffer& frame : frames)
+    parse.emplace_back(reinterpret_cast<const char*>(frame.data()), frame.size());
+  if (!write_all(argv[1], parse)) return 1;
+  if (argc == 3 && !write_all(argv[2], pcap_seeds(frames))) return 1;
   return 0;
 }

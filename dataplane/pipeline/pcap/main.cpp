@@ -21,6 +21,7 @@
 #include "pipeline/counter_report.hpp"
 #include "pipeline/explain.hpp"
 #include "pipeline/pcap/offline_eal.hpp"
+#include "pipeline/pcap/record.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/config/yaml.hpp"
@@ -33,8 +34,6 @@ namespace {
 using namespace sluice;
 using namespace sluice::pipeline;
 
-// The largest frame one mbuf holds; longer frames would be chained by a real PMD.
-constexpr std::uint16_t kMbufDataRoom = 16384;
 constexpr unsigned kPoolSize = 256;
 // A held burst and the burst being received are in mbufs at the same time.
 static_assert(kPoolSize >= 2 * kMaxBurst);
@@ -390,13 +389,11 @@ int run(const Options& opt) {
   const u_char* data = nullptr;
   int rc = 0;
   while ((rc = pcap_next_ex(in.get(), &header, &data)) == 1) {
-    const std::uint64_t now =
-        std::uint64_t(header->ts.tv_sec) * 1'000'000'000ull + std::uint64_t(header->ts.tv_usec);
-    const bool whole = header->caplen == header->len && header->caplen <= kMbufDataRoom;
+    const std::uint64_t now = capture_time_ns(*header);
+    const bool whole = fits_one_mbuf(*header);
     // A burst never spans a truncated record, a new capture second or an update point.
     if ((!whole || !runner.takes(now)) && !end_burst()) return inconsistent();
     if (!whole) {
-      // Truncated captures cannot be forwarded; oversized frames would span mbufs.
       if (!runner.complete_held()) return inconsistent();
       sweep(now);
       PacketVerdict verdict;

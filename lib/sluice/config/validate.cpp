@@ -50,6 +50,15 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+// A path goes to the kernel as a C string, which would end at the NUL: "/run/a.sock\0x" would
+// name /run/a.sock.
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
+constexpr const char* kNulInPath = "contains a NUL byte (a path ends at the first one)";
+// Every string of a state is UTF-8 (docs/config.md), or to_yaml() could not write it back.
+constexpr const char* kNotUtf8 = "is not valid UTF-8";
+
 // Why `a` cannot be a VIP, backend or tunnel address, or "" when it can.
 std::string unusable_address(const IpAddress& a) {
   const auto& b = a.bytes;
@@ -174,7 +183,7 @@ class Checker {
       if (!header_safe(c.http_host)) {
         add(path + ".host", quoted(c.http_host) + " must not contain spaces or line breaks");
       }
-      range(path + ".expect_status", c.expect_status, 100, 599);
+      range(path + ".expect_status", c.expect_status, kMinHttpStatus, kMaxHttpStatus);
     }
   }
 
@@ -367,8 +376,18 @@ class Checker {
       if (c.api_socket.empty() || c.api_socket.size() > kMaxPathBytes) {
         add("controlplane.api_socket",
             "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
+      } else if (has_nul(c.api_socket)) {
+        add("controlplane.api_socket", kNulInPath);
+      } else if (!is_valid_utf8(c.api_socket)) {
+        add("controlplane.api_socket", kNotUtf8);
       }
-      if (c.state_file.empty()) add("controlplane.state_file", "must not be empty");
+      if (c.state_file.empty()) {
+        add("controlplane.state_file", "must not be empty");
+      } else if (has_nul(c.state_file)) {
+        add("controlplane.state_file", kNulInPath);
+      } else if (!is_valid_utf8(c.state_file)) {
+        add("controlplane.state_file", kNotUtf8);
+      }
       if (!is_host_port(c.metrics_listen)) {
         add("controlplane.metrics_listen",
             quoted(c.metrics_listen) + " is not ADDRESS:PORT (e.g. 127.0.0.1:9780 or [::1]:9780)");
@@ -398,6 +417,10 @@ class Checker {
       if (d.control_socket.empty() || d.control_socket.size() > kMaxPathBytes) {
         add(path + ".control_socket",
             "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
+      } else if (has_nul(d.control_socket)) {
+        add(path + ".control_socket", kNulInPath);
+      } else if (!is_valid_utf8(d.control_socket)) {
+        add(path + ".control_socket", kNotUtf8);
       } else if (!sockets.insert(d.control_socket).second) {
         add(path + ".control_socket", quoted(d.control_socket) + " is used twice");
       }

@@ -33,6 +33,8 @@ inline constexpr std::uint32_t kMinHealthTimeoutMs = 10;
 inline constexpr std::uint32_t kMaxHealthThreshold = 100;  // rise, fall
 inline constexpr std::size_t kMaxHealthTextBytes = 1024;   // path, host, body, request, expect
 using sluice::kMaxBackends;                                // over all VIPs (sluice/limits.hpp)
+inline constexpr std::uint16_t kMinHttpStatus = 100;       // expect_status
+inline constexpr std::uint16_t kMaxHttpStatus = 599;
 using sluice::kMaxVips;  // sluice/limits.hpp: shared with the dataplane and bpf/
 inline constexpr std::size_t kMaxNameBytes = 64;            // dataplanes[].name
 inline constexpr std::size_t kMaxPathBytes = 107;           // Unix socket paths (sun_path)

@@ -10,11 +10,15 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <new>
 #include <sstream>
 #include <unordered_map>
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
@@ -30,58 +34,130 @@ std::string format_location(std::string_view source, const YAML::Mark& mark) {
          std::to_string(mark.column + 1) + ": ";
 }
 
+// ---- Reading -------------------------------------------------------------------------------
+
+// One node of a document, built from yaml-cpp's parser events. yaml-cpp's own YAML::Node is
+// not used: it takes about 47 bytes per byte of text and shares the node an alias names, so
+// a walk over a few KB of aliases can visit millions of nodes. This tree is built once, owns
+// every node, and never holds an alias (they are refused while building).
+struct YamlTree {
+  detail::NodeKind kind = detail::NodeKind::null;
+  bool plain = false;  // a scalar written without quotes and without an explicit !!str
+  YAML::Mark mark = YAML::Mark::null_mark();
+  std::string scalar;
+  std::vector<YamlTree> children;  // list elements, or mapping keys and values alternating
+};
+
+// Thrown by TreeBuilder to stop the parse at the first anchor or alias.
+struct AnchorFound {
+  YAML::Mark mark;
+  std::string name;  // "&hc"; empty when yaml-cpp does not tell
+};
+
+// Thrown by TreeBuilder where yaml-cpp stopped making progress.
+struct StuckAt {
+  YAML::Mark mark;
+};
+
+class TreeBuilder final : public YAML::EventHandler {
+ public:
+  std::vector<YamlTree> documents;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 reports a token it cannot place (a ',' outside a flow collection) as an
+    // empty document without consuming it, then again and again (jbeder/yaml-cpp#1040): a
+    // document that starts where the previous one did is that token.
+    if (!documents.empty() && mark.pos == last_start_.pos) throw StuckAt{mark};
+    last_start_ = mark;
+    documents.emplace_back();
+    open_.clear();
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { add(mark, anchor); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { throw AnchorFound{mark, ""}; }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    YamlTree& node = add(mark, anchor);
+    node.kind = detail::NodeKind::scalar;
+    // yaml-cpp tags quoted scalars "!" and plain ones "?"; an explicit !!str is a string too.
+    node.plain = tag != "!" && tag != "tag:yaml.org,2002:str";
+    node.scalar = value;
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor, detail::NodeKind::list);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor, detail::NodeKind::mapping);
+  }
+  void OnMapEnd() override { close(); }
+  // yaml-cpp reports an anchor's name just before its node.
+  void OnAnchor(const YAML::Mark& mark, const std::string& name) override {
+    throw AnchorFound{mark, "&" + name};
+  }
+
+ private:
+  YamlTree& add(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor) throw AnchorFound{mark, ""};
+    YamlTree* node = &documents.back();  // the document's root
+    if (!open_.empty()) node = &open_.back()->children.emplace_back();
+    node->mark = mark;
+    return *node;
+  }
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor, detail::NodeKind kind) {
+    YamlTree& node = add(mark, anchor);
+    node.kind = kind;
+    // Only the innermost open node grows, so the pointers to its ancestors stay valid.
+    open_.push_back(&node);
+  }
+  void close() {
+    if (!open_.empty()) open_.pop_back();
+  }
+
+  std::vector<YamlTree*> open_;
+  YAML::Mark last_start_ = YAML::Mark::null_mark();
+};
+
 // Adapter for detail::Decoder. YAML scalars are text: a plain (unquoted) scalar may be read
 // as an integer or a boolean, a quoted one only as a string, so `port: "80"` is refused the
 // same way JSON refuses "80".
 class YamlNode {
  public:
-  YamlNode(YAML::Node node, std::shared_ptr<const std::string> source, YAML::Mark parent_mark)
-      : node_(std::move(node)), source_(std::move(source)) {
-    // An empty value ("weight:") has no mark of its own: point at its parent.
-    mark_ = node_.Mark().is_null() ? parent_mark : node_.Mark();
+  YamlNode(const YamlTree& node, std::shared_ptr<const std::string> source, YAML::Mark parent_mark)
+      : node_(&node), source_(std::move(source)) {
+    // The root of an empty text has no mark of its own: point at its parent.
+    mark_ = node_->mark.is_null() ? parent_mark : node_->mark;
   }
 
-  [[nodiscard]] detail::NodeKind kind() const {
-    switch (node_.Type()) {
-      case YAML::NodeType::Scalar:
-        return detail::NodeKind::scalar;
-      case YAML::NodeType::Sequence:
-        return detail::NodeKind::list;
-      case YAML::NodeType::Map:
-        return detail::NodeKind::mapping;
-      case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined:
-        break;
-    }
-    return detail::NodeKind::null;
-  }
-  // Iterators, not node_[i]: yaml-cpp's indexing merges node memory on every call.
+  [[nodiscard]] detail::NodeKind kind() const { return node_->kind; }
   [[nodiscard]] std::vector<YamlNode> elements() const {
     std::vector<YamlNode> out;
-    out.reserve(node_.size());
-    for (auto it = node_.begin(); it != node_.end(); ++it)
-      out.emplace_back(*it, source_, mark_);
+    out.reserve(node_->children.size());
+    for (const YamlTree& child : node_->children)
+      out.emplace_back(child, source_, mark_);
     return out;
   }
   [[nodiscard]] std::vector<std::pair<YamlNode, YamlNode>> entries() const {
     std::vector<std::pair<YamlNode, YamlNode>> out;
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      YamlNode key(it->first, source_, mark_);
+    out.reserve(node_->children.size() / 2);
+    for (std::size_t i = 0; i + 1 < node_->children.size(); i += 2) {
+      YamlNode key(node_->children[i], source_, mark_);
       // yaml-cpp marks an empty value ("port:") at the next token; its key is the better spot.
-      const bool empty = it->second.IsNull();
-      YamlNode value(it->second, source_, mark_);
-      if (empty) value.mark_ = key.mark_;
+      YamlNode value(node_->children[i + 1], source_, mark_);
+      if (value.kind() == detail::NodeKind::null) value.mark_ = key.mark_;
       out.emplace_back(std::move(key), std::move(value));
     }
     return out;
   }
   [[nodiscard]] std::optional<std::string> as_string() const {
-    if (!node_.IsScalar()) return std::nullopt;
-    return node_.Scalar();
+    if (kind() != detail::NodeKind::scalar) return std::nullopt;
+    return node_->scalar;
   }
   [[nodiscard]] std::optional<std::uint64_t> as_uint() const {
     if (!is_plain_scalar()) return std::nullopt;
-    const std::string& text = node_.Scalar();
+    const std::string& text = node_->scalar;
     std::uint64_t v = 0;
     const char* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, v);
@@ -91,7 +167,7 @@ class YamlNode {
   }
   [[nodiscard]] std::optional<bool> as_bool() const {
     if (!is_plain_scalar()) return std::nullopt;
-    const std::string& t = node_.Scalar();
+    const std::string& t = node_->scalar;
     if (t == "true" || t == "True" || t == "TRUE") return true;
     if (t == "false" || t == "False" || t == "FALSE") return false;
     return std::nullopt;
@@ -107,7 +183,7 @@ class YamlNode {
       case detail::NodeKind::scalar:
         break;
     }
-    std::string text = node_.Scalar();
+    std::string text = node_->scalar;
     if (text.size() > 60) text = text.substr(0, 57) + "...";
     return (is_plain_scalar() ? "" : "the quoted string ") + std::string("\"") + text + "\"";
   }
@@ -115,12 +191,11 @@ class YamlNode {
   [[nodiscard]] const YAML::Mark& mark() const { return mark_; }
 
  private:
-  // yaml-cpp tags quoted scalars "!" and plain ones "?"; an explicit !!str is a string too.
   [[nodiscard]] bool is_plain_scalar() const {
-    return node_.IsScalar() && node_.Tag() != "!" && node_.Tag() != "tag:yaml.org,2002:str";
+    return kind() == detail::NodeKind::scalar && node_->plain;
   }
 
-  YAML::Node node_;
+  const YamlTree* node_;
   std::shared_ptr<const std::string> source_;
   YAML::Mark mark_;
 };
@@ -207,39 +282,55 @@ Status write_all(int fd, std::string_view data) {
   return ok_status();
 }
 
-}  // namespace
+std::string size_limit_text() {
+  return std::to_string(kMaxYamlBytes) + " bytes (" + std::to_string(kMaxYamlBytes >> 20) + " MiB)";
+}
 
-Result<State> load_yaml_string(std::string_view text, std::string_view source_name, Check check) {
+Result<State> load_yaml_text(std::string_view text, std::string_view source_name, Check check) {
   auto source = std::make_shared<const std::string>(source_name);
-  std::vector<YAML::Node> documents;
+  if (text.size() > kMaxYamlBytes) {
+    return Error{*source + ": " + std::to_string(text.size()) + " bytes is above the limit of " +
+                 size_limit_text() + " for a config file"};
+  }
+  TreeBuilder tree;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(tree)) {
+    }
+  } catch (const AnchorFound& found) {
+    const std::string name = found.name.empty() ? "" : " (" + found.name + ")";
+    return Error{format_location(*source, found.mark) + "YAML anchors and aliases" + name +
+                 " are not supported: write each value out in full"};
+  } catch (const StuckAt& stuck) {
+    const auto at = static_cast<std::size_t>(stuck.mark.pos);
+    const std::string what = at < text.size() ? "'" + std::string(1, text[at]) + "'" : "text";
+    return Error{format_location(*source, stuck.mark) + "YAML syntax error: unexpected " + what};
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own message is "bad file"
+    return Error{format_location(*source, e.mark) + "YAML nested more than " +
+                 std::to_string(e.depth() - 1) + " levels deep"};
   } catch (const YAML::Exception& e) {
     return Error{format_location(*source, e.mark) + "YAML syntax error: " + e.msg};
   }
+  const std::vector<YamlTree>& documents = tree.documents;
   if (documents.size() > 1) {
     return Error{std::string(source_name) + ": holds " + std::to_string(documents.size()) +
                  " YAML documents; a config file is one document"};
   }
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-  const YamlNode root_node(root, source, YAML::Mark());
+  const YamlTree empty;
+  const YamlNode root_node(documents.empty() ? empty : documents.front(), source, YAML::Mark());
 
   std::unordered_map<std::string, YAML::Mark> marks;  // field path -> where it was written
   detail::Decoder<YamlNode> d;
   if (check == Check::full) {
     d.on_node = [&](const std::string& path, const YamlNode& n) { marks[path] = n.mark(); };
   }
-  State state;
-  try {
-    if (root_node.kind() != detail::NodeKind::null &&
-        root_node.kind() != detail::NodeKind::mapping) {
-      return Error{root_node.location() + "expected a mapping of keys at the top, got " +
-                   root_node.describe()};
-    }
-    if (!detail::decode_state(d, root_node, state)) return d.error();
-  } catch (const YAML::Exception& e) {  // yaml-cpp reports some problems only when walked
-    return Error{format_location(*source, e.mark) + e.msg};
+  if (root_node.kind() != detail::NodeKind::null && root_node.kind() != detail::NodeKind::mapping) {
+    return Error{root_node.location() + "expected a mapping of keys at the top, got " +
+                 root_node.describe()};
   }
+  State state;
+  if (!detail::decode_state(d, root_node, state)) return d.error();
   if (check == Check::structure_only) return state;
 
   const auto errors = find_errors(state);
@@ -254,13 +345,58 @@ Result<State> load_yaml_string(std::string_view text, std::string_view source_na
   })};
 }
 
-Result<State> load_yaml_file(const std::string& path, Check check) {
+// Reads at most kMaxYamlBytes + 1 bytes, so a pipe or /dev/zero cannot make it read forever.
+Result<std::string> read_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{"cannot read " + path + ": " + errno_text()};
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) {
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > kMaxYamlBytes) {
+      return Error{path + ": " + std::to_string(size) + " bytes is above the limit of " +
+                   size_limit_text() + " for a config file"};
+    }
+  }
+  std::string text;
+  constexpr std::size_t kChunk = 64 * 1024;
+  while (in && text.size() <= kMaxYamlBytes) {
+    const std::size_t old_size = text.size();
+    text.resize(old_size + kChunk);
+    in.read(text.data() + old_size, static_cast<std::streamsize>(kChunk));
+    text.resize(old_size + static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) return Error{"cannot read " + path + ": " + errno_text()};
-  return load_yaml_string(text.str(), path, check);
+  if (text.size() > kMaxYamlBytes) {
+    return Error{path + ": more than " + size_limit_text() + ", the limit for a config file"};
+  }
+  return text;
+}
+
+// Everything a loader may throw becomes an Error naming the source.
+template <typename T, typename Fn>
+Result<T> without_exceptions(std::string_view source_name, std::size_t bytes, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return Error{std::string(source_name) + ": out of memory while loading" +
+                 (bytes == 0 ? std::string() : " " + std::to_string(bytes) + " bytes of YAML")};
+  } catch (const std::exception& e) {
+    return Error{std::string(source_name) + ": cannot load: " + e.what()};
+  }
+}
+
+}  // namespace
+
+Result<State> load_yaml_string(std::string_view text, std::string_view source_name, Check check) {
+  return without_exceptions<State>(source_name, text.size(),
+                                   [&] { return load_yaml_text(text, source_name, check); });
+}
+
+Result<State> load_yaml_file(const std::string& path, Check check) {
+  Result<std::string> text =
+      without_exceptions<std::string>(path, 0, [&] { return read_config_file(path); });
+  if (!text) return text.error();
+  return load_yaml_string(*text, path, check);
 }
 
 std::string to_yaml(const State& state) {

@@ -2,6 +2,7 @@
 // errors, and write back (the control plane persists runtime changes with it).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -15,9 +16,18 @@ enum class Check : std::uint8_t {
   structure_only,  // decode only: types, unknown keys, address syntax
 };
 
+// The largest config or state file (or text) the loaders read: twice the YAML of the largest
+// state a dataplane takes (4096 VIPs and 16384 backends, each with its own health check:
+// about 7.5 MB). Loading takes about 13 bytes of memory per byte of YAML.
+inline constexpr std::size_t kMaxYamlBytes = 16u << 20;
+
 // Errors read "FILE:LINE:COLUMN: field.path: what is wrong", e.g.
 //   sluice.yaml:14:9: vips[1].backends[0].address: "198.18.1.300" is not an IPv4 or IPv6 address
 // Validation problems are reported together, one per line, each at its field's line.
+// YAML anchors and aliases (&name, *name) are refused: an alias repeats a node without
+// repeating its text, so a few KB could expand to gigabytes. Text above kMaxYamlBytes is
+// refused before it is parsed. Never throws: whatever yaml-cpp throws (std::bad_alloc
+// included) comes back as an Error naming the file.
 [[nodiscard]] Result<State> load_yaml_file(const std::string& path, Check check = Check::full);
 [[nodiscard]] Result<State> load_yaml_string(std::string_view text,
                                              std::string_view source_name = "<string>",

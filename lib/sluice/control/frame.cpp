@@ -8,15 +8,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sluice/config/strict_json.hpp"
 #include "sluice/control/deadline.hpp"
 
 namespace sluice::control {
 namespace {
 
 using nlohmann::json;
-
-// nlohmann's parser recurses per nesting level; refuse absurd nesting before it does.
-constexpr int kMaxJsonDepth = 64;
 
 std::string errno_text(int err) {
   return std::strerror(err);
@@ -35,30 +33,6 @@ Status wait_for(int fd, short events, const Deadline& deadline, std::chrono::mil
     if (rc == 0) return Error{timeout_text(timeout)};
     if (errno != EINTR) return Error{"poll: " + errno_text(errno)};
   }
-}
-
-bool nesting_within_limit(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 // Reads exactly `size` bytes. A clean close before the first byte of a frame (frame_started
@@ -176,16 +150,13 @@ Result<std::optional<json>> read_frame_or_eof(int fd, std::chrono::milliseconds 
   }
   auto parsed = parse_frame_payload(body);
   if (!parsed) return parsed.error();
-  return std::optional<json>(std::move(parsed.value()));
+  return std::optional<json>(std::move(parsed).value());
 }
 
 Result<json> parse_frame_payload(std::string_view payload) {
-  if (!nesting_within_limit(payload)) {
-    return Error{"frame nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-  }
-  json parsed = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return Error{"frame is not valid JSON"};
-  if (!parsed.is_object()) return Error{"frame is not a JSON object"};
+  Result<json> parsed = config::parse_strict_json(payload, "frame");
+  if (!parsed) return parsed.error();
+  if (!parsed->is_object()) return Error{"frame is not a JSON object"};
   return parsed;
 }
 

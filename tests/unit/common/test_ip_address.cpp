@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "sluice/drop_reason.hpp"
 #include "sluice/flow_key.hpp"
 #include "sluice/ip_address.hpp"
@@ -36,6 +38,15 @@ TEST(IpAddress, RejectsGarbage) {
   EXPECT_FALSE(IpAddress::parse("2001:db8::1::2").has_value());
   EXPECT_FALSE(IpAddress::parse("example.com").has_value());
   EXPECT_FALSE(IpAddress::parse(std::string(100, '1')).has_value());
+}
+
+TEST(IpAddress, RejectsANulInsideOrAfterTheAddress) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(IpAddress::parse("198.18.0.30\0junk"s).has_value());
+  EXPECT_FALSE(IpAddress::parse("198.18.0.30\0"s).has_value());
+  EXPECT_FALSE(IpAddress::parse("2001:db8::1\0:2"s).has_value());
+  EXPECT_FALSE(IpAddress::parse("\0"s).has_value());
+  EXPECT_TRUE(IpAddress::parse("198.18.0.30").has_value());
 }
 
 TEST(IpAddress, V4AndV6WithSameBytesDiffer) {

@@ -90,6 +90,16 @@ TEST(Json, WrongTypesAreRefused) {
   EXPECT_EQ(json_error(json::array()), "state: expected an object, got an array");
 }
 
+TEST(Json, OutOfRangeNamesTheFieldsLimitNotItsType) {
+  json j = to_json(valid_state());
+  j["vips"][0]["backends"][0]["weight"] = 4294967296ull;
+  EXPECT_EQ(json_error(j), "vips[0].backends[0].weight: 4294967296 is out of range 0..65535");
+  j["vips"][0]["backends"][0]["weight"] = 1.5;
+  EXPECT_EQ(json_error(j), "vips[0].backends[0].weight: expected an integer (0..65535), got 1.5");
+  j["vips"][0]["backends"][0]["weight"] = 65536;
+  EXPECT_EQ(json_error(j), "vips[0].backends[0].weight: 65536 is out of range 0..65535");
+}
+
 TEST(Json, MissingRequiredKeys) {
   json j = to_json(valid_state());
   j["vips"][0].erase("protocol");

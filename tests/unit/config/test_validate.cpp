@@ -283,6 +283,40 @@ const Case kCases[] = {
        s.controlplane->api_socket = "/" + std::string(107, 'a');
      },
      "controlplane.api_socket", "must be a path of 1..107 bytes"},
+    {"api_socket_nul",
+     [](State& s) {
+       s.controlplane = ControlplaneSettings{};
+       s.controlplane->api_socket = std::string("/run/a.sock\0x", 13);
+     },
+     "controlplane.api_socket", "contains a NUL byte"},
+    {"state_file_nul",
+     [](State& s) {
+       s.controlplane = ControlplaneSettings{};
+       s.controlplane->state_file = std::string("/var/lib/s.yaml\0x", 17);
+     },
+     "controlplane.state_file", "contains a NUL byte"},
+    {"control_socket_nul",
+     [](State& s) {
+       s.dataplanes = {{"lb1", std::string("/run/a.sock\0x", 13)}};
+     },
+     "dataplanes[0].control_socket", "contains a NUL byte"},
+    {"api_socket_not_utf8",
+     [](State& s) {
+       s.controlplane = ControlplaneSettings{};
+       s.controlplane->api_socket = "/run/\xff.sock";
+     },
+     "controlplane.api_socket", "is not valid UTF-8"},
+    {"state_file_not_utf8",
+     [](State& s) {
+       s.controlplane = ControlplaneSettings{};
+       s.controlplane->state_file = "/var/lib/\xc3(.yaml";
+     },
+     "controlplane.state_file", "is not valid UTF-8"},
+    {"control_socket_not_utf8",
+     [](State& s) {
+       s.dataplanes = {{"lb1", "/run/\xed\xa0\x80.sock"}};  // a UTF-16 surrogate
+     },
+     "dataplanes[0].control_socket", "is not valid UTF-8"},
     {"dataplane_name_twice",
      [](State& s) {
        s.dataplanes = {{"lb1", "/run/a.sock"}, {"lb1", "/run/b.sock"}};

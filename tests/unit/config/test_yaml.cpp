@@ -227,6 +227,17 @@ TEST(YamlErrors, BadAddressNamesFileLineColumnAndField) {
             "IPv6 address");
 }
 
+TEST(YamlErrors, AddressWithANulInsideIsRefused) {
+  // A double-quoted YAML scalar may carry a NUL; the address must not be cut at it.
+  const std::string text = std::string(kIssueExample) + R"(  - address: "198.18.0.30\0junk"
+    port: 80
+    protocol: tcp
+)";
+  EXPECT_THAT(load_error(text),
+              HasSubstr("sluice.yaml:15:14: vips[1].address: the quoted string \"198.18.0.30"));
+  EXPECT_THAT(load_error(text), HasSubstr("is not an IPv4 or IPv6 address"));
+}
+
 TEST(YamlErrors, UnknownKeyIsNamedWithTheAllowedOnes) {
   const std::string e = load_error(R"(vips:
   - address: 198.18.0.10
@@ -257,17 +268,17 @@ TEST(YamlErrors, UnknownHealthCheckKey) {
 
 TEST(YamlErrors, WrongTypes) {
   EXPECT_EQ(load_error("dataplane:\n  mtu: large\n"),
-            "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got \"large\"");
+            "sluice.yaml:2:8: dataplane.mtu: expected an integer (576..9000), got \"large\"");
   EXPECT_EQ(load_error("dataplane:\n  mtu: \"1500\"\n"),
-            "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got the quoted "
+            "sluice.yaml:2:8: dataplane.mtu: expected an integer (576..9000), got the quoted "
             "string \"1500\"");
   EXPECT_EQ(load_error("dataplane:\n  mtu: !!str 1500\n"),
-            "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got the quoted "
+            "sluice.yaml:2:8: dataplane.mtu: expected an integer (576..9000), got the quoted "
             "string \"1500\"");
   EXPECT_EQ(load_error("dataplane:\n  mtu: -1\n"),
-            "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got \"-1\"");
+            "sluice.yaml:2:8: dataplane.mtu: expected an integer (576..9000), got \"-1\"");
   EXPECT_EQ(load_error("dataplane:\n  mtu: 1500.5\n"),
-            "sluice.yaml:2:8: dataplane.mtu: expected an integer (0..65535), got \"1500.5\"");
+            "sluice.yaml:2:8: dataplane.mtu: expected an integer (576..9000), got \"1500.5\"");
   EXPECT_EQ(load_error("vips: {address: 198.18.0.10}\n"),
             "sluice.yaml:1:7: vips: expected a list, got a mapping");
   EXPECT_EQ(load_error("dataplane: [1, 2]\n"),
@@ -288,6 +299,36 @@ TEST(YamlErrors, WrongTypes) {
 TEST(YamlErrors, IntegerOutOfItsTypeRange) {
   EXPECT_EQ(load_error("vips:\n  - {address: 198.18.0.10, port: 65536, protocol: tcp}\n"),
             "sluice.yaml:2:34: vips[0].port: 65536 is out of range 0..65535");
+  // Beyond the field's C++ type, the error names the field's real limit, not the type's.
+  const std::string vip = "vips:\n  - {address: 198.18.0.10, port: 80, protocol: tcp, ";
+  EXPECT_EQ(load_error(vip + "backends: [{address: 198.18.1.1, weight: 4294967296}]}\n"),
+            "sluice.yaml:2:94: vips[0].backends[0].weight: 4294967296 is out of range 0..65535");
+  EXPECT_THAT(load_error(vip + "backends: [{address: 198.18.1.1, weight: 70000}]}\n"),
+              HasSubstr("sluice.yaml:2:94: vips[0].backends[0].weight: 70000 is out of range "
+                        "0..65535"));
+  EXPECT_EQ(load_error(vip + "maglev_table_size: 4294967296}\n"),
+            "sluice.yaml:2:72: vips[0].maglev_table_size: 4294967296 is out of range 251..1048573");
+  EXPECT_EQ(load_error("dataplane:\n  mtu: 65536\n"),
+            "sluice.yaml:2:8: dataplane.mtu: 65536 is out of range 576..9000");
+  EXPECT_EQ(load_error("dataplane:\n  outer_ttl: 256\n"),
+            "sluice.yaml:2:14: dataplane.outer_ttl: 256 is out of range 1..255");
+  EXPECT_EQ(load_error("dataplane:\n  flow_table_entries: 4294967296\n"),
+            "sluice.yaml:2:23: dataplane.flow_table_entries: 4294967296 is out of range "
+            "1024..134217728");
+  EXPECT_EQ(load_error("dataplane:\n  flow_idle_timeout_s: x\n"),
+            "sluice.yaml:2:24: dataplane.flow_idle_timeout_s: expected an integer (1..86400), got "
+            "\"x\"");
+  const std::string check = vip + "health_check: {type: http, ";
+  EXPECT_EQ(load_error(check + "interval_ms: 4294967296}}\n"),
+            "sluice.yaml:2:93: vips[0].health_check.interval_ms: 4294967296 is out of range "
+            "100..3600000");
+  EXPECT_EQ(load_error(check + "timeout_ms: 4294967296}}\n"),
+            "sluice.yaml:2:92: vips[0].health_check.timeout_ms: 4294967296 is out of range "
+            "10..3599999");
+  EXPECT_EQ(load_error(check + "rise: 4294967296}}\n"),
+            "sluice.yaml:2:86: vips[0].health_check.rise: 4294967296 is out of range 1..100");
+  EXPECT_EQ(load_error(check + "expect_status: 65536}}\n"),
+            "sluice.yaml:2:95: vips[0].health_check.expect_status: 65536 is out of range 100..599");
   EXPECT_EQ(load_error("generation: 99999999999999999999999\n"),
             "sluice.yaml:1:13: generation: expected an integer (0..18446744073709551615), got "
             "\"99999999999999999999999\"");
@@ -345,6 +386,11 @@ TEST(YamlErrors, SyntaxErrorHasALine) {
   EXPECT_THAT(load_error("dataplane:\n  mtu: [1500\nvips: []\n"), HasSubstr("YAML syntax error"));
 }
 
+TEST(YamlErrors, DeepNestingIsRefusedWithItsDepth) {
+  EXPECT_EQ(load_error(std::string(100000, '[') + std::string(100000, ']')),
+            "sluice.yaml:1:1: YAML nested more than 499 levels deep");
+}
+
 TEST(YamlErrors, MoreThanOneDocumentIsRefused) {
   EXPECT_EQ(load_error("vips: []\n---\nvips: []\n"),
             "sluice.yaml: holds 2 YAML documents; a config file is one document");
@@ -388,6 +434,33 @@ TEST(YamlErrors, StructureOnlySkipsValidation) {
   EXPECT_EQ(r->dataplane.mtu, 100);
   EXPECT_EQ(load_error("dataplane:\n  mtu: 100\n"),
             "sluice.yaml:2:8: dataplane.mtu: 100 is out of range 576..9000");
+}
+
+TEST(YamlErrors, AnchorsAndAliasesAreRefusedAtTheirLine) {
+  EXPECT_EQ(load_error(std::string(kIssueExample) + R"(    health_check: &hc {type: tcp}
+  - address: 198.18.0.11
+    port: 80
+    protocol: tcp
+    health_check: *hc
+)"),
+            "sluice.yaml:15:19: YAML anchors and aliases (&hc) are not supported: write each value "
+            "out in full");
+  // An alias needs its anchor first; an anchor nothing refers to is refused too.
+  EXPECT_EQ(load_error("vips: [*x]\n"),
+            "sluice.yaml:1:8: YAML syntax error: the referenced anchor is not defined");
+  EXPECT_EQ(load_error("generation: &g 1\n", Check::structure_only),
+            "sluice.yaml:1:13: YAML anchors and aliases (&g) are not supported: write each value "
+            "out in full");
+}
+
+// Found by fuzz-yaml: a path with invalid UTF-8 was accepted, then written by to_yaml with
+// U+FFFD in its place, so the state file it saved could differ from the state, or not load.
+TEST(YamlErrors, PathsMustBeUtf8SoTheyCanBeWrittenBack) {
+  // Raw bytes, not YAML's "\xff" escape (that is U+00FF, valid UTF-8).
+  EXPECT_EQ(load_error("controlplane:\n  api_socket: /run/\xff\xff.sock\n"),
+            "sluice.yaml:2:15: controlplane.api_socket: is not valid UTF-8");
+  EXPECT_EQ(load_error("dataplanes:\n  - {name: lb1, control_socket: \"/run/\xff\"}\n"),
+            "sluice.yaml:2:33: dataplanes[0].control_socket: is not valid UTF-8");
 }
 
 TEST(YamlErrors, MissingFile) {

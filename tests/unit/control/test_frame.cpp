@@ -168,6 +168,10 @@ TEST(Frame, BadBodiesAreRefused) {
   EXPECT_EQ(read_body(""), "received an empty frame");
   EXPECT_EQ(read_body(std::string(100, '[') + std::string(100, ']')),
             "frame nests JSON deeper than 64 levels");
+  // A key given twice is refused, not "last one wins" (docs/config.md).
+  EXPECT_EQ(read_body(R"({"op":"get_status","op":"push_state"})"), "frame: op: key given twice");
+  EXPECT_EQ(read_body(R"({"op":"push_state","state":{"generation":1,"generation":2}})"),
+            "frame: state.generation: key given twice");
   // Brackets inside strings do not count as nesting.
   auto [a, b] = socket_pair();
   const std::string body = "{\"s\":\"" + std::string(100, '[') + "\\\"\"}";

@@ -55,6 +55,10 @@ TEST(Messages, PushStateParsesAndValidates) {
   bad["state"]["vips"][0]["port"] = "http";
   EXPECT_EQ(request_error(bad), "vips[0].port: expected an integer (0..65535), got \"http\"");
   bad = j;
+  bad["state"]["vips"][0]["backends"][0]["address"] = std::string("198.18.0.30\0junk", 16);
+  EXPECT_THAT(request_error(bad), HasSubstr("vips[0].backends[0].address: \"198.18.0.30"));
+  EXPECT_THAT(request_error(bad), HasSubstr("is not an IPv4 or IPv6 address"));
+  bad = j;
   bad["state"]["vips"][0]["backends"][0]["address"] = "198.18.0.10";
   EXPECT_EQ(request_error(bad),
             "vips[0].backends[0].address: 198.18.0.10 is a VIP address: packets would loop "
@@ -132,6 +136,9 @@ TEST(Messages, ExplainRequest) {
   bad = j;
   bad["flow"]["src"] = "198.18.2";
   EXPECT_EQ(request_error(bad), "flow.src: \"198.18.2\" is not an IPv4 or IPv6 address");
+  bad = j;
+  bad["flow"]["src"] = std::string("198.18.2.1\0junk", 15);
+  EXPECT_THAT(request_error(bad), HasSubstr("is not an IPv4 or IPv6 address"));
   bad = j;
   bad["flow"]["ttl"] = 3;
   EXPECT_THAT(request_error(bad), HasSubstr("flow: unknown key \"ttl\""));

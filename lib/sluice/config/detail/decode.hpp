@@ -27,6 +27,8 @@
 
 #include "sluice/config/model.hpp"
 #include "sluice/config/names.hpp"
+#include "sluice/config/validate.hpp"
+#include "sluice/lb/maglev.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::config::detail {
@@ -130,10 +132,13 @@ class Decoder {
 
   // ---- Scalars ----------------------------------------------------------------------------
 
+  // [lo, hi] is the field's documented range, named in the errors. Values that fit T but
+  // lie outside it are left to validate(), which reports every such problem at once.
   template <typename T>
-  bool integer(const Node& n, const std::string& path, T& out) {
+  bool integer(const Node& n, const std::string& path, T& out, std::uint64_t lo = 0,
+               std::uint64_t hi = std::numeric_limits<T>::max()) {
     constexpr std::uint64_t kMax = std::numeric_limits<T>::max();
-    const auto range = "0.." + std::to_string(kMax);
+    const auto range = std::to_string(lo) + ".." + std::to_string(hi);
     const auto v = n.as_uint();
     if (!v) return fail(n, path, "expected an integer (" + range + "), got " + n.describe());
     if (*v > kMax) return fail(n, path, std::to_string(*v) + " is out of range " + range);
@@ -218,19 +223,29 @@ bool decode_health_check(Decoder<Node>& d, const Node& n, const std::string& pat
           {"port", false,
            [&](const Node& v, const std::string& p) { return d.integer(v, p, out.port); }},
           {"interval_ms", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.interval_ms); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.interval_ms, kMinHealthIntervalMs, kMaxHealthIntervalMs);
+           }},
           {"timeout_ms", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.timeout_ms); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.timeout_ms, kMinHealthTimeoutMs, kMaxHealthIntervalMs - 1);
+           }},
           {"rise", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.rise); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.rise, 1, kMaxHealthThreshold);
+           }},
           {"fall", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.fall); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.fall, 1, kMaxHealthThreshold);
+           }},
           {"path", false,
            [&](const Node& v, const std::string& p) { return d.text(v, p, out.http_path); }},
           {"host", false,
            [&](const Node& v, const std::string& p) { return d.text(v, p, out.http_host); }},
           {"expect_status", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.expect_status); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.expect_status, kMinHttpStatus, kMaxHttpStatus);
+           }},
           {"expect_body", false,
            [&](const Node& v, const std::string& p) { return d.text(v, p, out.expect_body); }},
           {"request", false,
@@ -262,7 +277,9 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
               "address", true,
               [&](const Node& v, const std::string& p) { return d.address(v, p, out.address); }},
           {"weight", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.weight); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.weight, 0, kMaxWeight);
+           }},
           {"drained", false,
            [&](const Node& v, const std::string& p) { return d.boolean(v, p, out.drained); }},
           {"health_check", false,
@@ -275,7 +292,7 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
            }},
           {"effective_weight", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.effective_weight.emplace());
+             return d.integer(v, p, out.effective_weight.emplace(), 0, kMaxWeight);
            }},
       });
 }
@@ -306,7 +323,8 @@ bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& o
            }},
           {"maglev_table_size", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.maglev_table_size);
+             return d.integer(v, p, out.maglev_table_size, lb::supported_table_sizes().front(),
+                              lb::supported_table_sizes().back());
            }},
           {"fragments", false,
            [&](const Node& v, const std::string& p) {
@@ -354,22 +372,25 @@ bool decode_dataplane_settings(Decoder<Node>& d, const Node& n, const std::strin
              return d.optional_address(v, p, out.tunnel_source_v6);
            }},
           {"mtu", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.mtu); }},
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.mtu, kMinMtuV4, kMaxMtu);
+           }},
           {"gue_port", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.gue_port); }},
+           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.gue_port, 1); }},
           {"outer_ttl", false,
-           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.outer_ttl); }},
+           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.outer_ttl, 1); }},
           {"flow_table_entries", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.flow_table_entries);
+             return d.integer(v, p, out.flow_table_entries, kMinFlowTableEntries,
+                              kMaxFlowTableEntries);
            }},
           {"flow_idle_timeout_s", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.flow_idle_timeout_s);
+             return d.integer(v, p, out.flow_idle_timeout_s, 1, kMaxFlowTimeoutS);
            }},
           {"flow_closed_timeout_s", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.flow_closed_timeout_s);
+             return d.integer(v, p, out.flow_closed_timeout_s, 1, kMaxFlowTimeoutS);
            }},
           {"flow_open_timeout_s", false,
            [&](const Node& v, const std::string& p) {
@@ -377,7 +398,7 @@ bool decode_dataplane_settings(Decoder<Node>& d, const Node& n, const std::strin
            }},
           {"udp_idle_timeout_s", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.udp_idle_timeout_s);
+             return d.integer(v, p, out.udp_idle_timeout_s, 1, kMaxFlowTimeoutS);
            }},
       });
 }

@@ -328,11 +328,10 @@ class RealDataplane {
   std::unique_ptr<Process> process_;
 };
 
-// Kills the armed daemon with SIGKILL at a random moment 0..max_delay after arm(), to the
-// microsecond, then disarms itself.
+// Kills the armed daemon with SIGKILL `delay` after arm(), to the microsecond, then disarms.
 class Killer {
  public:
-  Killer(std::uint32_t seed, ms max_delay) : rng_(seed), max_delay_(max_delay) {
+  Killer() {
     thread_ = std::thread([this] { run(); });
   }
   ~Killer() {
@@ -344,13 +343,12 @@ class Killer {
     thread_.join();
   }
 
-  void arm(pid_t pid) {
+  void arm(pid_t pid, std::chrono::microseconds delay) {
     {
       std::lock_guard lock(mutex_);
       pid_ = pid;
       killed_ = false;
-      std::uniform_int_distribution<long> delay(0, max_delay_.count() * 1000);
-      kill_at_ = Clock::now() + std::chrono::microseconds(delay(rng_));
+      kill_at_ = Clock::now() + delay;
     }
     wake_.notify_all();
   }
@@ -381,8 +379,6 @@ class Killer {
     }
   }
 
-  std::mt19937 rng_;
-  ms max_delay_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   pid_t pid_ = 0;
@@ -429,7 +425,7 @@ TEST_F(CrashSafetyTest, SigkillDuringAThousandMutationsLosesNoAcknowledgedOne) {
   const int mutations = std::getenv("SLUICE_CRASH_MUTATIONS") != nullptr
                             ? std::stoi(std::getenv("SLUICE_CRASH_MUTATIONS"))
                             : 1000;
-  const auto budget = std::chrono::seconds(240);
+  const auto budget = std::chrono::seconds(300);
   const std::string config = dir_.file("sluice.yaml");
   const std::string state_file = dir_.file("state.yaml");
   RealDataplane dataplane(dir_);
@@ -447,20 +443,32 @@ TEST_F(CrashSafetyTest, SigkillDuringAThousandMutationsLosesNoAcknowledgedOne) {
       << describe(acknowledged) << "running\n"
       << last << dataplane.log();
 
-  // A kill 0..100 ms after each (re)start: about one per ten mutations, at any point of a
-  // request or a save.
-  Killer killer(seed ^ 0x5eed, ms(100));
-  killer.arm(daemon.process().pid());
+  // After each (re)start, the killer strikes during the Nth mutation from then (N = 1..20, so
+  // about one kill per ten mutations whatever the speed of the build), at a random moment up
+  // to twice the mean time of a mutation after it is sent: before the request arrives, while
+  // it is parsed, during any step of the save, after it, while the answer is written.
+  Killer killer;
+  std::uniform_int_distribution<int> mutations_to_kill(1, 20);
+  int kill_at = mutations_to_kill(rng);
+  double mean_us = 10000;  // of an acknowledged mutation, running mean
   int acked = 0, in_doubt = 0, in_doubt_applied = 0, restarts = 0, lost = 0;
   const auto started = Clock::now();
   for (int i = 0; i < mutations; ++i) {
-    ASSERT_LT(Clock::now() - started, budget) << "over the time budget after " << i << " mutations";
+    ASSERT_LT(Clock::now() - started, budget)
+        << "over the time budget after " << i << " mutations, " << killer.kills() << " kills";
+    if (--kill_at == 0) {
+      std::uniform_int_distribution<long> delay(0, static_cast<long>(2 * mean_us));
+      killer.arm(daemon.process().pid(), std::chrono::microseconds(delay(rng)));
+    }
     const Mutation mu = random_mutation(acknowledged, rng);
+    const auto sent = Clock::now();
     Result<ctl::ApiReply> reply =
         ctl::call_api(daemon.api_socket(), mu.request, std::chrono::seconds(10));
     if (reply.ok() && (reply->status == 200 || reply->status == 201)) {
       acknowledged = mu.after;
       ++acked;
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent);
+      mean_us += (static_cast<double>(took.count()) - mean_us) / acked;
       continue;
     }
     if (reply.ok()) {
@@ -506,7 +514,7 @@ TEST_F(CrashSafetyTest, SigkillDuringAThousandMutationsLosesNoAcknowledgedOne) {
       ASSERT_EQ(entry.path().filename().string().find("state.yaml.tmp."), std::string::npos)
           << entry.path() << " left behind after the restart";
     }
-    killer.arm(daemon.process().pid());
+    kill_at = mutations_to_kill(rng);
   }
   killer.disarm();
 
@@ -522,11 +530,11 @@ TEST_F(CrashSafetyTest, SigkillDuringAThousandMutationsLosesNoAcknowledgedOne) {
     ++stale;
   const auto seconds = std::chrono::duration_cast<ms>(Clock::now() - started).count() / 1000.0;
   std::printf(
-      "%d mutations in %.1f s: %d kills, %d restarts, %d acknowledged, %d in flight at a kill "
-      "(%d of them persisted), %d lost; %zu stale temporary files removed at start; %zu VIPs, "
-      "dataplane converged after every restart\n",
-      mutations, seconds, killer.kills(), restarts, acked, in_doubt, in_doubt_applied, lost, stale,
-      acknowledged.size());
+      "%d mutations in %.1f s (%.1f ms each): %d kills, %d restarts, %d acknowledged, %d in "
+      "flight at a kill (%d of them persisted), %d lost; %zu stale temporary files removed at "
+      "start; %zu VIPs, dataplane converged after every restart\n",
+      mutations, seconds, mean_us / 1000, killer.kills(), restarts, acked, in_doubt,
+      in_doubt_applied, lost, stale, acknowledged.size());
   EXPECT_EQ(lost, 0);
   EXPECT_GT(killer.kills(), mutations / 50) << "too few kills to mean anything";
 }

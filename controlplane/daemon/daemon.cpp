@@ -15,6 +15,7 @@
 #include "dataplanes/dataplane_sync.hpp"
 #include "health/health_monitor.hpp"
 #include "metrics/prometheus.hpp"
+#include "sluice/atomic_file.hpp"
 #include "sluice/config/yaml.hpp"
 #include "sluice/control/caller_policy.hpp"
 #include "sluice/control/unix_socket.hpp"
@@ -99,6 +100,11 @@ int run_daemon(const DaemonOptions& options) {
     spdlog::warn("config: no `dataplanes:` listed; nothing will be programmed");
   }
 
+  // A predecessor killed while saving leaves its temporary file (docs/operations.md).
+  if (!settings.state_file.empty()) {
+    for (const std::string& stale : remove_stale_temporaries(settings.state_file))
+      spdlog::info("state: removed {}, left by a process killed while saving", stale);
+  }
   StateStore store(desired, settings.state_file);
   HealthTable health;
   DataplaneSync sync(store, health, desired.dataplanes);

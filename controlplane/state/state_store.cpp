@@ -38,8 +38,29 @@ Result<LoadedState> load_desired_state(const std::string& config_path,
   return loaded;
 }
 
-StateStore::StateStore(config::State desired, std::string state_file)
-    : desired_(std::move(desired)), state_file_(std::move(state_file)) {}
+StateStore::StateStore(config::State desired, std::string state_file, const FileSystemCalls& calls)
+    : desired_(std::move(desired)), state_file_(std::move(state_file)), calls_(calls) {}
+
+std::optional<Refusal> StateStore::persist(const config::State& next) const {
+  if (state_file_.empty()) return std::nullopt;
+  const ReplaceResult saved = config::save_yaml_file_atomic(next, state_file_, calls_);
+  if (saved.ok()) return std::nullopt;
+  std::string outcome = "nothing was changed";
+  if (saved.replaced()) {
+    // The file already holds the refused state: put the current one back, or a restart would
+    // bring back a change that was never acknowledged.
+    const ReplaceResult restored = config::save_yaml_file_atomic(desired_, state_file_, calls_);
+    if (!restored.ok()) {
+      outcome =
+          "the file may hold the refused change until the next accepted one (restoring "
+          "it failed: " +
+          restored.error + ")";
+    }
+  }
+  spdlog::error("state: change not applied: {}; {}", saved.error, outcome);
+  return Refusal{RefusalKind::internal, "state file " + state_file_ + " could not be written (" +
+                                            saved.error + "); " + outcome};
+}
 
 std::variant<std::uint64_t, Refusal> StateStore::change(
     const std::function<Mutation(config::State&)>& change) {
@@ -49,15 +70,7 @@ std::variant<std::uint64_t, Refusal> StateStore::change(
     std::lock_guard lock(mutex_);
     config::State next = desired_;
     if (Mutation refused = change(next)) return *refused;
-    if (!state_file_.empty()) {
-      if (Status saved = config::save_yaml_file_atomic(next, state_file_); !saved.ok()) {
-        spdlog::error("state: change not applied: cannot persist {}: {}", state_file_,
-                      saved.error().message);
-        return Refusal{RefusalKind::internal, "state file " + state_file_ +
-                                                  " could not be written (" +
-                                                  saved.error().message + "); nothing was changed"};
-      }
-    }
+    if (std::optional<Refusal> failed = persist(next)) return *std::move(failed);
     desired_ = std::move(next);
     revision = ++revision_;
     to_notify = listeners_;

@@ -1,15 +1,19 @@
 // The desired state: one copy, one mutex. Every change is applied to a copy, validated,
-// persisted atomically (write, fsync, rename) and only then published and acknowledged, so
-// concurrent API calls never lose an update and an acknowledged change survives a crash.
+// persisted atomically (write, fsync, rename, fsync of the directory) and only then published
+// and acknowledged, so concurrent API calls never lose an update and an acknowledged change
+// survives a crash. A change that cannot be persisted (disk full, I/O error) is refused and
+// leaves both the state in memory and the file as they were.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "sluice/atomic_file.hpp"
 #include "sluice/config/model.hpp"
 #include "sluice/result.hpp"
 #include "state/mutations.hpp"
@@ -29,7 +33,10 @@ class StateStore {
  public:
   using Listener = std::function<void()>;
 
-  StateStore(config::State desired, std::string state_file);
+  // `state_file` empty: nothing is persisted. `calls`: the file system (tests inject faults);
+  // it must outlive the store.
+  StateStore(config::State desired, std::string state_file,
+             const FileSystemCalls& calls = system_file_calls());
 
   // Applies `change` (one of mutations.hpp) and persists the result. On a refusal, or when the
   // state cannot be persisted, nothing changes. Returns the new revision when applied.
@@ -44,10 +51,14 @@ class StateStore {
   void add_listener(Listener listener);
 
  private:
+  // Writes `next` to the state file (under mutex_); the refusal when it cannot.
+  [[nodiscard]] std::optional<Refusal> persist(const config::State& next) const;
+
   mutable std::mutex mutex_;
   config::State desired_;
   std::uint64_t revision_ = 0;
   std::string state_file_;
+  const FileSystemCalls& calls_;
   std::vector<Listener> listeners_;
 };
 

@@ -1,11 +1,6 @@
 #include "sluice/config/yaml.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -270,18 +265,6 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-Status write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error{errno_text()};
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return ok_status();
-}
-
 std::string size_limit_text() {
   return std::to_string(kMaxYamlBytes) + " bytes (" + std::to_string(kMaxYamlBytes >> 20) + " MiB)";
 }
@@ -406,42 +389,9 @@ std::string to_yaml(const State& state) {
   return out.str();
 }
 
-Status save_yaml_file_atomic(const State& state, const std::string& path) {
-  static std::atomic<unsigned> sequence{0};
-  const std::string text = to_yaml(state);
-  const std::string tmp =
-      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(sequence++);
-  const auto fail = [&](const std::string& what) -> Status {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    return Error{"cannot save " + path + ": " + what + ": " + why};
-  };
-
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return fail("create " + tmp);
-  if (auto written = write_all(fd, text); !written) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Error{"cannot save " + path + ": write " + tmp + ": " + written.error().message};
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return fail("fsync " + tmp);
-  }
-  if (::close(fd) != 0) return fail("close " + tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename to " + path);
-
-  // Make the rename itself durable.
-  const auto slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Error{"saved " + path + " but cannot open " + dir + ": " + errno_text()};
-  const int synced = ::fsync(dir_fd);
-  const std::string why = errno_text();
-  ::close(dir_fd);
-  if (synced != 0) return Error{"saved " + path + " but cannot fsync " + dir + ": " + why};
-  return ok_status();
+ReplaceResult save_yaml_file_atomic(const State& state, const std::string& path,
+                                    const FileSystemCalls& calls) {
+  return replace_file_atomic(path, to_yaml(state), 0640, calls);
 }
 
 }  // namespace sluice::config

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "sluice/atomic_file.hpp"
 #include "sluice/config/model.hpp"
 #include "sluice/result.hpp"
 
@@ -37,10 +38,11 @@ inline constexpr std::size_t kMaxYamlBytes = 16u << 20;
 // written, defaults included, so the file documents what is in force.
 [[nodiscard]] std::string to_yaml(const State& state);
 
-// Writes to_yaml(state) to PATH.tmp.<pid>, fsyncs it, renames it over PATH and fsyncs the
-// directory: after a crash PATH holds either the old or the new state, never a mix. The file
-// gets mode 0640. Safe to call from several threads (each uses its own temporary name); the
-// last rename wins, so callers serialise their updates.
-[[nodiscard]] Status save_yaml_file_atomic(const State& state, const std::string& path);
+// Writes to_yaml(state) to PATH with replace_file_atomic() (sluice/atomic_file.hpp), mode 0640:
+// after a crash PATH holds either the old or the new state, never a mix, and after a failure
+// at any step (result.replaced() aside) the old one, with no temporary file left.
+[[nodiscard]] ReplaceResult save_yaml_file_atomic(
+    const State& state, const std::string& path,
+    const FileSystemCalls& calls = system_file_calls());
 
 }  // namespace sluice::config

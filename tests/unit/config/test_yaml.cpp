@@ -552,7 +552,7 @@ TEST(YamlWrite, SaveAtomicReplacesTheFileAndLeavesNoTemporaries) {
   }
   const State s = rich_state();
   const auto saved = save_yaml_file_atomic(s, path);
-  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  ASSERT_TRUE(saved.ok()) << saved.error;
   auto back = load_yaml_file(path);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(*back, s);
@@ -566,8 +566,10 @@ TEST(YamlWrite, SaveAtomicReplacesTheFileAndLeavesNoTemporaries) {
 TEST(YamlWrite, SaveIntoAMissingDirectoryFails) {
   const auto saved = save_yaml_file_atomic(valid_state(), "/nonexistent-dir/state.yaml");
   ASSERT_FALSE(saved.ok());
-  EXPECT_THAT(saved.error().message, HasSubstr("cannot save /nonexistent-dir/state.yaml: create"));
-  EXPECT_THAT(saved.error().message, HasSubstr("No such file or directory"));
+  EXPECT_EQ(saved.step, ReplaceStep::open_directory);
+  EXPECT_THAT(saved.error,
+              HasSubstr("cannot save /nonexistent-dir/state.yaml: open /nonexistent-dir"));
+  EXPECT_THAT(saved.error, HasSubstr("No such file or directory"));
 }
 
 TEST(YamlExample, DocsExampleLoadsAndCoversEveryFeature) {

@@ -178,6 +178,11 @@ TEST(YamlLimits, TextAboveTheLimitIsRefused) {
 }
 
 TEST(YamlLimits, OutOfMemoryIsAnErrorNotAnAbort) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's allocator ends the process when the address-space limit is reached, where libc's
+  // fails the allocation (bad_alloc); the release build runs this test.
+  GTEST_SKIP() << "ASan aborts on allocator exhaustion";
+#endif
   std::string text = "vips:\n";
   for (int i = 0; i < 60000; ++i) {
     text += "  - {address: 10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) +

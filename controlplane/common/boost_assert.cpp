@@ -1,6 +1,7 @@
-// Boost's assertions in the fuzz targets that use Boost.Beast (built with
-// BOOST_ENABLE_ASSERT_HANDLER): each failed one aborts, which libFuzzer reports with the input,
-// except one that is known to be wrong. Release builds compile Boost's assertions out.
+// Boost's assertions where they are compiled in: the control plane's builds with assertions on
+// (BOOST_ENABLE_ASSERT_DEBUG_HANDLER, e.g. tools/sanitize's build-asan) and the fuzz targets
+// (BOOST_ENABLE_ASSERT_HANDLER). Each failed one aborts, which the test or libFuzzer reports,
+// except one that is known to be wrong. Release builds (NDEBUG) compile them out.
 //
 // Boost 1.74's HTTP parser asserts n >= 5 when it resumes a chunked body whose only chunk is
 // the last one ("0\r\n") after a read that ended inside the trailer. The code after the

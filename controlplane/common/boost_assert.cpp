@@ -29,10 +29,10 @@ void assertion_failed(char const* expr, char const* function, char const* file, 
   std::abort();
 }
 
-void assertion_failed_msg(char const* expr, char const* msg, char const* function,
-                          char const* file, long line) {
-  std::fprintf(stderr, "%s:%ld: %s: Boost assertion `%s' failed: %s\n", file, line, function,
-               expr, msg);
+void assertion_failed_msg(char const* expr, char const* msg, char const* function, char const* file,
+                          long line) {
+  std::fprintf(stderr, "%s:%ld: %s: Boost assertion `%s' failed: %s\n", file, line, function, expr,
+               msg);
   std::abort();
 }
 

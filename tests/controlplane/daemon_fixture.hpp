@@ -19,11 +19,6 @@
 
 namespace sluice::cp::testing {
 
-inline std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
-
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest() : net_({"198.18.1.1", "198.18.1.2", "198.18.1.3"}) {}

@@ -24,11 +24,6 @@
 
 namespace sluice::cp::testing {
 
-inline std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
-
 class LocalDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override { dataplane_ = std::make_unique<FakeDataplane>(dir_.file("dp1.sock")); }

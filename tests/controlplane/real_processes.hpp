@@ -30,11 +30,6 @@ namespace sluice::cp::testing {
 using ms = std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-inline std::string env_or_default(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
-
 inline long long ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<ms>(Clock::now() - t).count();
 }
@@ -42,7 +37,7 @@ inline long long ms_since(Clock::time_point t) {
 // A DPDK file prefix of this test run: SLUICE_TEST_TAG (optional) goes in, so that runs sharing
 // a machine can tell theirs apart; "sl" first for tools/cleanup-leftovers.
 inline std::string test_prefix(const std::string& name) {
-  const std::string tag = env_or_default("SLUICE_TEST_TAG", "");
+  const std::string tag = env_or("SLUICE_TEST_TAG", "");
   return "sl-" + (tag.empty() ? "" : tag + "-") + name + "-" + std::to_string(::getpid());
 }
 
@@ -148,14 +143,23 @@ class Hugepages {
   bool mounted_ = false;
 };
 
-// sluice-dataplane on net_pcap (infinite_rx) -> net_null, -l 0-1 --main-lcore 0.
+// The dataplane's two ports: a pcap replayed forever (infinite_rx) in, net_null out.
+inline std::vector<std::string> pcap_ports(const std::string& pcap) {
+  return {"net_pcap0,rx_pcap=" + pcap + ",infinite_rx=1", "net_null0,no-rx=1"};
+}
+// Two net_null ports: a dataplane that is programmed but receives nothing.
+inline std::vector<std::string> null_ports() {
+  return {"net_null0,no-rx=1", "net_null1,no-rx=1"};
+}
+
+// sluice-dataplane on `ports` (vdevs; port 1 transmits), -l 0-1 --main-lcore 0.
 class DataplaneRunner {
  public:
-  DataplaneRunner(const TempDir& dir, std::string prefix, std::string pcap,
+  DataplaneRunner(const TempDir& dir, std::string prefix, std::vector<std::string> ports,
                   std::vector<std::string> memory_args, std::vector<std::string> app_args = {})
       : dir_(dir),
         prefix_(std::move(prefix)),
-        pcap_(std::move(pcap)),
+        ports_(std::move(ports)),
         memory_args_(std::move(memory_args)),
         app_args_(std::move(app_args)) {}
   ~DataplaneRunner() {
@@ -165,7 +169,7 @@ class DataplaneRunner {
 
   // Starts it and waits until its control socket answers; false on a timeout.
   bool start() {
-    std::vector<std::string> argv{env_or_default("SLUICE_DATAPLANE", "sluice-dataplane"),
+    std::vector<std::string> argv{env_or("SLUICE_DATAPLANE", "sluice-dataplane"),
                                   "-l",
                                   "0-1",
                                   "--main-lcore",
@@ -176,8 +180,7 @@ class DataplaneRunner {
                                   "--log-level",
                                   "lib.eal:warning"};
     argv.insert(argv.end(), memory_args_.begin(), memory_args_.end());
-    for (const std::string& v :
-         {"net_pcap0,rx_pcap=" + pcap_ + ",infinite_rx=1", std::string("net_null0,no-rx=1")}) {
+    for (const std::string& v : ports_) {
       argv.push_back("--vdev");
       argv.push_back(v);
     }
@@ -239,7 +242,7 @@ class DataplaneRunner {
  private:
   const TempDir& dir_;
   std::string prefix_;
-  std::string pcap_;
+  std::vector<std::string> ports_;
   std::vector<std::string> memory_args_;
   std::vector<std::string> app_args_;
   std::unique_ptr<Process> process_;
@@ -261,8 +264,8 @@ class ControlPlaneRunner {
         << "\n  metrics_listen: 127.0.0.1:" << free_loopback_port() << "\n"
         << "dataplanes:\n  - {name: dp1, control_socket: " << dataplane_socket_ << "}\n";
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{env_or_default("SLUICE_CONTROLPLANE", "sluice-controlplane"),
-                                 "--config", dir_.file("sluice.yaml"), "--log-level", "debug"},
+        std::vector<std::string>{env_or("SLUICE_CONTROLPLANE", "sluice-controlplane"), "--config",
+                                 dir_.file("sluice.yaml"), "--log-level", "debug"},
         dir_.file("controlplane.log"));
     const auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {

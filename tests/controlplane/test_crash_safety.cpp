@@ -30,6 +30,7 @@
 
 #include "harness/fake_dataplane.hpp"
 #include "harness/process.hpp"
+#include "real_processes.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/config/yaml.hpp"
 #include "sluice/control/client.hpp"
@@ -38,14 +39,6 @@
 
 namespace sluice::cp::testing {
 namespace {
-
-using ms = std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
-
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
 
 // A loopback address no other test process uses: metrics bind 127.99.x.y:9780.
 std::string metrics_listen() {
@@ -253,54 +246,15 @@ void write_config(const std::string& path, const std::string& state_file,
 
 // ---- SIGKILL during mutations, with a real dataplane -----------------------------------------
 
+// A dataplane on two null ports, programmed by the daemon, asked what it runs.
 class RealDataplane {
  public:
-  explicit RealDataplane(const TempDir& dir) : dir_(dir) {}
-  ~RealDataplane() { stop(); }
+  explicit RealDataplane(const TempDir& dir)
+      : runner_(dir, test_prefix("crashsafe"), null_ports(), {"--no-huge", "-m", "256"}) {}
 
   void start() {
-    // "crashsafe" in the prefix: this run's DPDK files are told apart from any other's.
-    prefix_ = "slcrashsafe" + std::to_string(::getpid());
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{env_or("SLUICE_DATAPLANE", "sluice-dataplane"),
-                                 "-l",
-                                 "0-1",
-                                 "--main-lcore",
-                                 "0",
-                                 "--no-huge",
-                                 "-m",
-                                 "256",
-                                 "--no-pci",
-                                 "--file-prefix",
-                                 prefix_,
-                                 "--log-level",
-                                 "lib.eal:warning",
-                                 "--vdev",
-                                 "net_null0,no-rx=1",
-                                 "--vdev",
-                                 "net_null1,no-rx=1",
-                                 "--",
-                                 "--control-socket",
-                                 socket(),
-                                 "--tx-port",
-                                 "1",
-                                 "--mbufs",
-                                 "4095"},
-        dir_.file("dataplane.log"));
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline) {
-      if (control::ControlClient::connect(socket(), ms(200)).ok()) return;
-      std::this_thread::sleep_for(ms(100));
-    }
-    FAIL() << "sluice-dataplane did not open its control socket\n" << process_->log();
-  }
-
-  void stop() {
-    if (!process_) return;
-    process_->stop(SIGTERM, std::chrono::seconds(15));
-    process_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all("/var/run/dpdk/" + prefix_, ignored);
+    ASSERT_TRUE(runner_.start()) << "sluice-dataplane did not open its control socket\n"
+                                 << runner_.log();
   }
 
   // VIP -> backend -> state, as the dataplane's get_counters reports what it runs.
@@ -320,13 +274,11 @@ class RealDataplane {
     return out;
   }
 
-  [[nodiscard]] std::string socket() const { return dir_.file("dp1.sock"); }
-  [[nodiscard]] std::string log() const { return process_ ? process_->log() : ""; }
+  [[nodiscard]] std::string socket() const { return runner_.socket(); }
+  [[nodiscard]] std::string log() const { return runner_.log(); }
 
  private:
-  const TempDir& dir_;
-  std::string prefix_;
-  std::unique_ptr<Process> process_;
+  DataplaneRunner runner_;
 };
 
 // Kills the armed daemon with SIGKILL `delay` after arm(), to the microsecond, then disarms.

@@ -42,8 +42,8 @@ class RecoveryTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "DPDK and the hugepage reservation need root";
     pcap_ = dir_.file("flows.pcap");
-    const Output gen = capture(env_or_default("SLUICE_FLOWGEN", "sluice-flowgen") + " --out " +
-                               pcap_ + " --flows 1000 --vip 198.18.0.10 --port 80");
+    const Output gen = capture(env_or("SLUICE_FLOWGEN", "sluice-flowgen") + " --out " + pcap_ +
+                               " --flows 1000 --vip 198.18.0.10 --port 80");
     ASSERT_EQ(gen.code, 0) << gen.text;
   }
 
@@ -63,7 +63,7 @@ class RecoveryTest : public ::testing::Test {
 TEST_F(RecoveryTest, GenerationsAheadAreAdoptedOutOfRangeRefusedTheMaximumReported) {
   // The dataplane starts with someone else's state at generation 1000.
   { std::ofstream(dir_.file("foreign.yaml")) << foreign_state(1000).dump(); }
-  DataplaneRunner dp(dir_, test_prefix("cpgen"), pcap_, {"--no-huge", "-m", "512"},
+  DataplaneRunner dp(dir_, test_prefix("cpgen"), pcap_ports(pcap_), {"--no-huge", "-m", "512"},
                      {"--config", dir_.file("foreign.yaml")});
   ASSERT_TRUE(dp.start()) << dp.log();
   ASSERT_EQ(dp.status().generation, 1000u);
@@ -156,7 +156,7 @@ Restart kill_and_restart(DataplaneRunner& dp, ControlPlaneRunner& cp, std::uint6
 }
 
 TEST_F(RecoveryTest, SigkillUnderTrafficWithoutHugepages) {
-  DataplaneRunner dp(dir_, test_prefix("cprestart"), pcap_, {"--no-huge", "-m", "512"});
+  DataplaneRunner dp(dir_, test_prefix("cprestart"), pcap_ports(pcap_), {"--no-huge", "-m", "512"});
   ASSERT_TRUE(dp.start()) << dp.log();
   ControlPlaneRunner cp(dir_, dp.socket());
   ASSERT_TRUE(cp.start(kVipYaml)) << cp.log();
@@ -191,7 +191,7 @@ TEST_F(RecoveryTest, SigkillUnderTrafficOnHugepagesLeavesNoStaleFiles) {
   std::string why;
   const auto huge = Hugepages::reserve(128, dir_.file("huge"), why);
   if (!huge) GTEST_SKIP() << "no hugepages: " << why;
-  DataplaneRunner dp(dir_, test_prefix("cphuge"), pcap_,
+  DataplaneRunner dp(dir_, test_prefix("cphuge"), pcap_ports(pcap_),
                      {"--huge-dir", huge->dir(), "--socket-mem", "192"});
   ASSERT_TRUE(dp.start()) << dp.log();
   ControlPlaneRunner cp(dir_, dp.socket());
@@ -236,8 +236,8 @@ TEST_F(RecoveryTest, SigkillUnderTrafficOnHugepagesLeavesNoStaleFiles) {
   ASSERT_EQ(dp.stop(SIGKILL), 128 + SIGKILL);
   EXPECT_FALSE(huge->files(dp.prefix()).empty()) << "DPDK leaves them after a crash";
   const Output removed =
-      capture(env_or_default("SLUICE_DATAPLANE", "sluice-dataplane") + " --huge-dir " +
-              huge->dir() + " --file-prefix " + dp.prefix() + " -- --remove-leftovers");
+      capture(env_or("SLUICE_DATAPLANE", "sluice-dataplane") + " --huge-dir " + huge->dir() +
+              " --file-prefix " + dp.prefix() + " -- --remove-leftovers");
   EXPECT_EQ(removed.code, 0) << removed.text;
   EXPECT_TRUE(huge->files(dp.prefix()).empty()) << removed.text;
   EXPECT_FALSE(std::filesystem::exists(dp.runtime_dir()));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -18,6 +19,12 @@
 extern char** environ;
 
 namespace sluice::cp::testing {
+
+// A program or setting given by the test's environment (meson passes the built binaries).
+inline std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
 
 class Process {
  public:

@@ -86,6 +86,9 @@ class DualStackHttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     address_family = socket.AF_INET6
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog (5) overflows under a few hundred held connections plus
+    # new ones at a steady rate: dropped SYNs come back a second later and look like a failover.
+    request_queue_size = 256
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)

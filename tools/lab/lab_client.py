@@ -6,13 +6,18 @@ and in time, and prints one JSON summary on stdout.
          --concurrency threads, until --count requests or --duration seconds. The backend that
          answered comes from the X-Backend header. --jsonl writes one line per request:
          {"t": start (epoch s), "ms": duration, "port": client port, "backend": "be2"} or
-         {"t", "ms", "port", "error"}.
+         {"t", "ms", "port", "error"}. With --rate R the threads start R requests a second in
+         all (steady new connections). The summary's "disruption" is the span from the start of
+         the first request that failed (or took longer than --slow-ms) to the end of the last
+         one: "new connections failed for at most X s".
   udp    --count datagrams, each from a new socket (a new source port, a new flow); the reply
          "<backend> <payload>" names the backend.
   hold   --connections long-lived HTTP/1.1 keep-alive connections, one request every
          --interval seconds on each, until --duration or SIGTERM/SIGINT. A connection that
          breaks is never reopened: it counts as broken. The summary has, per connection, the
-         backends that answered (one, if nothing moved) and the error if it broke.
+         backends that answered (one, if nothing moved), the error if it broke and when, and
+         its slowest answer ("max_ms": a stall while packets were lost and retransmitted);
+         "broken_connections" lists the broken ones in the order they broke.
          --ready-file is created once every connection has had its first answer.
 """
 import argparse
@@ -80,12 +85,16 @@ def http_once(family, address, host, timeout, flow):
 class Tally:
     """Results shared by the worker threads."""
 
-    def __init__(self, jsonl):
+    def __init__(self, jsonl, slow_s):
         self.lock = threading.Lock()
         self.issued = 0
         self.per_backend = {}
         self.errors = {}
         self.failed = 0
+        self.slow = 0
+        self.slow_s = slow_s
+        self.disrupted_from = None  # start of the first failed or slow request (epoch s)
+        self.disrupted_to = None  # end of the last one
         self.jsonl = jsonl
 
     def take(self, count):
@@ -102,6 +111,14 @@ class Tally:
             else:
                 self.failed += 1
                 self.errors[error] = self.errors.get(error, 0) + 1
+            slow = error is None and self.slow_s and seconds > self.slow_s
+            self.slow += 1 if slow else 0
+            if error is not None or slow:
+                ended = started + seconds
+                if self.disrupted_from is None or started < self.disrupted_from:
+                    self.disrupted_from = started
+                if self.disrupted_to is None or ended > self.disrupted_to:
+                    self.disrupted_to = ended
             if self.jsonl:
                 line = {"t": round(started, 6), "ms": round(seconds * 1000, 3)}
                 line.update(flow)
@@ -122,7 +139,7 @@ def error_name(exc):
 def run_parallel(args, one):
     """Runs `one()` from --concurrency threads until --count or --duration; returns the tally."""
     jsonl = open(args.jsonl, "w") if args.jsonl else None
-    tally = Tally(jsonl)
+    tally = Tally(jsonl, args.slow_ms / 1000)
     deadline = time.monotonic() + args.duration
     interval = args.concurrency / args.rate if args.rate else 0
 
@@ -150,9 +167,14 @@ def run_parallel(args, one):
     if jsonl:
         jsonl.close()
     ok = sum(tally.per_backend.values())
-    return {"requests": ok + tally.failed, "ok": ok, "failed": tally.failed,
+    disruption = None
+    if tally.disrupted_from is not None:
+        disruption = {"from": round(tally.disrupted_from, 6), "to": round(tally.disrupted_to, 6),
+                      "seconds": round(tally.disrupted_to - tally.disrupted_from, 3)}
+    return {"requests": ok + tally.failed, "ok": ok, "failed": tally.failed, "slow": tally.slow,
             "seconds": round(time.monotonic() - t0, 3),
-            "per_backend": dict(sorted(tally.per_backend.items())), "errors": tally.errors}
+            "per_backend": dict(sorted(tally.per_backend.items())), "errors": tally.errors,
+            "disruption": disruption}
 
 
 def cmd_http(args):
@@ -188,6 +210,8 @@ class HeldConnection(threading.Thread):
         self.error = None
         self.error_at = None
         self.local_port = None
+        self.max_ms = 0.0  # the slowest answer
+        self.max_ms_at = None  # when that request started
 
     def run(self):
         args = self.args
@@ -200,8 +224,12 @@ class HeldConnection(threading.Thread):
                 self.local_port = sock.getsockname()[1]
                 buffer = b""
                 while True:
+                    sent_at, t0 = time.time(), time.monotonic()
                     sock.sendall(request_bytes(host, "/", keep_alive=True))
                     status, headers, _, buffer = read_response(sock, buffer)
+                    ms = (time.monotonic() - t0) * 1000
+                    if ms > self.max_ms:
+                        self.max_ms, self.max_ms_at = ms, sent_at
                     if status != 200:
                         raise ConnectionError(f"HTTP {status}")
                     backend = headers.get("x-backend", "?")
@@ -239,13 +267,21 @@ def cmd_hold(args):
     for connection in connections:
         connection.join(args.timeout + 1)
     per_connection = [{"port": c.local_port, "backends": c.backends, "requests": c.requests,
-                       "error": c.error, "error_at": c.error_at} for c in connections]
+                       "error": c.error, "error_at": c.error_at, "max_ms": round(c.max_ms, 3),
+                       "max_ms_at": c.max_ms_at} for c in connections]
+    broken = sorted((c for c in per_connection if c["error"]), key=lambda c: c["error_at"])
+    slowest = max(connections, key=lambda c: c.max_ms, default=None)
     return {"connections": len(connections),
-            "broken": sum(1 for c in connections if c.error),
+            "broken": len(broken),
             "moved": sum(1 for c in connections if len(c.backends) > 1),
             "requests": sum(c.requests for c in connections),
             "seconds": round(time.time() - started, 3),
+            "max_ms": round(slowest.max_ms, 3) if slowest else 0,
+            "max_ms_at": slowest.max_ms_at if slowest else None,
             "per_backend": count_by_first_backend(connections),
+            "broken_connections": [{"port": c["port"], "error": c["error"],
+                                    "error_at": c["error_at"], "backends": c["backends"],
+                                    "requests": c["requests"]} for c in broken],
             "per_connection": per_connection}
 
 
@@ -277,6 +313,8 @@ def main():
             p.add_argument("--rate", type=float, default=0,
                            help="requests per second in all (0: as fast as possible)")
             p.add_argument("--timeout", type=float, default=2, help="per request, seconds")
+            p.add_argument("--slow-ms", type=float, default=0,
+                           help="a request slower than this counts in the disruption (0: off)")
             p.add_argument("--jsonl", help="one line per request")
     args = parser.parse_args()
     if not 0 < args.duration <= MAX_DURATION_S:

@@ -24,6 +24,7 @@
 LAB_LB_LCORES=${SLUICE_LAB_LCORES:-0-1}
 LAB_LB_MAIN_LCORE=${SLUICE_LAB_MAIN_LCORE:-0}
 LAB_LB_FILE_PREFIX=${LAB_PREFIX}lab
+LAB_LB_DIR=$LAB_RUN_DIR  # pid files and logs (a tier host has its own: lib/tier.sh)
 LAB_LB_CONFIG=$LAB_RUN_DIR/sluice.yaml
 LAB_LB_STATE_FILE=$LAB_RUN_DIR/state.yaml
 LAB_LB_DATAPLANE_SOCKET=$LAB_RUN_DIR/dataplane.sock
@@ -36,7 +37,7 @@ LAB_HC_FALL=3
 LAB_HC_RISE=2
 LAB_WEIGHTS=(1 2 3)  # be1, be2, be3
 
-lab_lb_pidfile() { echo "$LAB_RUN_DIR/lb-$1.pid"; }
+lab_lb_pidfile() { echo "$LAB_LB_DIR/lb-$1.pid"; }
 
 lab_lb_routes_to_vips() {
   ip -n "$LAB_NS_ROUTER" route replace "$LAB_VIP4/32" via "$LAB_LB4"
@@ -98,16 +99,43 @@ controlplane:
   api_socket: $LAB_LB_API_SOCKET
   state_file: $LAB_LB_STATE_FILE
   metrics_listen: $LAB_LB_METRICS
+$(lab_lb_tier_config_lines)
 dataplanes:
   - {name: lab-lb, control_socket: $LAB_LB_DATAPLANE_SOCKET}
 EOF
   mv "$LAB_LB_CONFIG.tmp" "$LAB_LB_CONFIG"
 }
 
+# A tier host's part of the controlplane section (lib/tier.sh): its name, the shared state in
+# the lab's etcd, its drain state, and its BIRD (which the control plane runs as its child,
+# bound to its life). Only the keys this build of the control plane knows.
+lab_lb_tier_config_lines() {
+  [[ ${LAB_TIER:-0} == 1 ]] || return 0
+  local endpoints="" url
+  if lab_tier_uses_etcd; then
+    for url in $(lab_etcd_endpoints); do endpoints+="${endpoints:+, }\"$url\""; done
+    printf '  host_name: %s\n  state_store: etcd\n  etcd:\n    endpoints: [%s]\n    prefix: %s\n' \
+      "$LAB_LB_HOST_NAME" "$endpoints" "$LAB_ETCD_PREFIX"
+  fi
+  lab_tier_announces || return 0
+  printf '  host_state_file: %s\n  bgp:\n    bird_socket: %s\n    include_v4: %s\n    include_v6: %s\n    graceful_shutdown: true\n' \
+    "$LAB_LB_HOST_STATE_FILE" "$LAB_LB_BIRD_SOCKET" "$LAB_LB_VIPS4" "$LAB_LB_VIPS6"
+  if lab_tier_bird_by_controlplane; then
+    printf '    bird_command: [%s]\n' "$(lab_host_bird_command | sed 's/ /, /g')"
+  fi
+}
+
 lab_lb_steering_object() {
   local object=${SLUICE_XSK_STEER_OBJ:-$(lab_build_dir)/bpf/xsk_steer.bpf.o}
   [[ -f $object ]] || return 1
   echo "$object"
+}
+
+# `--idle MODE` for a tier host's dataplane when this build has the option (the tier's workers
+# share the lab's second core); nothing for the single-host lab (its worker polls, as before).
+lab_lb_idle_args() {
+  [[ ${LAB_TIER:-0} == 1 && -n ${LAB_TIER_IDLE:-} && $LAB_TIER_IDLE != poll ]] || return 0
+  if grep -aq -- '--idle' "$1"; then echo "--idle $LAB_TIER_IDLE"; fi
 }
 
 lab_lb_start_dataplane() {
@@ -128,7 +156,8 @@ lab_lb_start_dataplane() {
     --no-huge -m 512 --no-pci --file-prefix "$LAB_LB_FILE_PREFIX" \
     --vdev "net_af_xdp0,iface=eth0,start_queue=0,queue_count=1,xdp_prog=$object" \
     -- --control-socket "$LAB_LB_DATAPLANE_SOCKET" --xdp-steering /sys/fs/bpf \
-    </dev/null >>"$LAB_RUN_DIR/dataplane.log" 2>&1 &
+    $(lab_lb_idle_args "$dataplane") \
+    </dev/null >>"$LAB_LB_DIR/dataplane.log" 2>&1 &
   local started=$! _
   for _ in $(seq 150); do
     [[ -S $LAB_LB_DATAPLANE_SOCKET ]] && break
@@ -136,7 +165,7 @@ lab_lb_start_dataplane() {
     sleep 0.1
   done
   [[ -S $LAB_LB_DATAPLANE_SOCKET ]] ||
-    lab_die "sluice-dataplane did not open $LAB_LB_DATAPLANE_SOCKET (see $LAB_RUN_DIR/dataplane.log)"
+    lab_die "sluice-dataplane did not open $LAB_LB_DATAPLANE_SOCKET (see $LAB_LB_DIR/dataplane.log)"
   lab_log "dataplane: pid $(<"$pidfile"), eth0 af_xdp + $(basename "$object"), control socket $LAB_LB_DATAPLANE_SOCKET"
 }
 
@@ -150,7 +179,7 @@ lab_lb_start_controlplane() {
   rm -f "$LAB_LB_API_SOCKET"
   lab_in "$LAB_NS_LB" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" \
     "$controlplane" --config "$LAB_LB_CONFIG" \
-    </dev/null >>"$LAB_RUN_DIR/controlplane.log" 2>&1 &
+    </dev/null >>"$LAB_LB_DIR/controlplane.log" 2>&1 &
   local started=$! _
   for _ in $(seq 100); do
     lab_ctl --timeout 1 vip list >/dev/null 2>&1 && break
@@ -158,7 +187,7 @@ lab_lb_start_controlplane() {
     sleep 0.1
   done
   lab_ctl --timeout 1 vip list >/dev/null 2>&1 ||
-    lab_die "sluice-controlplane does not answer on $LAB_LB_API_SOCKET (see $LAB_RUN_DIR/controlplane.log)"
+    lab_die "sluice-controlplane does not answer on $LAB_LB_API_SOCKET (see $LAB_LB_DIR/controlplane.log)"
   lab_log "control plane: pid $(<"$pidfile"), API $LAB_LB_API_SOCKET (sluicectl --socket $LAB_LB_API_SOCKET)"
 }
 
@@ -177,6 +206,8 @@ lab_lb_wait_ready() {
   done
   jq -e --argjson age_ms "$age_ms" "$synced" <<<"${status:-null}" >/dev/null ||
     lab_die "the dataplane is not in sync with the control plane (tools/lab/lab status)"
+  # A tier host is reached through the router's multipath route once it announces (lib/tier.sh).
+  [[ ${LAB_TIER:-0} == 1 ]] && return 0
   for _ in $(seq 50); do
     lab_in "$LAB_NS_CLIENT" curl -s --max-time 1 "http://$LAB_VIP4:$LAB_HTTP_PORT/" >/dev/null && break
     sleep 0.2

@@ -143,17 +143,22 @@ class Lab:
 class HeldConnections:
     """Long-lived keep-alive connections through the VIP for the duration of a `with` block."""
 
-    def __init__(self, lab, workdir, connections=24, target=None, max_seconds=120):
+    def __init__(self, lab, workdir, connections=24, target=None, max_seconds=120,
+                 interval=None):
         self.lab = lab
         self.ready_file = os.path.join(workdir, f"hold-ready-{time.monotonic_ns()}")
         self.args = ["--connections", str(connections), "--duration", str(max_seconds),
                      "--ready-file", self.ready_file, "--target", target or lab.vip4]
+        if interval is not None:
+            self.args += ["--interval", str(interval)]
+        # lab_client.py opens one connection every 10 ms, then waits for every first answer.
+        self.ready_timeout_s = 30 + connections * 0.02
         self.summary = None
 
     def __enter__(self):
         self.process = self.lab.client_background("hold", *self.args)
         self.lab.wait_for("the held connections to answer", lambda: os.path.exists(self.ready_file),
-                          30)
+                          self.ready_timeout_s)
         return self
 
     def __exit__(self, *exc):

@@ -3,7 +3,7 @@
 and in time, and prints one JSON summary on stdout.
 
   http   many short TCP connections: one HTTP request each ("Connection: close"), from
-         --concurrency threads, until --count requests or --duration seconds. The backend that
+         --concurrency threads, until --count requests, --duration seconds or SIGTERM/SIGINT. The backend that
          answered comes from the X-Backend header. --jsonl writes one line per request:
          {"t": start (epoch s), "ms": duration, "port": client port, "backend": "be2"} or
          {"t", "ms", "port", "error"}. With --rate R the threads start R requests a second in
@@ -142,10 +142,13 @@ def run_parallel(args, one):
     tally = Tally(jsonl, args.slow_ms / 1000)
     deadline = time.monotonic() + args.duration
     interval = args.concurrency / args.rate if args.rate else 0
+    stop = threading.Event()  # SIGTERM / SIGINT: no new requests, then the summary
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
 
     def worker():
         next_start = time.monotonic()
-        while time.monotonic() < deadline and tally.take(args.count):
+        while time.monotonic() < deadline and not stop.is_set() and tally.take(args.count):
             if interval:
                 next_start += interval
             started, t0 = time.time(), time.monotonic()
@@ -156,7 +159,7 @@ def run_parallel(args, one):
             except (OSError, ValueError, IndexError) as exc:
                 tally.record(started, time.monotonic() - t0, flow, error=error_name(exc))
             if interval:
-                time.sleep(max(0.0, next_start - time.monotonic()))
+                stop.wait(max(0.0, next_start - time.monotonic()))
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.concurrency)]

@@ -143,9 +143,11 @@ lab_tier_setup_host_link() {
   lab_addr "$LAB_NS_ROUTER" "$rif" "$(lab_host_router4 "$i")/24"
   lab_addr "$LAB_NS_ROUTER" "$rif" "$(lab_host_router6 "$i")/64"
   lab_lab_routes "$ns" "$(lab_host_router4 "$i")" "$(lab_host_router6 "$i")"
-  # The VIPs on lo, as on a real Sluice host (the steering program takes their traffic first).
-  lab_addr "$ns" lo "$LAB_VIP4/32"
-  lab_addr "$ns" lo "$LAB_VIP6/128"
+  # No VIP on lo: a VIP packet that reaches this host's kernel instead of the dataplane (the
+  # dataplane died or is not programmed yet, before BGP withdraws the host) is then dropped,
+  # and the client's retransmission finds another host; with the VIP on lo the kernel would
+  # answer it with a RST and break the connection. BIRD announces blackhole routes and needs
+  # no address.
 }
 
 lab_tier_topology_up() {

@@ -146,6 +146,8 @@ lab_lb_start_dataplane() {
     lab_die "sluice-dataplane not found: build it (ninja -C build) or set SLUICE_DATAPLANE"
   object=$(lab_lb_steering_object) ||
     lab_die "xsk_steer.bpf.o not found in $(lab_build_dir)/bpf: build it or set SLUICE_XSK_STEER_OBJ"
+  local -a idle=()
+  read -r -a idle <<<"$(lab_lb_idle_args "$dataplane")" || true
   rm -f "$LAB_LB_DATAPLANE_SOCKET" "/dev/hugepages/${LAB_LB_FILE_PREFIX}map_"*
   rm -rf "/var/run/dpdk/$LAB_LB_FILE_PREFIX"
   # A dataplane that was killed leaves its XDP program behind; the PMD wants a bare interface.
@@ -156,7 +158,7 @@ lab_lb_start_dataplane() {
     --no-huge -m 512 --no-pci --file-prefix "$LAB_LB_FILE_PREFIX" \
     --vdev "net_af_xdp0,iface=eth0,start_queue=0,queue_count=1,xdp_prog=$object" \
     -- --control-socket "$LAB_LB_DATAPLANE_SOCKET" --xdp-steering /sys/fs/bpf \
-    $(lab_lb_idle_args "$dataplane") \
+    ${idle[@]+"${idle[@]}"} \
     </dev/null >>"$LAB_LB_DIR/dataplane.log" 2>&1 &
   local started=$! _
   for _ in $(seq 150); do

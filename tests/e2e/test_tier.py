@@ -12,12 +12,19 @@ rate, while hosts fail and join:
 - a host drained (`sluicectl host drain`): out of the route, 0 broken, no new connection
   reaches it afterwards; undrained, it is back.
 
+With controlplane.state_store: etcd (SharedState, skipped otherwise): a change on host 1 in
+force on every host's dataplane (p50/p99 over 20 changes); two changes at once on two hosts
+(both applied, or one refused with exit 8, none lost); etcd members killed (one: nothing
+changes; all: forwarding goes on, changes refused naming the endpoint; back: converges).
+
 Every time is measured by polling the router's route every 20 ms; the numbers go into one
 summary line per scenario ("tier: ...") and a final "tier summary".
 """
 import json
 import os
+import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -209,8 +216,136 @@ class Tier(unittest.TestCase):
             SUMMARY["undrain_s"] = round(back, 3)
 
 
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class SharedState(unittest.TestCase):
+    """With controlplane.state_store: etcd (skipped otherwise): one desired state for the tier."""
+
+    lab = None
+    workdir = None
+
+    def setUp(self):
+        if not self.lab.uses_etcd:
+            self.skipTest("this sluice-controlplane has no controlplane.state_store: etcd")
+
+    def ctl(self, i, *args, check=True):
+        """sluicectl against host i directly (no lab script in between: exact timing)."""
+        sockets = dict(zip(self.lab.hosts, self.lab.facts["LAB_HOST_API_SOCKET"].split()))
+        return subprocess.run([self.lab.facts["LAB_SLUICECTL"], "--socket", sockets[i],
+                               "--timeout", "5", *args], check=check, capture_output=True,
+                              text=True, timeout=30)
+
+    def weight_everywhere(self, address):
+        """{host: (weight of `address` on the TCP VIP, dataplanes in sync)}."""
+        out = {}
+        for i in self.lab.hosts:
+            s = json.loads(self.ctl(i, "status", "--json").stdout)
+            vip = next(v for v in s["vips"] if v["vip"] == self.lab.tcp_vip)
+            weight = next(b["weight"] for b in vip["backends"] if b["address"] == address)
+            out[i] = (weight, all(d["reachable"] and d["in_sync"] for d in s["dataplanes"]))
+        return out
+
+    def wait_weight(self, address, weight, timeout_s=15):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            seen = self.weight_everywhere(address)
+            if all(w == weight and synced for w, synced in seen.values()):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"weight {weight} of {address} not in force everywhere: {seen}")
+
+    def test_4_change_propagation(self):
+        lab = self.lab
+        address = lab.addr4["be1"]
+        delays = []
+        for n in range(20):
+            weight = 4 + n % 2  # every change differs from the one before (be1 starts at 1)
+            t0 = time.monotonic()
+            self.ctl(1, "backend", "weight", lab.tcp_vip, address, str(weight))
+            self.wait_weight(address, weight)
+            delays.append(time.monotonic() - t0)
+        self.ctl(1, "backend", "weight", lab.tcp_vip, address, str(lab.weights["be1"]))
+        self.wait_weight(address, lab.weights["be1"])
+        p50, p99 = percentile(delays, 50), percentile(delays, 99)
+        SUMMARY.update(change_p50_ms=round(p50 * 1000), change_p99_ms=round(p99 * 1000))
+        log(f"tier: a change on host 1 in force on every host's dataplane after p50 "
+            f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (20 changes)")
+        self.assertLess(p99, 10)
+
+    def test_5_concurrent_changes(self):
+        lab = self.lab
+        a1, a2 = lab.addr4["be1"], lab.addr4["be2"]
+        outcomes = []
+        for n in range(5):
+            w1, w2 = 11 + n, 21 + n
+            barrier = threading.Barrier(2)
+            results = {}
+
+            def change(host, address, weight):
+                barrier.wait()
+                results[host] = self.ctl(host, "backend", "weight", lab.tcp_vip, address,
+                                         str(weight), check=False)
+
+            threads = [threading.Thread(target=change, args=(1, a1, w1)),
+                       threading.Thread(target=change, args=(2, a2, w2))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            codes = {h: r.returncode for h, r in results.items()}
+            outcomes.append(codes)
+            for h, r in results.items():
+                self.assertIn(r.returncode, (0, 8), f"host {h}: {r.stdout}{r.stderr}")
+            # Whatever was accepted is in force everywhere; nothing accepted was lost.
+            if codes[1] == 0:
+                self.wait_weight(a1, w1)
+            if codes[2] == 0:
+                self.wait_weight(a2, w2)
+            self.assertTrue(0 in codes.values(), f"both refused: {results}")
+        for be in ("be1", "be2"):
+            self.ctl(1, "backend", "weight", lab.tcp_vip, lab.addr4[be], str(lab.weights[be]))
+        SUMMARY["concurrent_changes"] = outcomes
+        log(f"tier: two changes at once on hosts 1 and 2, 5 rounds, exit codes {outcomes}")
+
+    def test_6_etcd_members(self):
+        lab = self.lab
+        address = lab.addr4["be3"]
+        try:
+            # One member down: nothing changes.
+            lab.lab("etcd", "kill", "1")
+            self.ctl(2, "backend", "weight", lab.tcp_vip, address, "4")
+            self.wait_weight(address, 4)
+            # All down: forwarding goes on, changes are refused and name the endpoint.
+            lab.lab("etcd", "kill", "2")
+            lab.lab("etcd", "kill", "3")
+            new = lab.client("http", "--target", lab.vip4, "--count", "200", "--concurrency", "8",
+                             "--timeout", "3")
+            self.assertEqual(new["failed"], 0, new)
+            refused = self.ctl(1, "backend", "weight", lab.tcp_vip, address, "5", check=False)
+            log(f"etcd down: change refused with exit {refused.returncode}: "
+                f"{(refused.stdout + refused.stderr).strip()}")
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("198.18.6.", refused.stdout + refused.stderr)
+        finally:
+            for m in (1, 2, 3):
+                lab.lab("etcd", "start", str(m), check=False)
+        # Back: everything converges and takes changes again.
+        deadline = time.monotonic() + 30
+        while True:
+            r = self.ctl(1, "backend", "weight", lab.tcp_vip, address, str(lab.weights["be3"]),
+                         check=False)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.wait_weight(address, lab.weights["be3"], timeout_s=30)
+
+
 def main():
-    code = tier_main("tier", [Tier], hosts=HOSTS)
+    code = tier_main("tier", [Tier, SharedState], hosts=HOSTS)
     if SUMMARY:
         log(f"tier summary: {json.dumps(SUMMARY)}")
     return code

@@ -1,7 +1,12 @@
 #include "app.hpp"
 
+// rte_power_pmd_mgmt.h is experimental API in DPDK 22.11.
+#define ALLOW_EXPERIMENTAL_API 1
+#include <rte_cpuflags.h>
 #include <rte_cycles.h>
 #include <rte_pdump.h>
+#include <rte_power_intrinsics.h>
+#include <rte_power_pmd_mgmt.h>
 
 #include <spdlog/spdlog.h>
 
@@ -53,6 +58,30 @@ void log_totals(const DataplaneView& view) {
       view.state->generation());
 }
 
+void log_idle_mode(IdleMode mode) {
+  switch (mode) {
+    case IdleMode::poll:
+      spdlog::info("--idle poll: workers spin on their queues (one core each, lowest latency)");
+      return;
+    case IdleMode::pause: {
+      rte_cpu_intrinsics intrinsics{};
+      rte_cpu_get_intrinsics_support(&intrinsics);
+      spdlog::info(
+          "--idle pause: DPDK power management PAUSE: after {} empty polls, {} us pauses ({}); "
+          "saves power, not CPU time",
+          rte_power_pmd_mgmt_get_emptypoll_max(), rte_power_pmd_mgmt_get_pause_duration(),
+          intrinsics.power_pause ? "TPAUSE" : "no WAITPKG here: rte_pause() spins");
+      return;
+    }
+    case IdleMode::sleep:
+      spdlog::info(
+          "--idle sleep: after {} empty polls a worker sleeps {}-{} us (doubling, reset by the "
+          "first packet)",
+          kSleepAfterEmptyPolls, kFirstSleep.count() / 1000, kMaxSleep.count() / 1000);
+      return;
+  }
+}
+
 }  // namespace
 
 Status run_dataplane(const Options& options, const Eal& eal) {
@@ -75,7 +104,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
 
   // Declaration order is teardown order, reversed: workers stop before the snapshot, the
   // state and the ports they use go away.
-  auto ports = open_ports(options, static_cast<std::uint16_t>(lcores.size()));
+  log_idle_mode(options.idle);
+  auto ports = open_ports(options, lcores);
   if (!ports) return ports.error();
   auto qsbr = create_qsbr(static_cast<unsigned>(lcores.size()));
   if (!qsbr) return qsbr.error();
@@ -135,6 +165,8 @@ Status run_dataplane(const Options& options, const Eal& eal) {
 
   const std::uint64_t drain_ticks = rte_get_tsc_hz() / 1'000'000 * options.drain_us;
   auto plan = plan_workers(ports->roles, ports->rx_queue_counts(), lcores, drain_ticks);
+  for (WorkerSetup& setup : plan)
+    setup.idle = options.idle;
   if (auto s = (*workers)->launch(std::move(plan), publisher, qsbr->get()); !s) return s;
   spdlog::info("forwarding; control socket {}; telemetry /sluice/*; pdump {}",
                options.control_socket, pdump.active ? "ready" : "unavailable");

@@ -70,6 +70,13 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
   app.add_option("--drain-us", o.drain_us, "flush partially filled TX bursts after this long")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
+  std::string idle = std::string(to_string(o.idle));
+  app.add_option("--idle", idle,
+                 "worker on empty queues: poll (spin: lowest latency, a whole core), pause "
+                 "(DPDK power management PAUSE: less power, same CPU time) or sleep (adaptive "
+                 "sleep, 10-500 us, after 256 empty polls: frees the core)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"poll", "pause", "sleep"}));
   app.add_option("--control-idle-timeout", o.control_idle_timeout_s,
                  "close control-socket connections that send nothing for S seconds")
       ->type_name("S")
@@ -92,6 +99,7 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
   } catch (const CLI::ParseError& e) {
     return {std::nullopt, app.exit(e)};
   }
+  o.idle = *parse_idle_mode(idle);
   return {o, 0};
 }
 

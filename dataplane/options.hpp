@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "control_limits.hpp"
+#include "idle.hpp"
 
 namespace sluice::dataplane {
 
@@ -31,7 +32,8 @@ struct Options {
   std::uint16_t mbuf_data_room = 2176;  // RTE_MBUF_DEFAULT_BUF_SIZE
   std::uint16_t rx_descriptors = 1024;
   std::uint16_t tx_descriptors = 1024;
-  std::uint32_t drain_us = 100;  // TX drain timer
+  std::uint32_t drain_us = 100;    // TX drain timer
+  IdleMode idle = IdleMode::poll;  // what a worker does while its queues are empty (idle.hpp)
 
   // Operations.
   // Control socket: close connections idle this long.

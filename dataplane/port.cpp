@@ -1,8 +1,12 @@
 #include "port.hpp"
 
+// rte_power_pmd_mgmt.h is experimental API in DPDK 22.11.
+#define ALLOW_EXPERIMENTAL_API 1
 #include <rte_ethdev.h>
+#include <rte_power_pmd_mgmt.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -74,6 +78,20 @@ Result<std::unique_ptr<Port>> Port::start(const PortRequest& request) {
       return port_error(id, "tx queue setup", rc);
     }
   }
+  // Registered while the queues are stopped, as librte_power requires.
+  const auto paused = std::min<std::size_t>(port->rx_queues_, request.pause_lcores.size());
+  for (std::uint16_t q = 0; q < paused; ++q) {
+    const unsigned lcore = request.pause_lcores[q];
+    const int rc = rte_power_ethdev_pmgmt_queue_enable(lcore, id, q, RTE_POWER_MGMT_TYPE_PAUSE);
+    if (rc != 0) {
+      spdlog::warn(
+          "port {} ({}) RX queue {}: DPDK power management PAUSE refused ({}): lcore {} "
+          "busy-polls this queue",
+          id, port->driver_, q, rte_strerror(-rc), lcore);
+      continue;
+    }
+    port->paused_.push_back({lcore, q});
+  }
   rte_ether_addr mac{};
   if (rte_eth_macaddr_get(id, &mac) == 0) std::copy_n(mac.addr_bytes, 6, port->mac_.begin());
 
@@ -84,6 +102,8 @@ Result<std::unique_ptr<Port>> Port::start(const PortRequest& request) {
 
 Port::~Port() {
   if (started_) rte_eth_dev_stop(id_);
+  for (const PausedQueue& p : paused_)
+    rte_power_ethdev_pmgmt_queue_disable(p.lcore, id_, p.queue);
   rte_eth_dev_close(id_);
 }
 

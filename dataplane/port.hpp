@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sluice/result.hpp"
 
@@ -20,6 +21,10 @@ struct PortRequest {
   std::uint16_t rx_descriptors = 1024;
   std::uint16_t tx_descriptors = 1024;
   rte_mempool* pool = nullptr;  // receive buffers
+  // --idle pause: RX queue q is polled by lcore pause_lcores[q]; enable DPDK's PAUSE power
+  // management on it before the port starts. Empty: none. A queue the PMD refuses is logged
+  // and busy-polled.
+  std::vector<unsigned> pause_lcores;
 };
 
 class Port {
@@ -37,6 +42,10 @@ class Port {
   [[nodiscard]] std::uint16_t rx_queues() const { return rx_queues_; }
   [[nodiscard]] std::uint16_t tx_queues() const { return tx_queues_; }
   [[nodiscard]] bool rss() const { return rss_; }
+  // RX queues with DPDK's PAUSE power management on (--idle pause).
+  [[nodiscard]] std::uint16_t paused_queues() const {
+    return static_cast<std::uint16_t>(paused_.size());
+  }
   // Kernel interface index for kernel-backed PMDs (af_xdp, af_packet, tap); 0 otherwise.
   [[nodiscard]] int if_index() const { return if_index_; }
   // "link up, 10000 Mbps, full-duplex" or "link down", without waiting for autonegotiation.
@@ -53,6 +62,11 @@ class Port {
   std::uint16_t tx_queues_ = 0;
   bool rss_ = false;
   int if_index_ = 0;
+  struct PausedQueue {
+    unsigned lcore;
+    std::uint16_t queue;
+  };
+  std::vector<PausedQueue> paused_;  // disabled again after the port stops
 };
 
 // Human-readable MAC "02:00:00:00:00:01".

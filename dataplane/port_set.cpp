@@ -53,7 +53,8 @@ std::map<std::uint16_t, std::uint16_t> PortSet::rx_queue_counts() const {
   return out;
 }
 
-Result<PortSet> open_ports(const Options& options, std::uint16_t workers) {
+Result<PortSet> open_ports(const Options& options, const std::vector<unsigned>& worker_lcores) {
+  const auto workers = static_cast<std::uint16_t>(worker_lcores.size());
   PortSet set;
   auto roles =
       assign_port_roles({options.rx_ports, options.tx_port, options.host_port}, probed_ports());
@@ -84,12 +85,18 @@ Result<PortSet> open_ports(const Options& options, std::uint16_t workers) {
   set.pool = std::move(pool.value());
 
   for (std::uint16_t id : ids) {
+    const auto& rx = set.roles.rx_ports;
+    const bool polled =
+        id == set.roles.host_port || std::find(rx.begin(), rx.end(), id) != rx.end();
     auto port = Port::start({.port_id = id,
                              .rx_queues = workers,
                              .tx_queues = workers,
                              .rx_descriptors = options.rx_descriptors,
                              .tx_descriptors = options.tx_descriptors,
-                             .pool = set.pool.get()});
+                             .pool = set.pool.get(),
+                             .pause_lcores = polled && options.idle == IdleMode::pause
+                                                 ? worker_lcores
+                                                 : std::vector<unsigned>{}});
     if (!port) return port.error();
     const Port& p = *port.value();
     if (p.tx_queues() < workers) {
@@ -97,15 +104,15 @@ Result<PortSet> open_ports(const Options& options, std::uint16_t workers) {
           "port {} ({}) offers {} TX queues: run at most that many worker lcores (have {})", id,
           p.driver(), p.tx_queues(), workers)};
     }
-    const auto& rx = set.roles.rx_ports;
-    const bool polled =
-        id == set.roles.host_port || std::find(rx.begin(), rx.end(), id) != rx.end();
     if (polled && p.rx_queues() == 0) {
       return Error{fmt::format("port {} ({}) cannot receive (no RX queue)", id, p.driver())};
     }
-    spdlog::info("port {} {} ({}) mac {}: {}, {} RX / {} TX queues{}, {}", id, p.name(), p.driver(),
-                 format_mac(p.mac()), describe_role(set.roles, id, polled), p.rx_queues(),
-                 p.tx_queues(), p.rss() ? " with RSS" : "", p.link_status());
+    spdlog::info(
+        "port {} {} ({}) mac {}: {}, {} RX / {} TX queues{}{}, {}", id, p.name(), p.driver(),
+        format_mac(p.mac()), describe_role(set.roles, id, polled), p.rx_queues(), p.tx_queues(),
+        p.rss() ? " with RSS" : "",
+        p.paused_queues() != 0 ? fmt::format(", PAUSE on {} RX", p.paused_queues()) : std::string(),
+        p.link_status());
     set.ports.emplace(id, std::move(port.value()));
   }
   return set;

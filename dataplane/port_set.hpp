@@ -29,6 +29,9 @@ struct PortSet {
   [[nodiscard]] std::map<std::uint16_t, std::uint16_t> rx_queue_counts() const;
 };
 
-[[nodiscard]] Result<PortSet> open_ports(const Options& options, std::uint16_t workers);
+// `worker_lcores[i]` polls RX queue i of every polled port (worker_plan.hpp); with --idle pause
+// those queues get DPDK's PAUSE power management.
+[[nodiscard]] Result<PortSet> open_ports(const Options& options,
+                                         const std::vector<unsigned>& worker_lcores);
 
 }  // namespace sluice::dataplane

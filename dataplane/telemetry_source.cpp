@@ -48,7 +48,9 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
                                                  {"rx_polls", l.rx_polls},
                                                  {"idle_polls", l.idle_polls},
                                                  {"busy_polls", l.busy_polls},
-                                                 {"max_loop_gap_ns", l.max_loop_gap_ns}};
+                                                 {"max_loop_gap_ns", l.max_loop_gap_ns},
+                                                 {"sleeps", l.sleeps},
+                                                 {"slept_ns", l.slept_ns}};
     }
     out["generation"] = c.generation;
     out["rx_packets"] = sum.rx_packets;
@@ -61,6 +63,8 @@ TelemetrySource make_telemetry_source(const DataplaneView& view) {
     out["idle_polls"] = sum.idle_polls;
     out["busy_polls"] = sum.busy_polls;
     out["max_loop_gap_ns"] = sum.max_loop_gap_ns;  // the worst worker
+    out["sleeps"] = sum.sleeps;
+    out["slept_ns"] = sum.slept_ns;
     return out;
   };
   s.drops = [&view] {

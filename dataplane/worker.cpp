@@ -5,6 +5,11 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <algorithm>
+
 #include "qsbr.hpp"
 #include "snapshot_publisher.hpp"
 
@@ -29,10 +34,18 @@ Worker::Worker(WorkerSetup setup, pipeline::WorkerState& state, const SnapshotPu
       held_(setup_.traffic.size()) {}
 
 int Worker::launch(void* arg) {
-  static_cast<Worker*>(arg)->run();
+  auto* worker = static_cast<Worker*>(arg);
+  if (worker->setup_.idle == IdleMode::sleep) {
+    // Per thread: only this worker's sleeps become precise.
+    prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(kSleepTimerSlack.count()), 0, 0, 0);
+    worker->run<true>();
+  } else {
+    worker->run<false>();
+  }
   return 0;
 }
 
+template <bool kSleepWhenIdle>
 void Worker::run() {
   QsbrReader reader(qsbr_, setup_.index);
   std::uint64_t last_drain = rte_rdtsc();
@@ -40,6 +53,8 @@ void Worker::run() {
   // which comes only after they are completed.
   const pipeline::Snapshot* classified_with = nullptr;
   std::uint64_t previous = last_drain;
+  [[maybe_unused]] std::uint32_t empty_iterations = 0;
+  [[maybe_unused]] std::chrono::nanoseconds next_sleep = kFirstSleep;
   while (running_.load(std::memory_order_relaxed)) {
     const std::uint64_t now = rte_rdtsc();
     // The loop's own clock, already read: the longest gap costs a subtract and a compare.
@@ -64,10 +79,36 @@ void Worker::run() {
     classified_with = publisher_.current();
     for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
       classify_received(q, classified_with, now);
+    if constexpr (kSleepWhenIdle) {
+      // Nothing received in this iteration means nothing is held either: all completed above.
+      if (busy) {
+        empty_iterations = 0;
+        next_sleep = kFirstSleep;
+      } else if (++empty_iterations >= kSleepAfterEmptyPolls) {
+        sleep_idle(next_sleep);
+        next_sleep = std::min(next_sleep * 2, kMaxSleep);
+        // A chosen sleep is not a loop gap: max_loop_gap_ticks keeps measuring stalls.
+        previous = rte_rdtsc();
+      }
+    }
   }
   for (std::size_t q = 0; q < setup_.traffic.size(); ++q)
     complete_held(q, classified_with);
   tx_.drain_all();
+}
+
+void Worker::sleep_idle(std::chrono::nanoseconds duration) {
+  // Nothing may wait in a buffer while the worker sleeps.
+  tx_.drain_all();
+  // Offline: a state swap's rte_rcu_qsbr_synchronize does not wait for a sleeping worker. The
+  // snapshot is loaded again after the next quiescent report, never used from before.
+  rte_rcu_qsbr_thread_offline(qsbr_, setup_.index);
+  const timespec ts{.tv_sec = 0, .tv_nsec = static_cast<long>(duration.count())};
+  const std::uint64_t before = rte_rdtsc();
+  clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);  // EINTR: a shorter sleep, harmless
+  state_.counters.slept_ticks += rte_rdtsc() - before;
+  ++state_.counters.sleeps;
+  rte_rcu_qsbr_thread_online(qsbr_, setup_.index);
 }
 
 bool Worker::receive(std::size_t q) {

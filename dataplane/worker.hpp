@@ -8,16 +8,23 @@
 // when the TSC timer fires -> report quiescent (RCU: nothing is held now) -> load the snapshot
 // (acquire) and run pass 1 (classify_burst) of the bursts just received. Their flow-table
 // lines are fetched while the next iteration receives; a burst waits at most one iteration.
+//
+// --idle sleep adds one step at the end of an iteration that received nothing (idle.hpp):
+// after kSleepAfterEmptyPolls such iterations in a row, drain the TX buffers, go RCU-offline, sleep
+// (adaptive, capped), come back online. --idle poll and pause run the same loop without it (pause
+// works inside rx_burst, through DPDK's RX callbacks).
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <vector>
 
 #include <rte_ethdev.h>
 
+#include "idle.hpp"
 #include "pipeline/pipeline.hpp"
 #include "tx_path.hpp"
 
@@ -43,6 +50,7 @@ struct WorkerSetup {
   std::optional<RxQueue> host;             // exception port: egress_port = uplink
   std::optional<std::uint16_t> host_port;  // where pass packets go; none: drop no_host_port
   std::uint64_t drain_ticks = 0;           // TSC ticks between TX drains
+  IdleMode idle = IdleMode::poll;
 };
 
 class Worker {
@@ -56,7 +64,10 @@ class Worker {
   [[nodiscard]] const WorkerSetup& setup() const { return setup_; }
 
  private:
+  template <bool kSleepWhenIdle>
   void run();
+  // --idle sleep: one sleep of `duration`, counted in sleeps/slept_ticks.
+  void sleep_idle(std::chrono::nanoseconds duration);
   // Traffic queue q: receive a burst; classify it (pass 1) on the snapshot; complete the
   // burst classified in the previous iteration (pass 2) and send its packets.
   bool receive(std::size_t q);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "announce/announce_view.hpp"
 #include "api/request_target.hpp"
 #include "api/views.hpp"
 #include "sluice/config/json.hpp"
@@ -110,11 +111,12 @@ HttpResponse take_error(Decoded<T>& d) {
 
 class Router {
  public:
-  Router(StateStore& store, HealthTable& health, DataplaneSync& sync, const HttpRequest& request,
-         RequestTarget target)
+  Router(StateStore& store, HealthTable& health, DataplaneSync& sync, Announcer* announcer,
+         const HttpRequest& request, RequestTarget target)
       : store_(store),
         health_(health),
         sync_(sync),
+        announcer_(announcer),
         request_(request),
         target_(std::move(target)) {}
 
@@ -138,6 +140,11 @@ class Router {
     }
     if (path == "/v1/backends/drain" || path == "/v1/backends/undrain") {
       return method == http::verb::post ? set_drained(path == "/v1/backends/drain")
+                                        : not_allowed("POST");
+    }
+    if (path == "/v1/host") return method == http::verb::get ? host() : not_allowed("GET");
+    if (path == "/v1/host/drain" || path == "/v1/host/undrain") {
+      return method == http::verb::post ? set_host_drained(path == "/v1/host/drain")
                                         : not_allowed("POST");
     }
     if (path == "/v1/config/validate") {
@@ -315,9 +322,47 @@ class Router {
     const EffectiveState effective = sync_.effective();
     const HealthSnapshot health = health_.snapshot();
     const std::vector<DataplaneReport> dataplanes = sync_.reports();
-    return respond(http::status::ok,
-                   status_view(StatusInputs{desired, effective, sync_.generation(),
-                                            store_.revision(), health, dataplanes}));
+    json view = status_view(StatusInputs{desired, effective, sync_.generation(), store_.revision(),
+                                         health, dataplanes});
+    if (announcer_ != nullptr) add_announcements(view, announcer_->report());
+    return respond(http::status::ok, view);
+  }
+
+  HttpResponse no_announcer() {
+    return error(http::status::service_unavailable,
+                 "this control plane does not announce VIPs (no announcer running)");
+  }
+
+  HttpResponse host() {
+    if (announcer_ == nullptr) return no_announcer();
+    return respond(http::status::ok, host_view(announcer_->report(), sync_.reports()));
+  }
+
+  // POST /v1/host/drain, optional body {"graceful_shutdown": bool}; POST /v1/host/undrain.
+  HttpResponse set_host_drained(bool drained) {
+    if (announcer_ == nullptr) return no_announcer();
+    std::optional<bool> graceful;
+    if (drained && !request_.body().empty()) {
+      auto body = json_body(request_);
+      if (failed(body)) return take_error(body);
+      for (const auto& [name, value] : std::get<json>(body).items()) {
+        if (name != "graceful_shutdown") {
+          return error(http::status::bad_request,
+                       name + ": unknown field (expected only \"graceful_shutdown\")");
+        }
+        if (!value.is_boolean()) {
+          return error(http::status::bad_request,
+                       "graceful_shutdown: expected true or false, got " + value.dump());
+        }
+        graceful = value.get<bool>();
+      }
+    }
+    Result<HostDrain> outcome = drained ? announcer_->drain(graceful) : announcer_->undrain();
+    if (!outcome.ok()) {
+      spdlog::error("api: host {}: {}", drained ? "drain" : "undrain", outcome.error().message);
+      return error(http::status::internal_server_error, outcome.error().message);
+    }
+    return respond(http::status::ok, host_view(announcer_->report(), sync_.reports()));
   }
 
   HttpResponse explain() {
@@ -389,6 +434,7 @@ class Router {
   StateStore& store_;
   HealthTable& health_;
   DataplaneSync& sync_;
+  Announcer* announcer_;
   const HttpRequest& request_;
   RequestTarget target_;
 };
@@ -399,7 +445,7 @@ HttpResponse ApiRoutes::handle(const HttpRequest& request) {
   const auto raw = request.target();
   Result<RequestTarget> target = parse_request_target(std::string_view(raw.data(), raw.size()));
   if (!target.ok()) return error(http::status::bad_request, target.error().message);
-  return Router(store_, health_, sync_, request, std::move(target.value())).route();
+  return Router(store_, health_, sync_, announcer_, request, std::move(target.value())).route();
 }
 
 }  // namespace sluice::cp

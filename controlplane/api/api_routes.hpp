@@ -3,6 +3,7 @@
 // and a message naming the field; the state is then unchanged.
 #pragma once
 
+#include "announce/announcer.hpp"
 #include "api/http_server.hpp"
 #include "dataplanes/dataplane_sync.hpp"
 #include "health/health_table.hpp"
@@ -12,8 +13,10 @@ namespace sluice::cp {
 
 class ApiRoutes {
  public:
-  ApiRoutes(StateStore& store, HealthTable& health, DataplaneSync& sync)
-      : store_(store), health_(health), sync_(sync) {}
+  // `announcer` (may be null: no /v1/host) decides what this host announces.
+  ApiRoutes(StateStore& store, HealthTable& health, DataplaneSync& sync,
+            Announcer* announcer = nullptr)
+      : store_(store), health_(health), sync_(sync), announcer_(announcer) {}
 
   // Thread-safe.
   [[nodiscard]] HttpResponse handle(const HttpRequest& request);
@@ -22,6 +25,7 @@ class ApiRoutes {
   StateStore& store_;
   HealthTable& health_;
   DataplaneSync& sync_;
+  Announcer* announcer_;
 };
 
 }  // namespace sluice::cp

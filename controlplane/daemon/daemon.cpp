@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "announce/announcer.hpp"
 #include "api/api_routes.hpp"
 #include "api/http_server.hpp"
 #include "dataplanes/dataplane_sync.hpp"
@@ -29,7 +30,8 @@ constexpr int kExitSocket = 3;
 constexpr int kServerThreads = 2;
 
 HttpResponse metrics_response(const HttpRequest& request, StateStore& store, HealthTable& health,
-                              DataplaneSync& sync, std::vector<HttpServerReport> servers) {
+                              DataplaneSync& sync, const Announcer& announcer,
+                              std::vector<HttpServerReport> servers) {
   HttpResponse response{http::status::ok, 11};
   response.set(http::field::server, "sluice-controlplane");
   if (request.target() != "/metrics" || request.method() != http::verb::get) {
@@ -45,6 +47,7 @@ HttpResponse metrics_response(const HttpRequest& request, StateStore& store, Hea
   response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.body() = render_metrics(
       MetricsInputs{desired, effective, sync.generation(), checks, dataplanes, std::move(servers)});
+  response.body() += render_announce_metrics(announcer.report());
   return response;
 }
 
@@ -60,6 +63,12 @@ Result<UniqueFd> open_api_socket(const std::string& path, const std::string& gro
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   return control::listen_unix(path, listen);
+}
+
+std::string local_host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
 }
 
 // RLIMIT_NOFILE's soft limit: how many descriptors this process may hold.
@@ -113,7 +122,18 @@ int run_daemon(const DaemonOptions& options) {
     monitor.reconcile(store.desired());
     sync.notify();
   });
-  ApiRoutes routes(store, health, sync);
+  AnnouncerSettings announce_settings;
+  announce_settings.host_name = local_host_name();
+  announce_settings.host_state_file = settings.host_state_file;
+  announce_settings.bgp = settings.bgp;
+  announce_settings.dataplanes = desired.dataplanes;
+  Result<std::unique_ptr<Announcer>> announcer =
+      Announcer::create(std::move(announce_settings), store, health, sync);
+  if (!announcer.ok()) {
+    spdlog::error("refusing to start: {}", announcer.error().message);
+    return kExitRefusedConfig;
+  }
+  ApiRoutes routes(store, health, sync, announcer->get());
 
   asio::io_context io;
   Result<UniqueFd> api_fd = open_api_socket(settings.api_socket, options.api_group);
@@ -168,7 +188,8 @@ int run_daemon(const DaemonOptions& options) {
   HttpServer<asio::ip::tcp> metrics(
       io, std::move(metrics_acceptor),
       [&](const HttpRequest& r) {
-        return metrics_response(r, store, health, sync, {api.report(), metrics_server->report()});
+        return metrics_response(r, store, health, sync, **announcer,
+                                {api.report(), metrics_server->report()});
       },
       "metrics", metrics_limits);
   metrics_server = &metrics;
@@ -183,6 +204,7 @@ int run_daemon(const DaemonOptions& options) {
   });
 
   monitor.reconcile(desired);
+  (*announcer)->start();  // the main thread: BIRD (bird_command) lives as long as it
   monitor.start();
   sync.start();
   api.start();
@@ -201,6 +223,7 @@ int run_daemon(const DaemonOptions& options) {
   for (std::thread& t : threads)
     t.join();
 
+  (*announcer)->stop();
   sync.stop();
   monitor.stop();
   std::error_code ignored;

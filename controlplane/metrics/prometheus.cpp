@@ -358,3 +358,30 @@ std::string render_metrics(const MetricsInputs& in) {
 }
 
 }  // namespace sluice::cp
+
+namespace sluice::cp {
+
+std::string render_announce_metrics(const AnnounceReport& report) {
+  Writer w;
+  w.family("sluice_vip_announced", "gauge",
+           "1 while this host announces the VIP's route over BGP (reason: sluicectl status)");
+  for (const VipAnnouncement& a : report.vips)
+    w.sample("sluice_vip_announced", {{"vip", a.vip}}, a.announced ? 1 : 0);
+  w.family("sluice_host_drained", "gauge", "1 while this host is drained (sluicectl host drain)");
+  w.sample("sluice_host_drained", {}, report.drain.drained ? 1 : 0);
+  w.family("sluice_bgp_session_up", "gauge",
+           "1 while the local BIRD's BGP protocol is Established");
+  for (const BirdProtocol& p : report.protocols) {
+    if (p.proto == "BGP")
+      w.sample("sluice_bgp_session_up", {{"protocol", p.name}}, p.session_up() ? 1 : 0);
+  }
+  w.family("sluice_bird_configures_total", "counter",
+           "Include files written and BIRD reconfigured successfully");
+  w.sample("sluice_bird_configures_total", {}, report.configures);
+  w.family("sluice_bird_configure_failures_total", "counter",
+           "Failed attempts to write the include files or reconfigure BIRD");
+  w.sample("sluice_bird_configure_failures_total", {}, report.configure_failures);
+  return w.take();
+}
+
+}  // namespace sluice::cp

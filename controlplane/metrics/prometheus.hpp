@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "announce/announcer.hpp"
 #include "api/http_server_report.hpp"
 #include "api/views.hpp"
 #include "dataplanes/dataplane_sync.hpp"
@@ -23,6 +24,11 @@ struct MetricsInputs {
 };
 
 [[nodiscard]] std::string render_metrics(const MetricsInputs& in);
+
+// The announcements (docs/tier.md): sluice_vip_announced{vip}, sluice_host_drained,
+// sluice_bgp_session_up{protocol} (BGP protocols of the local BIRD), sluice_bird_configures_total,
+// sluice_bird_configure_failures_total.
+[[nodiscard]] std::string render_announce_metrics(const AnnounceReport& report);
 
 // Escapes a label value (backslash, double quote, newline).
 [[nodiscard]] std::string escape_label(std::string_view value);

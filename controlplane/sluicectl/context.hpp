@@ -43,5 +43,6 @@ void add_stats_command(CLI::App& app, Context& ctx);
 void add_explain_command(CLI::App& app, Context& ctx);
 void add_health_command(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);
+void add_host_commands(CLI::App& app, Context& ctx);
 
 }  // namespace sluice::ctl

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_explain_command(app, ctx);
   add_health_command(app, ctx);
   add_config_commands(app, ctx);
+  add_host_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -27,7 +27,12 @@ void status(Context& ctx) {
   if (!reply) return;
   if (ctx.json) return Context::print_json(*reply);
   const auto& s = *reply;
-  std::cout << "generation " << s["generation"] << ", revision " << s["revision"] << "\n";
+  std::cout << "generation " << s["generation"] << ", revision " << s["revision"];
+  if (s.contains("host")) {
+    std::cout << ", host " << s["host"]["name"].get<std::string>()
+              << (s["host"]["drained"].get<bool>() ? " (DRAINED)" : "");
+  }
+  std::cout << "\n";
   if (s.contains("health_local_errors") && s["health_local_errors"].get<std::uint64_t>() > 0) {
     std::cout << "health checks: " << s["health_local_errors"].get<std::uint64_t>()
               << " local error(s): the control plane could not make a probe (out of "
@@ -38,6 +43,10 @@ void status(Context& ctx) {
     std::cout << "VIP " << vip["vip"].get<std::string>() << "  "
               << vip["scheduler"].get<std::string>() << "/" << vip["encap"].get<std::string>()
               << "  active flows " << vip["active_flows"].get<std::uint64_t>();
+    if (vip.contains("announced")) {
+      std::cout << "  " << (vip["announced"].get<bool>() ? "ANNOUNCED" : "NOT ANNOUNCED") << " ("
+                << vip["announce_reason"].get<std::string>() << ")";
+    }
     if (vip["all_down"].get<bool>()) {
       std::cout << "  ALL BACKENDS DOWN (policy " << vip["all_down_policy"].get<std::string>()
                 << ")";

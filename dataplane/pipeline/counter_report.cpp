@@ -28,6 +28,8 @@ control::LcoreCounters lcore_report(const WorkerState& w) {
   l.idle_polls = c.idle_polls;
   l.busy_polls = c.rx_polls >= c.idle_polls ? c.rx_polls - c.idle_polls : 0;
   l.max_loop_gap_ns = ticks_to_ns(c.max_loop_gap_ticks, w.ticks_per_second);
+  l.sleeps = c.sleeps;
+  l.slept_ns = ticks_to_ns(c.slept_ticks, w.ticks_per_second);
   return l;
 }
 

@@ -37,7 +37,10 @@ struct alignas(64) LcoreCounters {
   std::uint64_t rx_polls = 0;            // rx_burst calls
   std::uint64_t idle_polls = 0;          // ... that returned nothing
   std::uint64_t tx_packets = 0;          // handed to a NIC (host relays included)
-  std::uint64_t max_loop_gap_ticks = 0;  // longest time between two loop iterations (TSC)
+  std::uint64_t max_loop_gap_ticks = 0;  // longest time between two loop iterations (TSC),
+                                         // not counting the sleeps of --idle sleep
+  std::uint64_t sleeps = 0;              // --idle sleep: times the worker slept
+  std::uint64_t slept_ticks = 0;         // ... and the time it was asleep (TSC)
   // The exception path from the host kernel to the uplink (not pipeline traffic).
   std::uint64_t host_rx_packets = 0;
   std::uint64_t host_relayed = 0;

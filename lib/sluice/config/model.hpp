@@ -89,6 +89,13 @@ struct Backend {
   return b.effective_weight.value_or(b.weight);
 }
 
+// Whether this host announces the VIP over BGP (controlplane.bgp; docs/tier.md).
+enum class AnnouncePolicy : std::uint8_t {
+  when_healthy,  // while the local dataplane serves it and a backend is up (default)
+  always,        // unless the host is drained
+  never,
+};
+
 // VIP whose backends are all unhealthy.
 enum class AllDownPolicy : std::uint8_t {
   keep_last_healthy,  // keep forwarding to the last healthy set (default; no blackhole)
@@ -109,6 +116,7 @@ struct Vip {
   // New flows per second the VIP admits per dataplane (0: no limit); each worker lcore gets an
   // equal share as a token bucket. Flows over it are dropped (new_flow_limit).
   std::uint32_t new_flows_per_s = 0;
+  AnnouncePolicy announce = AnnouncePolicy::when_healthy;
 
   friend bool operator==(const Vip&, const Vip&) = default;
 };
@@ -137,11 +145,26 @@ struct DataplaneEndpoint {
   friend bool operator==(const DataplaneEndpoint&, const DataplaneEndpoint&) = default;
 };
 
+// The local BIRD2 the control plane drives (docs/tier.md, "Announcing VIPs with BIRD2").
+struct BgpSettings {
+  std::string bird_socket = "/run/bird/bird.ctl";          // BIRD's control socket
+  std::string include_v4 = "/etc/bird/sluice-vips4.conf";  // written, then `configure`
+  std::string include_v6 = "/etc/bird/sluice-vips6.conf";
+  // Optional: BIRD run as the control plane's child, killed with it (PR_SET_PDEATHSIG).
+  std::vector<std::string> bird_command;
+  bool graceful_shutdown = true;  // drain: first tag the routes with (65535,0) (RFC 8326)
+  std::uint32_t graceful_shutdown_hold_ms = 2000;  // ... for this long, then withdraw
+
+  friend bool operator==(const BgpSettings&, const BgpSettings&) = default;
+};
+
 struct ControlplaneSettings {
   std::string api_socket = "/run/sluice/controlplane.sock";
   std::string state_file = "/var/lib/sluice/state.yaml";  // persisted runtime changes
   std::string metrics_listen = "127.0.0.1:9780";          // Prometheus text exposition
   std::uint32_t api_max_connections = 256;  // open API connections at once (docs/operations.md)
+  std::string host_state_file = "/var/lib/sluice/host.yaml";  // drain state, survives restarts
+  std::optional<BgpSettings> bgp;                             // absent: nothing is announced
 
   friend bool operator==(const ControlplaneSettings&, const ControlplaneSettings&) = default;
 };

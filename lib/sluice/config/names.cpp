@@ -16,6 +16,7 @@ constexpr std::string_view kFragmentPolicyNames[] = {"forward", "drop"};
 constexpr std::string_view kHealthCheckTypeNames[] = {"none", "tcp", "http", "https", "udp"};
 constexpr std::string_view kAllDownPolicyNames[] = {"keep-last-healthy", "drop"};
 constexpr std::string_view kBackendStateNames[] = {"up", "draining", "down"};
+constexpr std::string_view kAnnouncePolicyNames[] = {"when-healthy", "always", "never"};
 
 // Compares with '_' and '-' treated alike, so "round_robin" finds "round-robin".
 bool same_name(std::string_view a, std::string_view b) {
@@ -94,6 +95,16 @@ std::string_view to_string(BackendState s) {
 }
 std::optional<BackendState> parse_backend_state(std::string_view text) {
   return parse_name<BackendState>(kBackendStateNames, text);
+}
+
+std::string_view to_string(AnnouncePolicy a) {
+  return kAnnouncePolicyNames[static_cast<std::size_t>(a)];
+}
+std::optional<AnnouncePolicy> parse_announce_policy(std::string_view text) {
+  return parse_name<AnnouncePolicy>(kAnnouncePolicyNames, text);
+}
+std::span<const std::string_view> announce_policy_names() {
+  return kAnnouncePolicyNames;
 }
 
 std::span<const std::string_view> protocol_names() {

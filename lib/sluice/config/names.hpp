@@ -39,6 +39,9 @@ namespace sluice::config {
 // "keep-last-healthy" | "drop"  (underscores accepted on input)
 [[nodiscard]] std::string_view to_string(AllDownPolicy a);
 [[nodiscard]] std::optional<AllDownPolicy> parse_all_down_policy(std::string_view text);
+[[nodiscard]] std::string_view to_string(AnnouncePolicy a);
+[[nodiscard]] std::optional<AnnouncePolicy> parse_announce_policy(std::string_view text);
+[[nodiscard]] std::span<const std::string_view> announce_policy_names();
 
 // "up" | "draining" | "down"
 [[nodiscard]] std::string_view to_string(BackendState s);

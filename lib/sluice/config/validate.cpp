@@ -370,6 +370,35 @@ class Checker {
     }
   }
 
+  // A file the control plane writes or connects to: non-empty, no NUL, UTF-8.
+  void path_field(const std::string& field, const std::string& value) {
+    if (value.empty() || value.size() > kMaxPathBytes) {
+      add(field, "must be a path of 1.." + std::to_string(kMaxPathBytes) + " bytes");
+    } else if (has_nul(value)) {
+      add(field, kNulInPath);
+    } else if (!is_valid_utf8(value)) {
+      add(field, kNotUtf8);
+    }
+  }
+
+  void bgp(const BgpSettings& b) {
+    path_field("controlplane.bgp.bird_socket", b.bird_socket);
+    path_field("controlplane.bgp.include_v4", b.include_v4);
+    path_field("controlplane.bgp.include_v6", b.include_v6);
+    if (b.include_v4 == b.include_v6) {
+      add("controlplane.bgp.include_v6", "must differ from include_v4 (" + quoted(b.include_v4) +
+                                             "): each address family has its own file");
+    }
+    for (std::size_t i = 0; i < b.bird_command.size(); ++i) {
+      const std::string field = "controlplane.bgp.bird_command[" + std::to_string(i) + "]";
+      if (b.bird_command[i].empty()) {
+        add(field, "must not be empty");
+      } else if (has_nul(b.bird_command[i])) {
+        add(field, "must not contain a NUL byte");
+      }
+    }
+  }
+
   void controlplane(const State& s) {
     if (s.controlplane) {
       const ControlplaneSettings& c = *s.controlplane;
@@ -397,6 +426,8 @@ class Checker {
                                                     " is out of range 1.." +
                                                     std::to_string(kMaxApiConnections));
       }
+      path_field("controlplane.host_state_file", c.host_state_file);
+      if (c.bgp) bgp(*c.bgp);
     }
     std::set<std::string> names;
     std::set<std::string> sockets;

@@ -27,6 +27,7 @@ inline constexpr std::uint32_t kMaxNewFlowsPerS = 100'000'000;  // vips[].new_fl
 inline constexpr std::uint32_t kMinFlowTableEntries = 1024;
 inline constexpr std::uint32_t kMaxFlowTableEntries = 1u << 27;
 inline constexpr std::uint32_t kMaxFlowTimeoutS = 86400;
+inline constexpr std::uint32_t kMaxGracefulShutdownHoldMs = 600'000;  // controlplane.bgp
 inline constexpr std::uint32_t kMinHealthIntervalMs = 100;
 inline constexpr std::uint32_t kMaxHealthIntervalMs = 3'600'000;
 inline constexpr std::uint32_t kMinHealthTimeoutMs = 10;

@@ -167,6 +167,8 @@ void read_lcore_counters(Reader& r, LcoreCounters& c) {
   r.integer("idle_polls", c.idle_polls);
   r.integer("busy_polls", c.busy_polls);
   r.integer("max_loop_gap_ns", c.max_loop_gap_ns);
+  r.integer("sleeps", c.sleeps);
+  r.integer("slept_ns", c.slept_ns);
 }
 
 void read_backend_counters(Reader& r, BackendCounters& c) {
@@ -391,6 +393,8 @@ LcoreCounters total_of(const std::vector<LcoreCounters>& lcores) {
     sum.idle_polls += l.idle_polls;
     sum.busy_polls += l.busy_polls;
     sum.max_loop_gap_ns = std::max(sum.max_loop_gap_ns, l.max_loop_gap_ns);  // the worst worker
+    sum.sleeps += l.sleeps;
+    sum.slept_ns += l.slept_ns;
   }
   return sum;
 }
@@ -411,7 +415,9 @@ json to_json(const Counters& v) {
                          {"rx_polls", c.rx_polls},
                          {"idle_polls", c.idle_polls},
                          {"busy_polls", c.busy_polls},
-                         {"max_loop_gap_ns", c.max_loop_gap_ns}});
+                         {"max_loop_gap_ns", c.max_loop_gap_ns},
+                         {"sleeps", c.sleeps},
+                         {"slept_ns", c.slept_ns}});
   }
   json per_vip = json::array();
   for (const VipCounters& c : v.per_vip) {

@@ -156,6 +156,11 @@ struct LcoreCounters {
   // The longest time between two iterations of the worker's loop since it started (ns): how
   // long it was away from its queues at worst (a long burst, a state swap, preemption).
   std::uint64_t max_loop_gap_ns = 0;
+  // --idle sleep (0 in the other modes): how often and how long the worker slept, so its load
+  // is also 1 - slept_ns / elapsed time. rx_polls keep advancing while it sleeps (at least
+  // every 0.5 ms plus the kernel's wake-up latency).
+  std::uint64_t sleeps = 0;
+  std::uint64_t slept_ns = 0;
 
   friend bool operator==(const LcoreCounters&, const LcoreCounters&) = default;
 };

@@ -183,6 +183,8 @@ Counters sample_counters() {
   idle.lcore = 2;
   idle.rx_polls = 10;
   idle.idle_polls = 10;
+  idle.sleeps = 10;           // --idle sleep
+  idle.slept_ns = 4'900'000;  // 10 sleeps of 490 us
   c.per_lcore = {busy, idle};
   VipCounters v;
   v.vip = "198.18.0.10:80/tcp";
@@ -203,6 +205,19 @@ Counters sample_counters() {
   return c;
 }
 
+// A dataplane from before --idle sends no sleeps/slept_ns: still read, as 0.
+TEST(Messages, LcoreCountersWithoutSleepFieldsAreRead) {
+  json j = to_json(sample_counters());
+  for (auto& l : j["per_lcore"]) {
+    l.erase("sleeps");
+    l.erase("slept_ns");
+  }
+  auto back = counters_from_json(json::parse(ok_reply(j).dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->per_lcore[1].slept_ns, 0u);
+  EXPECT_EQ(back->per_lcore[1].idle_polls, 10u);
+}
+
 TEST(Messages, CountersRoundTrip) {
   const Counters c = sample_counters();
   const json j = to_json(c);
@@ -217,6 +232,9 @@ TEST(Messages, CountersRoundTrip) {
   EXPECT_EQ(total.rx_polls, 1010u);
   EXPECT_EQ(total.forward, 80u);
   EXPECT_EQ(total.host_relay_refused, 1u);
+  EXPECT_EQ(j["per_lcore"][1]["slept_ns"], 4'900'000);
+  EXPECT_EQ((std::pair{total.sleeps, total.slept_ns}),
+            (std::pair<std::uint64_t, std::uint64_t>{10, 4'900'000}));
   EXPECT_EQ(j["drops"]["no_backend"], 3);
   EXPECT_EQ(j["drops"].size(), kDropReasonCount);
   auto back = counters_from_json(json::parse(ok_reply(j).dump()));

@@ -349,6 +349,10 @@ bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& o
            [&](const Node& v, const std::string& p) {
              return d.integer(v, p, out.new_flows_per_s);
            }},
+          {"announce", false,
+           [&](const Node& v, const std::string& p) {
+             return d.name(v, p, out.announce, parse_announce_policy, announce_policy_names());
+           }},
       });
 }
 
@@ -404,6 +408,39 @@ bool decode_dataplane_settings(Decoder<Node>& d, const Node& n, const std::strin
 }
 
 template <typename Node>
+bool decode_bgp_settings(Decoder<Node>& d, const Node& n, const std::string& path,
+                         BgpSettings& out) {
+  using D = Decoder<Node>;
+  out = BgpSettings{};
+  return d.fields(
+      n, path,
+      {
+          typename D::Field{
+              "bird_socket", false,
+              [&](const Node& v, const std::string& p) { return d.text(v, p, out.bird_socket); }},
+          {"include_v4", false,
+           [&](const Node& v, const std::string& p) { return d.text(v, p, out.include_v4); }},
+          {"include_v6", false,
+           [&](const Node& v, const std::string& p) { return d.text(v, p, out.include_v6); }},
+          {"bird_command", false,
+           [&](const Node& v, const std::string& p) {
+             return d.list(v, p, out.bird_command,
+                           [&](const Node& e, const std::string& ep, std::string& arg) {
+                             return d.text(e, ep, arg);
+                           });
+           }},
+          {"graceful_shutdown", false,
+           [&](const Node& v, const std::string& p) {
+             return d.boolean(v, p, out.graceful_shutdown);
+           }},
+          {"graceful_shutdown_hold_ms", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.graceful_shutdown_hold_ms, 0, kMaxGracefulShutdownHoldMs);
+           }},
+      });
+}
+
+template <typename Node>
 bool decode_controlplane_settings(Decoder<Node>& d, const Node& n, const std::string& path,
                                   ControlplaneSettings& out) {
   using D = Decoder<Node>;
@@ -421,6 +458,16 @@ bool decode_controlplane_settings(Decoder<Node>& d, const Node& n, const std::st
           {"api_max_connections", false,
            [&](const Node& v, const std::string& p) {
              return d.integer(v, p, out.api_max_connections);
+           }},
+          {"host_state_file", false,
+           [&](const Node& v, const std::string& p) { return d.text(v, p, out.host_state_file); }},
+          {"bgp", false,
+           [&](const Node& v, const std::string& p) {
+             if (v.kind() == NodeKind::null) {
+               out.bgp.reset();
+               return true;
+             }
+             return decode_bgp_settings(d, v, p, out.bgp.emplace());
            }},
       });
 }

@@ -55,6 +55,7 @@ J encode_vip(const Vip& v) {
   j["fragments"] = std::string(to_string(v.fragments));
   j["all_down"] = std::string(to_string(v.all_down));
   j["new_flows_per_s"] = v.new_flows_per_s;
+  j["announce"] = std::string(to_string(v.announce));
   if (v.health_check) j["health_check"] = encode_health_check<J>(*v.health_check);
   J backends = J::array();
   for (const Backend& b : v.backends)
@@ -95,6 +96,20 @@ J encode_state(const State& s) {
     cp["state_file"] = s.controlplane->state_file;
     cp["metrics_listen"] = s.controlplane->metrics_listen;
     cp["api_max_connections"] = s.controlplane->api_max_connections;
+    cp["host_state_file"] = s.controlplane->host_state_file;
+    if (const auto& bgp = s.controlplane->bgp) {
+      J b = J::object();
+      b["bird_socket"] = bgp->bird_socket;
+      b["include_v4"] = bgp->include_v4;
+      b["include_v6"] = bgp->include_v6;
+      J command = J::array();
+      for (const std::string& arg : bgp->bird_command)
+        command.push_back(arg);
+      b["bird_command"] = std::move(command);
+      b["graceful_shutdown"] = bgp->graceful_shutdown;
+      b["graceful_shutdown_hold_ms"] = bgp->graceful_shutdown_hold_ms;
+      cp["bgp"] = std::move(b);
+    }
     j["controlplane"] = std::move(cp);
   }
   if (!s.dataplanes.empty()) {

@@ -112,10 +112,11 @@ EOF
 lab_lb_tier_config_lines() {
   [[ ${LAB_TIER:-0} == 1 ]] || return 0
   local endpoints="" url
+  if lab_tier_controlplane_has host_name; then printf '  host_name: %s\n' "$LAB_LB_HOST_NAME"; fi
   if lab_tier_uses_etcd; then
     for url in $(lab_etcd_endpoints); do endpoints+="${endpoints:+, }\"$url\""; done
-    printf '  host_name: %s\n  state_store: etcd\n  etcd:\n    endpoints: [%s]\n    prefix: %s\n' \
-      "$LAB_LB_HOST_NAME" "$endpoints" "$LAB_ETCD_PREFIX"
+    printf '  state_store: etcd\n  etcd:\n    endpoints: [%s]\n    prefix: %s\n' \
+      "$endpoints" "$LAB_ETCD_PREFIX"
   fi
   lab_tier_announces || return 0
   printf '  host_state_file: %s\n  bgp:\n    bird_socket: %s\n    include_v4: %s\n    include_v6: %s\n    graceful_shutdown: true\n' \

@@ -382,12 +382,28 @@ lab_tier_wait_announced() {
 
 # --- hosts ----------------------------------------------------------------------------------
 
-# Does this control plane take the tier's keys? (The lab writes them only then; before, each
-# host keeps its own state file with the same VIPs and nothing announces.)
+# Does this build of the control plane take the tier's keys? `sluicectl config validate` checks
+# a small file with just that key, as the daemon would at start (it refuses unknown keys). The
+# lab writes only the keys it takes; before the tier's code is in, each host keeps its own state
+# file with the same VIPs and nothing announces. Answers are cached per lab command.
+declare -A LAB_TIER_FEATURE=()
 lab_tier_controlplane_has() {
-  local key=$1 binary
-  binary=$(lab_binary sluice-controlplane controlplane) || return 1
-  grep -aq -- "$key" "$binary"
+  local feature=$1 ctl probe
+  if [[ -z ${LAB_TIER_FEATURE[$feature]:-} ]]; then
+    LAB_TIER_FEATURE[$feature]=no
+    if ctl=$(lab_binary sluicectl controlplane); then
+      probe=$(mktemp "${TMPDIR:-/tmp}/sluice-lab-probe.XXXXXX.yaml")
+      case $feature in
+        host_name) printf 'controlplane:\n  host_name: probe\n' ;;
+        bgp) printf 'controlplane:\n  host_state_file: /probe/host.yaml\n  bgp:\n    bird_socket: /probe/bird.ctl\n    include_v4: /probe/4.conf\n    include_v6: /probe/6.conf\n' ;;
+        bird_command) printf 'controlplane:\n  bgp:\n    bird_socket: /probe/bird.ctl\n    include_v4: /probe/4.conf\n    include_v6: /probe/6.conf\n    bird_command: [bird, -f]\n' ;;
+        etcd) printf 'controlplane:\n  state_store: etcd\n  etcd:\n    endpoints: ["%s"]\n' "$(lab_etcd_client_url 1)" ;;
+      esac >"$probe"
+      "$ctl" config validate "$probe" >/dev/null 2>&1 && LAB_TIER_FEATURE[$feature]=yes
+      rm -f "$probe"
+    fi
+  fi
+  [[ ${LAB_TIER_FEATURE[$feature]} == yes ]]
 }
 
 # Every signal to every process of host I (dataplane, control plane, BIRD, anything else in its
@@ -428,7 +444,7 @@ lab_tier_host_wait() {
 }
 
 # The control plane announces (the `bgp` section) / runs BIRD as its child (bgp.bird_command).
-lab_tier_announces() { lab_tier_controlplane_has bird_socket; }
+lab_tier_announces() { lab_tier_controlplane_has bgp; }
 lab_tier_bird_by_controlplane() { [[ ${SLUICE_LAB_BIRD_BY_LAB:-0} != 1 ]] && lab_tier_controlplane_has bird_command; }
 lab_tier_uses_etcd() { lab_tier_controlplane_has etcd; }
 

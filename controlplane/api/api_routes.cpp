@@ -43,6 +43,10 @@ http::status status_of(RefusalKind kind) {
       return http::status::not_found;
     case RefusalKind::conflict:
       return http::status::conflict;
+    case RefusalKind::conflict_retry:
+      return http::status::precondition_failed;  // 412: sluicectl exit code 8
+    case RefusalKind::unavailable:
+      return http::status::service_unavailable;
     case RefusalKind::internal:
       break;
   }
@@ -184,6 +188,10 @@ class Router {
     std::variant<std::uint64_t, Refusal> outcome = store_.change(change);
     if (const Refusal* refusal = std::get_if<Refusal>(&outcome)) {
       spdlog::info("api: refused {}: {}", what, refusal->message);
+      if (refusal->kind == RefusalKind::conflict_retry) {
+        return respond(status_of(refusal->kind),
+                       json{{"error", refusal->message}, {"retry", true}});
+      }
       return error(status_of(refusal->kind), refusal->message);
     }
     const std::uint64_t revision = std::get<std::uint64_t>(outcome);
@@ -324,6 +332,7 @@ class Router {
     const std::vector<DataplaneReport> dataplanes = sync_.reports();
     json view = status_view(StatusInputs{desired, effective, sync_.generation(), store_.revision(),
                                          health, dataplanes});
+    view["state_store"] = state_store_view(store_.status());
     if (announcer_ != nullptr) add_announcements(view, announcer_->report());
     return respond(http::status::ok, view);
   }

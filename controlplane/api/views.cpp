@@ -318,4 +318,19 @@ json health_view(const config::State& desired, const HealthSnapshot& health) {
   return json{{"backends", std::move(out)}};
 }
 
+json state_store_view(const StateStoreStatus& status) {
+  if (status.kind == "file") {
+    return json{{"kind", "file"}, {"file", status.file}, {"revision", status.revision}};
+  }
+  return json{{"kind", status.kind},
+              {"endpoints", status.endpoints},
+              {"key", status.key},
+              {"host_name", status.host_name},
+              {"connected", status.connected},
+              {"last_error", status.last_error},
+              {"revision", status.revision},
+              {"read_revision", status.read_revision},
+              {"refused", status.refused}};
+}
+
 }  // namespace sluice::cp

@@ -39,6 +39,10 @@ struct StatusInputs {
 [[nodiscard]] nlohmann::json health_view(const config::State& desired,
                                          const HealthSnapshot& health);
 
+// {"kind": "file", "file": ...} or {"kind": "etcd", "endpoints": [...], "key", "host_name",
+// "connected", "last_error", "revision", "read_revision", "refused"}.
+[[nodiscard]] nlohmann::json state_store_view(const StateStoreStatus& status);
+
 [[nodiscard]] nlohmann::json dataplanes_view(const std::vector<DataplaneReport>& dataplanes);
 
 }  // namespace sluice::cp

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "api/api_routes.hpp"
 #include "api/http_server.hpp"
 #include "dataplanes/dataplane_sync.hpp"
+#include "etcd/etcd_state.hpp"
 #include "health/health_monitor.hpp"
 #include "metrics/prometheus.hpp"
 #include "sluice/atomic_file.hpp"
@@ -65,12 +67,6 @@ Result<UniqueFd> open_api_socket(const std::string& path, const std::string& gro
   return control::listen_unix(path, listen);
 }
 
-std::string local_host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
-}
-
 // RLIMIT_NOFILE's soft limit: how many descriptors this process may hold.
 std::uint64_t max_descriptors() {
   rlimit limit{};
@@ -95,26 +91,46 @@ int run_daemon(const DaemonOptions& options) {
     spdlog::error("refusing to start: {}", metrics_address.error().message);
     return kExitRefusedConfig;
   }
-  Result<LoadedState> loaded = load_desired_state(options.config_path, settings.state_file);
+  const bool etcd = settings.state_store == config::StateStoreKind::etcd;
+  Result<LoadedState> loaded =
+      load_desired_state(options.config_path, etcd ? std::string() : settings.state_file);
   if (!loaded.ok()) {
     spdlog::error("refusing to start: {}", loaded.error().message);
     return kExitRefusedConfig;
   }
+  // etcd: the VIPs come from the shared state; the config's only seed an absent key.
+  SharedStart shared_start;
+  std::unique_ptr<EtcdSharedState> shared;
+  if (etcd) {
+    Result<std::unique_ptr<EtcdSharedState>> opened =
+        open_shared_state(settings, loaded->desired, shared_start);
+    if (!opened.ok()) {
+      spdlog::error("refusing to start: {}", opened.error().message);
+      return kExitRefusedConfig;
+    }
+    shared = std::move(opened.value());
+    spdlog::info("state: shared state {} in etcd ({}), revision {}{}", shared->key(),
+                 settings.etcd->endpoints.front(), shared_start.mod_revision,
+                 shared_start.seeded ? ", seeded from " + options.config_path : "");
+  }
   const config::State& desired = loaded->desired;
-  spdlog::info(
-      "state: {} VIP(s) from {}; {} dataplane(s) to program", desired.vips.size(),
-      loaded->from_state_file ? settings.state_file + " (runtime changes)" : options.config_path,
-      desired.dataplanes.size());
+  spdlog::info("state: {} VIP(s) from {}; {} dataplane(s) to program", desired.vips.size(),
+               etcd                      ? std::string("etcd")
+               : loaded->from_state_file ? settings.state_file + " (runtime changes)"
+                                         : options.config_path,
+               desired.dataplanes.size());
   if (desired.dataplanes.empty()) {
     spdlog::warn("config: no `dataplanes:` listed; nothing will be programmed");
   }
 
   // A predecessor killed while saving leaves its temporary file (docs/operations.md).
-  if (!settings.state_file.empty()) {
+  if (!etcd && !settings.state_file.empty()) {
     for (const std::string& stale : remove_stale_temporaries(settings.state_file))
       spdlog::info("state: removed {}, left by a process killed while saving", stale);
   }
-  StateStore store(desired, settings.state_file);
+  StateStore store(desired, etcd ? std::string() : settings.state_file);
+  if (shared)
+    store.use_shared(shared.get(), shared_start.mod_revision, effective_host_name(settings));
   HealthTable health;
   DataplaneSync sync(store, health, desired.dataplanes);
   HealthMonitor monitor(health, [&sync] { sync.notify(); });
@@ -123,7 +139,7 @@ int run_daemon(const DaemonOptions& options) {
     sync.notify();
   });
   AnnouncerSettings announce_settings;
-  announce_settings.host_name = local_host_name();
+  announce_settings.host_name = effective_host_name(settings);  // controlplane.host_name
   announce_settings.host_state_file = settings.host_state_file;
   announce_settings.bgp = settings.bgp;
   announce_settings.dataplanes = desired.dataplanes;
@@ -207,6 +223,7 @@ int run_daemon(const DaemonOptions& options) {
   (*announcer)->start();  // the main thread: BIRD (bird_command) lives as long as it
   monitor.start();
   sync.start();
+  if (shared) shared->start(store, shared_start.header_revision + 1);
   api.start();
   metrics.start();
   spdlog::info(
@@ -224,6 +241,7 @@ int run_daemon(const DaemonOptions& options) {
     t.join();
 
   (*announcer)->stop();
+  if (shared) shared->stop();
   sync.stop();
   monitor.stop();
   std::error_code ignored;

@@ -151,13 +151,24 @@ std::uint64_t DataplaneSync::generation() const {
   return generation_;
 }
 
+std::uint64_t shared_generation(std::uint64_t revision, std::uint64_t local_changes,
+                                std::uint64_t current) {
+  const std::uint64_t n = std::min<std::uint64_t>(local_changes, kGenerationsPerRevision - 1);
+  const std::uint64_t generation = revision * kGenerationsPerRevision + n;
+  return generation > current ? generation : current + 1;
+}
+
 void DataplaneSync::recompute() {
-  const config::State desired = store_.desired();
+  const DesiredSnapshot snapshot = store_.snapshot();
+  const config::State& desired = snapshot.desired;
   const HealthMap health = health_.healthy_map();
   std::lock_guard lock(mutex_);
   const config::State* previous = have_effective_ ? &effective_.state : nullptr;
   EffectiveState next = compute_effective_state(desired, health, previous);
-  if (have_effective_ && next.state == effective_.state) return;
+  // etcd: a new shared revision is a new generation even when the content is the same, so
+  // that every host numbers the same shared state alike.
+  const bool new_revision = snapshot.shared_revision && *snapshot.shared_revision != base_revision_;
+  if (have_effective_ && next.state == effective_.state && !new_revision) return;
   if (generation_ >= config::kMaxGeneration) {
     // Only reachable by adopting a dataplane pushed to the maximum by someone else.
     spdlog::error(
@@ -166,7 +177,18 @@ void DataplaneSync::recompute() {
         generation_);
     return;
   }
-  ++generation_;
+  if (snapshot.shared_revision) {
+    if (new_revision) {
+      base_revision_ = *snapshot.shared_revision;
+      local_changes_ = 0;
+    } else {
+      ++local_changes_;
+    }
+    generation_ = std::min(shared_generation(base_revision_, local_changes_, generation_),
+                           config::kMaxGeneration);
+  } else {
+    ++generation_;
+  }
   log_changes(previous, have_effective_ ? effective_.all_down : std::vector<AllDownVip>{}, next,
               generation_);
   effective_ = std::move(next);

@@ -61,6 +61,14 @@ struct DataplaneReport {
   std::optional<CountersSample> previous_counters;  // for rates
 };
 
+// With a shared state (etcd), the generation of the effective state: the shared state's
+// mod_revision * 65536 plus `local_changes` (health changes on this host since that
+// revision, capped at 65535), so every host runs the same number for the same shared state
+// and health. Above `current` in any case (the number only grows).
+inline constexpr std::uint64_t kGenerationsPerRevision = 65536;
+[[nodiscard]] std::uint64_t shared_generation(std::uint64_t revision, std::uint64_t local_changes,
+                                              std::uint64_t current);
+
 class DataplaneSync {
  public:
   DataplaneSync(StateStore& store, HealthTable& health,
@@ -109,6 +117,9 @@ class DataplaneSync {
   EffectiveState effective_;
   bool have_effective_ = false;
   std::uint64_t generation_ = 0;  // of effective_; only grows
+  // etcd: generation = shared revision * 65536 + local changes since it (docs/tier.md).
+  std::uint64_t base_revision_ = 0;
+  std::uint64_t local_changes_ = 0;
   std::vector<DataplaneReport> reports_;
 
   std::vector<Link> links_;  // sync thread only

@@ -35,6 +35,9 @@ std::optional<nlohmann::json> Context::call(const ApiRequest& request) {
     case 409:
       exit_code = kExitConflict;
       break;
+    case 412:
+      exit_code = kExitChangedMeanwhile;
+      break;
     case 503:
       exit_code = kExitUnreachable;
       break;

@@ -11,5 +11,7 @@ inline constexpr int kExitNotFound = 4;     // the VIP or backend named does not
 inline constexpr int kExitConflict = 5;     // it already exists (add of an existing VIP/backend)
 inline constexpr int kExitDaemonError = 6;  // the daemon failed (e.g. could not persist the change)
 inline constexpr int kExitForbidden = 7;    // the daemon refused the caller (SO_PEERCRED, HTTP 403)
+// The shared state (etcd) changed meanwhile, on another host: read it again and retry (HTTP 412).
+inline constexpr int kExitChangedMeanwhile = 8;
 
 }  // namespace sluice::ctl

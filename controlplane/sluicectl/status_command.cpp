@@ -22,6 +22,32 @@ void print_dataplanes(const nlohmann::json& dataplanes) {
   }
 }
 
+// "state store: etcd http://a:2379, http://b:2379 key /sluice/state, connected, revision 12"
+void print_state_store(const nlohmann::json& store) {
+  const std::string kind = store.value("kind", std::string());
+  if (kind != "etcd") {
+    const std::string file = store.value("file", std::string());
+    std::cout << "state store: file " << (file.empty() ? "(not persisted)" : file) << "\n";
+    return;
+  }
+  std::string endpoints;
+  for (const auto& e : store.value("endpoints", nlohmann::json::array())) {
+    if (!endpoints.empty()) endpoints += ", ";
+    endpoints += e.get<std::string>();
+  }
+  std::cout << "state store: etcd " << endpoints << " key " << store.value("key", std::string())
+            << ", "
+            << (store.value("connected", false)
+                    ? std::string("connected")
+                    : "NOT CONNECTED (" + store.value("last_error", std::string()) + ")")
+            << ", revision " << store.value("revision", std::uint64_t{0});
+  if (!store.value("refused", std::string()).empty()) {
+    std::cout << "; revision " << store.value("read_revision", std::uint64_t{0})
+              << " REFUSED: " << store.value("refused", std::string());
+  }
+  std::cout << "\n";
+}
+
 void status(Context& ctx) {
   auto reply = ctx.call({"GET", "/v1/status", ""});
   if (!reply) return;
@@ -33,6 +59,8 @@ void status(Context& ctx) {
               << (s["host"]["drained"].get<bool>() ? " (DRAINED)" : "");
   }
   std::cout << "\n";
+  if (s.contains("state_store") && s["state_store"].is_object())
+    print_state_store(s["state_store"]);
   if (s.contains("health_local_errors") && s["health_local_errors"].get<std::uint64_t>() > 0) {
     std::cout << "health checks: " << s["health_local_errors"].get<std::uint64_t>()
               << " local error(s): the control plane could not make a probe (out of "

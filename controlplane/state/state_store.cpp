@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
 
 #include "sluice/config/validate.hpp"
 #include "sluice/config/yaml.hpp"
+#include "state/shared_document.hpp"
 
 namespace sluice::cp {
 
@@ -64,6 +66,7 @@ std::optional<Refusal> StateStore::persist(const config::State& next) const {
 
 std::variant<std::uint64_t, Refusal> StateStore::change(
     const std::function<Mutation(config::State&)>& change) {
+  if (shared_ != nullptr) return change_shared(change);  // set before serving, never after
   std::vector<Listener> to_notify;
   std::uint64_t revision = 0;
   {
@@ -78,6 +81,139 @@ std::variant<std::uint64_t, Refusal> StateStore::change(
   for (const Listener& listener : to_notify)
     listener();
   return revision;
+}
+
+std::variant<std::uint64_t, Refusal> StateStore::change_shared(
+    const std::function<Mutation(config::State&)>& change) {
+  // The transaction may take up to its bound (etcd unreachable): readers are never held up,
+  // only this host's other writers, which would lose the compare anyway.
+  std::lock_guard writer(write_mutex_);
+  config::State next;
+  std::uint64_t based_on = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (!refused_.empty()) {
+      return Refusal{RefusalKind::invalid,
+                     "the shared state at revision " + std::to_string(read_revision_) +
+                         " is refused by this host (" + refused_ +
+                         "); the state in force is revision " + std::to_string(revision_) +
+                         ": fix the document in etcd first (docs/tier.md)"};
+    }
+    next = desired_;
+    based_on = read_revision_;
+  }
+  if (Mutation refused = change(next)) return *refused;
+  std::variant<std::uint64_t, Refusal> written =
+      shared_->write(encode_shared_state(next.vips, host_name_), based_on);
+  if (const Refusal* refusal = std::get_if<Refusal>(&written)) return *refusal;
+  const std::uint64_t revision = std::get<std::uint64_t>(written);
+  std::vector<Listener> to_notify;
+  {
+    std::lock_guard lock(mutex_);
+    // Adopted at once; the watch may have brought the same revision already.
+    if (revision > revision_) {
+      desired_ = std::move(next);
+      revision_ = revision;
+      to_notify = listeners_;
+    }
+    read_revision_ = std::max(read_revision_, revision);
+  }
+  notify(to_notify);
+  return revision;
+}
+
+void StateStore::notify(const std::vector<Listener>& listeners) const {
+  for (const Listener& listener : listeners)
+    listener();
+}
+
+void StateStore::use_shared(SharedStateBackend* backend, std::uint64_t revision,
+                            std::string host_name) {
+  std::lock_guard lock(mutex_);
+  shared_ = backend;
+  revision_ = revision;
+  read_revision_ = revision;
+  host_name_ = std::move(host_name);
+}
+
+Status StateStore::apply_shared(const std::string& document, std::uint64_t mod_revision) {
+  config::State next;
+  {
+    std::lock_guard lock(mutex_);
+    if (mod_revision <= read_revision_ && mod_revision <= revision_) return ok_status();
+    next = desired_;  // this host's settings, which never change
+  }
+  // Decoded and validated outside the lock: readers are not held up by a large document.
+  std::string why;
+  Result<std::vector<config::Vip>> vips = decode_shared_state(document);
+  if (vips.ok()) {
+    next.vips = std::move(vips.value());
+    if (Status valid = config::validate_desired(next); !valid.ok()) why = valid.error().message;
+  } else {
+    why = vips.error().message;
+  }
+  std::vector<Listener> to_notify;
+  {
+    std::lock_guard lock(mutex_);
+    if (mod_revision <= revision_) return ok_status();  // this host's own write, adopted already
+    read_revision_ = std::max(read_revision_, mod_revision);
+    if (!why.empty()) {
+      refused_ = why;
+      spdlog::error(
+          "state: refused the shared state at etcd revision {}; the state in force stays "
+          "(revision {}): {}",
+          mod_revision, revision_, why);
+      return Error{why};
+    }
+    if (!refused_.empty()) {
+      spdlog::info("state: the shared state at etcd revision {} is valid again", mod_revision);
+    }
+    refused_.clear();
+    const bool same = next == desired_;
+    desired_ = std::move(next);
+    revision_ = mod_revision;
+    spdlog::info("state: shared state revision {} in force ({} VIP(s){})", mod_revision,
+                 desired_.vips.size(), same ? ", no change" : "");
+    to_notify = listeners_;
+  }
+  notify(to_notify);
+  return ok_status();
+}
+
+void StateStore::shared_absent(std::uint64_t revision) {
+  std::lock_guard lock(mutex_);
+  if (read_revision_ == 0) return;
+  spdlog::error(
+      "state: the shared state key is gone from etcd (revision {}); the state in force stays "
+      "(revision {}); the next change writes it again",
+      revision, revision_);
+  read_revision_ = 0;
+  refused_.clear();
+}
+
+DesiredSnapshot StateStore::snapshot() const {
+  std::lock_guard lock(mutex_);
+  DesiredSnapshot out{desired_, std::nullopt};
+  if (shared_ != nullptr) out.shared_revision = revision_;
+  return out;
+}
+
+StateStoreStatus StateStore::status() const {
+  StateStoreStatus out;
+  {
+    std::lock_guard lock(mutex_);
+    out.revision = revision_;
+    if (shared_ == nullptr) {
+      out.file = state_file_;
+      return out;
+    }
+    out.kind = "etcd";
+    out.host_name = host_name_;
+    out.read_revision = read_revision_;
+    out.refused = refused_;
+  }
+  shared_->describe(out);
+  return out;
 }
 
 config::State StateStore::desired() const {

@@ -158,7 +158,30 @@ struct BgpSettings {
   friend bool operator==(const BgpSettings&, const BgpSettings&) = default;
 };
 
+// Where the desired VIPs live: this host's state file, or one document in etcd shared by every
+// host of a tier (docs/tier.md, "Shared state in etcd").
+enum class StateStoreKind : std::uint8_t { file, etcd };
+
+struct EtcdTls {
+  std::string ca_file;    // PEM bundle that verifies the etcd servers; empty: the system's
+  std::string cert_file;  // client certificate (PEM); with key_file, or both empty
+  std::string key_file;
+
+  friend bool operator==(const EtcdTls&, const EtcdTls&) = default;
+};
+
+struct EtcdSettings {
+  std::vector<std::string> endpoints;  // http://HOST:PORT or https://HOST:PORT, tried in turn
+  std::string prefix = "/sluice/";     // the shared state is the key <prefix>state
+  std::optional<EtcdTls> tls;          // for https:// endpoints
+
+  friend bool operator==(const EtcdSettings&, const EtcdSettings&) = default;
+};
+
 struct ControlplaneSettings {
+  std::string host_name;  // names this host in etcd, logs and status; empty: gethostname()
+  StateStoreKind state_store = StateStoreKind::file;
+  std::optional<EtcdSettings> etcd;  // required when state_store is etcd
   std::string api_socket = "/run/sluice/controlplane.sock";
   std::string state_file = "/var/lib/sluice/state.yaml";  // persisted runtime changes
   std::string metrics_listen = "127.0.0.1:9780";          // Prometheus text exposition

@@ -1,6 +1,7 @@
 #include "sluice/config/validate.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <set>
@@ -399,6 +400,79 @@ class Checker {
     }
   }
 
+  // controlplane.host_name, .state_store and .etcd: endpoints are http(s)://HOST:PORT, TLS
+  // only with https://, a client certificate only with its key.
+  void etcd_settings(const ControlplaneSettings& c) {
+    if (c.host_name.size() > kMaxHostNameBytes) {
+      add("controlplane.host_name", "must be at most " + std::to_string(kMaxHostNameBytes) +
+                                        " bytes, got " + std::to_string(c.host_name.size()));
+    } else if (!c.host_name.empty() &&
+               !std::all_of(c.host_name.begin(), c.host_name.end(), [](char ch) {
+                 return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' ||
+                        ch == '.' || ch == '_';
+               })) {
+      add("controlplane.host_name",
+          quoted(c.host_name) + ": only letters, digits, '-', '.' and '_' are allowed");
+    }
+    if (c.state_store != StateStoreKind::etcd) return;
+    if (!c.etcd) {
+      add("controlplane.etcd", "required when state_store is etcd (endpoints: [http://HOST:PORT])");
+      return;
+    }
+    const EtcdSettings& e = *c.etcd;
+    if (e.endpoints.empty()) add("controlplane.etcd.endpoints", "must list at least one URL");
+    bool any_https = false;
+    for (std::size_t i = 0; i < e.endpoints.size(); ++i) {
+      const std::string path = "controlplane.etcd.endpoints[" + std::to_string(i) + "]";
+      const std::string& url = e.endpoints[i];
+      std::string_view rest(url);
+      if (rest.starts_with("http://")) {
+        rest.remove_prefix(7);
+      } else if (rest.starts_with("https://")) {
+        rest.remove_prefix(8);
+        any_https = true;
+      } else {
+        add(path, quoted(url) + " is not http://HOST:PORT or https://HOST:PORT");
+        continue;
+      }
+      if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+      if (!is_host_port(rest) && !is_name_port(rest)) {
+        add(path,
+            quoted(url) + ": expected HOST:PORT after the scheme (e.g. http://198.18.6.1:2379)");
+      }
+    }
+    if (e.prefix.empty() || e.prefix.front() != '/' || has_nul(e.prefix) ||
+        !is_valid_utf8(e.prefix)) {
+      add("controlplane.etcd.prefix", quoted(e.prefix) + " must start with '/' (e.g. /sluice/)");
+    }
+    if (e.tls) {
+      if (!any_https) {
+        add("controlplane.etcd.tls", "set, but no endpoint is https://");
+      }
+      if (e.tls->cert_file.empty() != e.tls->key_file.empty()) {
+        add("controlplane.etcd.tls",
+            "cert_file and key_file go together (a client certificate "
+            "needs its key)");
+      }
+    }
+  }
+
+  // "name:port" with a DNS-style host name (is_host_port takes addresses only).
+  static bool is_name_port(std::string_view text) {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return false;
+    const std::string_view host = text.substr(0, colon);
+    const std::string_view port = text.substr(colon + 1);
+    if (port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      return false;
+    }
+    if (std::stoul(std::string(port)) < 1 || std::stoul(std::string(port)) > 65535) return false;
+    return std::all_of(host.begin(), host.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '.';
+    });
+  }
+
   void controlplane(const State& s) {
     if (s.controlplane) {
       const ControlplaneSettings& c = *s.controlplane;
@@ -421,6 +495,7 @@ class Checker {
         add("controlplane.metrics_listen",
             quoted(c.metrics_listen) + " is not ADDRESS:PORT (e.g. 127.0.0.1:9780 or [::1]:9780)");
       }
+      etcd_settings(c);
       if (c.api_max_connections < 1 || c.api_max_connections > kMaxApiConnections) {
         add("controlplane.api_max_connections", std::to_string(c.api_max_connections) +
                                                     " is out of range 1.." +

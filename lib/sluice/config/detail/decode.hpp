@@ -407,6 +407,57 @@ bool decode_dataplane_settings(Decoder<Node>& d, const Node& n, const std::strin
       });
 }
 
+// controlplane.state_store: "file" | "etcd", in enum order.
+inline constexpr std::string_view kStateStoreKindNames[] = {"file", "etcd"};
+[[nodiscard]] inline std::optional<StateStoreKind> parse_state_store_kind(std::string_view text) {
+  for (std::size_t i = 0; i < std::size(kStateStoreKindNames); ++i) {
+    if (text == kStateStoreKindNames[i]) return static_cast<StateStoreKind>(i);
+  }
+  return std::nullopt;
+}
+
+template <typename Node>
+bool decode_etcd_settings(Decoder<Node>& d, const Node& n, const std::string& path,
+                          EtcdSettings& out) {
+  using D = Decoder<Node>;
+  out = EtcdSettings{};
+  return d.fields(
+      n, path,
+      {
+          typename D::Field{"endpoints", true,
+                            [&](const Node& v, const std::string& p) {
+                              return d.list(v, p, out.endpoints,
+                                            [&](const Node& e, const std::string& ep,
+                                                std::string& url) { return d.text(e, ep, url); });
+                            }},
+          {"prefix", false,
+           [&](const Node& v, const std::string& p) { return d.text(v, p, out.prefix); }},
+          {"tls", false,
+           [&](const Node& v, const std::string& p) {
+             if (v.kind() == NodeKind::null) {
+               out.tls.reset();
+               return true;
+             }
+             EtcdTls& tls = out.tls.emplace();
+             return d.fields(v, p,
+                             {
+                                 typename D::Field{"ca_file", false,
+                                                   [&](const Node& f, const std::string& fp) {
+                                                     return d.text(f, fp, tls.ca_file);
+                                                   }},
+                                 {"cert_file", false,
+                                  [&](const Node& f, const std::string& fp) {
+                                    return d.text(f, fp, tls.cert_file);
+                                  }},
+                                 {"key_file", false,
+                                  [&](const Node& f, const std::string& fp) {
+                                    return d.text(f, fp, tls.key_file);
+                                  }},
+                             });
+           }},
+      });
+}
+
 template <typename Node>
 bool decode_bgp_settings(Decoder<Node>& d, const Node& n, const std::string& path,
                          BgpSettings& out) {
@@ -449,8 +500,23 @@ bool decode_controlplane_settings(Decoder<Node>& d, const Node& n, const std::st
       n, path,
       {
           typename D::Field{
-              "api_socket", false,
-              [&](const Node& v, const std::string& p) { return d.text(v, p, out.api_socket); }},
+              "host_name", false,
+              [&](const Node& v, const std::string& p) { return d.text(v, p, out.host_name); }},
+          {"state_store", false,
+           [&](const Node& v, const std::string& p) {
+             return d.name(v, p, out.state_store, parse_state_store_kind,
+                           std::span<const std::string_view>(kStateStoreKindNames));
+           }},
+          {"etcd", false,
+           [&](const Node& v, const std::string& p) {
+             if (v.kind() == NodeKind::null) {
+               out.etcd.reset();
+               return true;
+             }
+             return decode_etcd_settings(d, v, p, out.etcd.emplace());
+           }},
+          {"api_socket", false,
+           [&](const Node& v, const std::string& p) { return d.text(v, p, out.api_socket); }},
           {"state_file", false,
            [&](const Node& v, const std::string& p) { return d.text(v, p, out.state_file); }},
           {"metrics_listen", false,

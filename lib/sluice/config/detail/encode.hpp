@@ -92,6 +92,25 @@ J encode_state(const State& s) {
   j["vips"] = std::move(vips);
   if (s.controlplane) {
     J cp = J::object();
+    const ControlplaneSettings& c = *s.controlplane;
+    if (!c.host_name.empty()) cp["host_name"] = c.host_name;
+    cp["state_store"] = c.state_store == StateStoreKind::etcd ? "etcd" : "file";
+    if (c.etcd) {
+      J etcd = J::object();
+      J endpoints = J::array();
+      for (const std::string& e : c.etcd->endpoints)
+        endpoints.push_back(e);
+      etcd["endpoints"] = std::move(endpoints);
+      etcd["prefix"] = c.etcd->prefix;
+      if (c.etcd->tls) {
+        J tls = J::object();
+        tls["ca_file"] = c.etcd->tls->ca_file;
+        tls["cert_file"] = c.etcd->tls->cert_file;
+        tls["key_file"] = c.etcd->tls->key_file;
+        etcd["tls"] = std::move(tls);
+      }
+      cp["etcd"] = std::move(etcd);
+    }
     cp["api_socket"] = s.controlplane->api_socket;
     cp["state_file"] = s.controlplane->state_file;
     cp["metrics_listen"] = s.controlplane->metrics_listen;

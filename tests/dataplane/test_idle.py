@@ -123,6 +123,9 @@ class IdleModes(unittest.TestCase):
             poll = self.idle_figures(dp)
         self.assertEqual(dp.returncode, 0, dp.log_text())
         with self.dataplane("sleep") as dp:
+            lcores = dp.request({"op": "get_status"})["lcores"]
+            self.assertEqual([(l["role"], l.get("idle")) for l in lcores],
+                             [("main", None), ("worker", "sleep")])
             sleep = self.idle_figures(dp)
             # The worker is asleep now: these packets wake it.
             c = self.forwards_every_packet(dp)

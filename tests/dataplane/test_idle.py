@@ -7,6 +7,7 @@ sleeps are still forwarded, every one. `pause` (DPDK power management PAUSE) is 
 queue, forwards, and, as documented, does not give CPU time back."""
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -127,13 +128,25 @@ class IdleModes(unittest.TestCase):
             self.assertEqual([(l["role"], l.get("idle")) for l in lcores],
                              [("main", None), ("worker", "sleep")])
             sleep = self.idle_figures(dp)
+            # A state swap does not wait for the sleeping worker (RCU-offline while asleep),
+            # and the worker uses the new snapshot once awake.
+            new_state = json.loads(json.dumps(STATE))
+            new_state["generation"] = 2
+            new_state["vips"][0]["backends"] = [{"address": "198.18.1.2", "weight": 1}]
+            started = time.monotonic()
+            reply = dp.request({"op": "push_state", "state": new_state})
+            push_s = time.monotonic() - started
+            self.assertTrue(reply.get("ok"), reply)
+            self.assertLess(push_s, 5.0)
             # The worker is asleep now: these packets wake it.
             c = self.forwards_every_packet(dp)
+            backends = {b["address"]: b["packets"] for b in c["per_vip"][0]["per_backend"]}
+            self.assertEqual(backends, {"198.18.1.2": PACKETS})
             self.assertGreater(summary(c)["rx"], 0)
         self.assertEqual(dp.returncode, 0, dp.log_text())
         self.assertIn("--idle sleep: after 256 empty polls", dp.log_text())
         report = (f"idle CPU: poll {100 * poll['cpu']:.1f}%, sleep {100 * sleep['cpu']:.1f}% "
-                  f"of a core; sleep mode: {sleep}")
+                  f"of a core; sleep mode: {sleep}; push while asleep {1000 * push_s:.0f} ms")
         print(report)
         self.assertLess(sleep["cpu"], 0.20, report)
         # poll spins a whole core; other processes on the 2 cores can take a share of it
@@ -146,6 +159,15 @@ class IdleModes(unittest.TestCase):
         self.assertGreater(sleep["slept_ns"], 0.5 * sleep["seconds"] * 1e9, report)
         self.assertGreater(sleep["rx_polls"], sleep["seconds"] / 0.005, report)
         self.assertGreater(sleep["sleeps"], sleep["seconds"] / 0.005, report)
+
+    def test_unknown_mode_is_refused_before_eal(self):
+        out = subprocess.run([ARGS.dataplane, "--no-huge", "--", "--idle", "nap"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("--idle", out.stderr + out.stdout)
+        help_text = subprocess.run([ARGS.dataplane, "--help"], capture_output=True, text=True,
+                                   timeout=10).stdout
+        self.assertIn("--idle", help_text)
 
     def test_pause_uses_dpdk_power_management_and_forwards(self):
         with self.dataplane("pause") as dp:

@@ -595,6 +595,29 @@ TEST_F(EtcdStateTest, ABadDocumentIsRefusedWithTheFieldNamed) {
       a.wait_until([&] { return a.dataplane().generation() == good2 * kGenerationsPerRevision; }));
 }
 
+// The key deleted by hand: both hosts keep the state in force; the next change writes it again
+// (create-only) and the other host takes it.
+TEST_F(EtcdStateTest, ADeletedKeyKeepsTheStateAndTheNextChangeWritesItAgain) {
+  Host a(dir_, "lb1");
+  Host b(dir_, "lb2");
+  a.write_config({etcd_.url()}, "198.18.0.10");
+  b.write_config({etcd_.url()}, "198.18.0.10");
+  a.start();
+  b.start();
+  Result<json> deleted =
+      etcd_.client().post("/v3/kv/deleterange", json{{"key", base64_encode(kKey)}}, ms(2000));
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(a.wait_until([&] {
+    return a.log().find("the shared state key is gone from etcd") != std::string::npos;
+  })) << a.log();
+  EXPECT_EQ(a.backends(), (std::vector<std::string>{"198.18.1.1", "198.18.1.2"}));
+  EXPECT_EQ(b.backends(), (std::vector<std::string>{"198.18.1.1", "198.18.1.2"}));
+  const Output added = a.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.51");
+  EXPECT_EQ(added.code, 0) << added.text << a.log();
+  EXPECT_GT(etcd_.get().mod_revision, 0u) << "written again";
+  EXPECT_TRUE(b.wait_until([&] { return b.has_backend("198.18.1.51"); })) << b.log();
+}
+
 // A host whose etcd is unreachable at start gives up after a bound and says which endpoint.
 TEST(EtcdStartTest, UnreachableAtStartIsRefusedNamingTheEndpoint) {
   RunDir dir;

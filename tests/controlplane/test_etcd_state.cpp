@@ -626,6 +626,28 @@ TEST_F(EtcdStateTest, ADeletedKeyKeepsTheStateAndTheNextChangeWritesItAgain) {
   EXPECT_TRUE(b.wait_until([&] { return b.has_backend("198.18.1.51"); })) << b.log();
 }
 
+// Endpoints are tried in turn: a dead first member is passed over (start, watch, changes); with
+// every member gone the refusal names each endpoint tried.
+TEST_F(EtcdStateTest, EndpointsAreTriedInTurn) {
+  const std::string dead = "http://127.0.0.1:" + std::to_string(unused_port());
+  Host a(dir_, "lb1");
+  Host b(dir_, "lb2");
+  a.write_config({dead, etcd_.url()}, "198.18.0.10");
+  b.write_config({etcd_.url()}, "198.18.0.10");
+  a.start();
+  b.start();
+  const Output added = a.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.71");
+  EXPECT_EQ(added.code, 0) << added.text << a.log();
+  const Output other = b.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.72");
+  EXPECT_EQ(other.code, 0) << other.text;
+  EXPECT_TRUE(a.wait_until([&] { return a.has_backend("198.18.1.72"); })) << "a's watch works";
+  etcd_.kill();
+  const Output refused = a.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.73");
+  EXPECT_EQ(refused.code, 3) << refused.text;
+  EXPECT_NE(refused.text.find(dead + ": connect"), std::string::npos) << refused.text;
+  EXPECT_NE(refused.text.find(etcd_.url() + ": connect"), std::string::npos) << refused.text;
+}
+
 // With the REAL sluice-dataplane on lb1 (DPDK --no-huge, two net_null ports) and a fake one on
 // lb2: after a change on lb2, both dataplanes run generation revision * 65536.
 TEST_F(EtcdStateTest, ARealDataplaneRunsRevisionTimes65536) {

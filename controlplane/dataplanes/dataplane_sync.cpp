@@ -157,7 +157,12 @@ void DataplaneSync::recompute() {
   std::lock_guard lock(mutex_);
   const config::State* previous = have_effective_ ? &effective_.state : nullptr;
   EffectiveState next = compute_effective_state(desired, health, previous);
-  if (have_effective_ && next.state == effective_.state) return;
+  if (have_effective_ && next.state == effective_.state) {
+    // Same tables (keep_last_healthy keeps an all-down VIP's backends in service), but which
+    // VIPs are all down may have changed: status and the announcer read it.
+    effective_.all_down = std::move(next.all_down);
+    return;
+  }
   if (generation_ >= config::kMaxGeneration) {
     // Only reachable by adopting a dataplane pushed to the maximum by someone else.
     spdlog::error(

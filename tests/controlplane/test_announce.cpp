@@ -4,12 +4,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "announce/bird_client.hpp"
 #include "announce/decision.hpp"
 #include "announce/host_state.hpp"
 #include "announce/liveness_watch.hpp"
+#include "harness/fake_dataplane.hpp"
+#include "metrics/prometheus.hpp"
 #include "sluice/config/yaml.hpp"
+#include "sluice/control/client.hpp"
 #include "temp_dir.hpp"
 #include "test_state.hpp"
 
@@ -280,6 +284,89 @@ TEST(Liveness, ProcessStateOfThisProcessRuns) {
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(*s, 'R');
   EXPECT_FALSE(process_state(0x7ffffff0).has_value());
+}
+
+// A stand-in dataplane socket: the real one cannot freeze one worker loop on demand.
+TEST(Liveness, SeesSyncStallsAndAProcessGone) {
+  testing::TempDir dir;
+  const std::string socket = dir.file("dp.sock");
+  testing::FakeDataplane fake(socket);
+  control::Counters counters;
+  counters.per_lcore = {{.lcore = 1, .rx_polls = 100}, {.lcore = 2, .rx_polls = 100}};
+  fake.set_counters(counters);
+  {
+    auto client = control::ControlClient::connect(socket);
+    ASSERT_TRUE(client.ok());
+    config::State state = base_state();
+    state.generation = 5;
+    ASSERT_TRUE(client->push_state(state).ok());
+  }
+  LivenessOptions options;
+  options.stall_after = 200ms;
+  LivenessWatch watch({{"dp1", socket}}, options);
+  EXPECT_FALSE(watch.state()[0].reachable);  // not asked yet
+
+  watch.sample(5);
+  DataplaneLiveness d = watch.state()[0];
+  EXPECT_TRUE(d.reachable);
+  EXPECT_TRUE(d.synced);
+  EXPECT_TRUE(d.in_sync);
+  EXPECT_FALSE(d.stalled);
+
+  // A new generation is current; the dataplane still runs 5.
+  watch.sample(6);
+  d = watch.state()[0];
+  EXPECT_TRUE(d.synced);
+  EXPECT_FALSE(d.in_sync);
+  EXPECT_EQ(d.generation, 5u);
+
+  // lcore 2 keeps polling, lcore 1 stops.
+  std::this_thread::sleep_for(150ms);
+  counters.per_lcore[1].rx_polls = 200;
+  fake.set_counters(counters);
+  watch.sample(5);
+  EXPECT_FALSE(watch.state()[0].stalled);
+  std::this_thread::sleep_for(150ms);
+  counters.per_lcore[1].rx_polls = 300;
+  fake.set_counters(counters);
+  watch.sample(5);
+  d = watch.state()[0];
+  EXPECT_TRUE(d.stalled);
+  EXPECT_EQ(d.stalled_lcore, 1u);
+  counters.per_lcore[0].rx_polls = 101;
+  fake.set_counters(counters);
+  watch.sample(5);
+  EXPECT_FALSE(watch.state()[0].stalled);
+
+  fake.stop();
+  watch.sample(5);
+  d = watch.state()[0];
+  EXPECT_FALSE(d.reachable);
+  EXPECT_FALSE(d.synced);
+  EXPECT_FALSE(d.error.empty());
+}
+
+TEST(AnnounceMetrics, SeriesPerVipProtocolAndHost) {
+  AnnounceReport r;
+  r.vips.resize(2);
+  r.vips[0].vip = "198.18.0.10:80/tcp";
+  r.vips[0].announced = true;
+  r.vips[1].vip = "[2001:db8::10]:443/tcp";
+  r.drain.drained = true;
+  r.protocols = {{"router1", "BGP", "up", "", "Established"},
+                 {"router2", "BGP", "start", "", "Active"},
+                 {"sluice_vips4", "Static", "up", "", ""}};
+  r.configures = 3;
+  const std::string text = render_announce_metrics(r);
+  EXPECT_NE(text.find("sluice_vip_announced{vip=\"198.18.0.10:80/tcp\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_vip_announced{vip=\"[2001:db8::10]:443/tcp\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("sluice_host_drained 1\n"), std::string::npos);
+  EXPECT_NE(text.find("sluice_bgp_session_up{protocol=\"router1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("sluice_bgp_session_up{protocol=\"router2\"} 0\n"), std::string::npos);
+  EXPECT_EQ(text.find("sluice_vips4"), std::string::npos);  // only BGP protocols
+  EXPECT_NE(text.find("sluice_bird_configures_total 3\n"), std::string::npos);
 }
 
 TEST(AnnounceConfig, BgpKeysParseValidateAndRoundTrip) {

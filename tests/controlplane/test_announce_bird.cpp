@@ -36,6 +36,9 @@ struct Lab {
   bool never_seen = false;  // kNever reached the router at some point
 
   std::string api_socket() const { return dir.file("api.sock"); }
+  std::string sluicectl() const {
+    return env_or("SLUICECTL", "sluicectl") + " --socket " + api_socket();
+  }
 
   void write_config() {
     std::ofstream out(dir.file("sluice.yaml"));
@@ -174,6 +177,14 @@ TEST(AnnounceBird, RouterLearnsTheVipOnlyWhenHealthy) {
   EXPECT_TRUE(status.body["vips"][0]["announced"].get<bool>());
   EXPECT_EQ(status.body["vips"][1]["announce_reason"], "withdrawn: policy never");
   EXPECT_FALSE(lab->has(kNever));
+  // sluicectl shows the same.
+  const Output text = capture(lab->sluicectl() + " host status");
+  EXPECT_EQ(text.code, 0) << text.text;
+  EXPECT_NE(text.text.find("withdrawn: no backend up"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find("router1"), std::string::npos) << text.text;
+  const Output plain = capture(lab->sluicectl() + " status");
+  EXPECT_NE(plain.text.find("NOT ANNOUNCED (withdrawn: policy never)"), std::string::npos)
+      << plain.text;
 }
 
 TEST(AnnounceBird, GracefulDrainTagsThenWithdrawsAndUndrainReturns) {
@@ -211,7 +222,9 @@ TEST(AnnounceBird, GracefulDrainTagsThenWithdrawsAndUndrainReturns) {
 
 TEST(AnnounceBird, DrainWithoutGracefulShutdownAndSurvivesARestart) {
   ensure_announced();
-  ASSERT_EQ(lab->api("POST", "/v1/host/drain", R"({"graceful_shutdown": false})").status, 200);
+  const Output drained = capture(lab->sluicectl() + " host drain --no-graceful-shutdown");
+  ASSERT_EQ(drained.code, 0) << drained.text;
+  EXPECT_NE(drained.text.find("every VIP withdrawn"), std::string::npos) << drained.text;
   const long long gone = lab->time_until_gone(kVip, Clock::now(), ms(5000));
   ASSERT_GE(gone, 0);
   std::printf("drain --no-graceful-shutdown -> withdrawn from the router: %lld ms\n", gone);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "announce/announce_view.hpp"
 #include "announce/bird_client.hpp"
 #include "announce/decision.hpp"
 #include "announce/host_state.hpp"
@@ -367,6 +368,52 @@ TEST(AnnounceMetrics, SeriesPerVipProtocolAndHost) {
   EXPECT_NE(text.find("sluice_bgp_session_up{protocol=\"router2\"} 0\n"), std::string::npos);
   EXPECT_EQ(text.find("sluice_vips4"), std::string::npos);  // only BGP protocols
   EXPECT_NE(text.find("sluice_bird_configures_total 3\n"), std::string::npos);
+}
+
+TEST(HostView, DrainStateAnnouncementsAndWhatStillArrives) {
+  AnnounceReport r;
+  r.host_name = "lb1";
+  r.bgp = true;
+  r.drain = {true, kNoon, true};
+  r.withdraw_at = kNoon + 2s;
+  r.vips.resize(1);
+  r.vips[0].vip = "198.18.0.10:80/tcp";
+  r.vips[0].reason = "withdrawn: host drained since 12:00:03";
+  r.protocols = {{"router1", "BGP", "up", "12:00:00.000", "Established"}};
+  DataplaneReport d;
+  d.name = "dp1";
+  d.reachable = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  control::Counters before;
+  before.per_lcore = {{.lcore = 1, .rx_packets = 1000}, {.lcore = 2, .rx_packets = 1000}};
+  control::Counters now = before;
+  now.per_lcore[0].rx_packets = 1500;  // +500 and +1500 over 2 s: 1000 packets/s
+  now.per_lcore[1].rx_packets = 2500;
+  control::VipCounters vip_counters;
+  vip_counters.vip = "198.18.0.10:80/tcp";
+  vip_counters.active_flows = 42;
+  now.per_vip = {vip_counters};
+  d.previous_counters = CountersSample{before, t0};
+  d.counters = CountersSample{now, t0 + 2s};
+  const nlohmann::json h = host_view(r, {d});
+  EXPECT_EQ(h["host_name"], "lb1");
+  EXPECT_TRUE(h["drained"].get<bool>());
+  EXPECT_DOUBLE_EQ(h["drained_since"].get<double>(), 1'764'676'803.0);
+  EXPECT_DOUBLE_EQ(h["withdraw_at"].get<double>(), 1'764'676'805.0);
+  EXPECT_TRUE(h["graceful_shutdown"].get<bool>());
+  EXPECT_EQ(h["announced"], 0);
+  EXPECT_EQ(h["vips"][0]["reason"], "withdrawn: host drained since 12:00:03");
+  EXPECT_TRUE(h["protocols"][0]["session_up"].get<bool>());
+  EXPECT_EQ(h["active_flows"], 42u);
+  EXPECT_DOUBLE_EQ(h["rx_pps"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(h["dataplanes"][0]["rx_pps"].get<double>(), 1000.0);
+
+  nlohmann::json status = {{"vips", {{{"vip", "198.18.0.10:80/tcp"}}}}};
+  add_announcements(status, r);
+  EXPECT_EQ(status["host"]["name"], "lb1");
+  EXPECT_FALSE(status["vips"][0]["announced"].get<bool>());
+  EXPECT_EQ(status["vips"][0]["announce"], "when-healthy");
+  EXPECT_EQ(status["vips"][0]["announce_reason"], "withdrawn: host drained since 12:00:03");
 }
 
 TEST(AnnounceConfig, BgpKeysParseValidateAndRoundTrip) {

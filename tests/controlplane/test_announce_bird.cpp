@@ -29,7 +29,7 @@ constexpr auto kConverge = ms(15000);               // sessions, pushes, under l
 
 // The whole lab, shared by the tests below (they run in order and leave it announcing).
 struct Lab {
-  TempDir dir;
+  TempDir dir{"/run/sl-ann-XXXXXX"};
   BirdLab net{dir};
   std::unique_ptr<DataplaneRunner> dataplane;
   std::unique_ptr<Process> controlplane;

@@ -277,6 +277,22 @@ TEST(AnnounceBird, DataplaneStoppedIsWithdrawnWithinOneSecond) {
   ASSERT_TRUE(eventually([] { return lab->has(kVip); }, kConverge)) << lab->logs();
 }
 
+TEST(AnnounceBird, BirdKilledIsStartedAgainAndAnnouncesAgain) {
+  ensure_announced();
+  const ctl::ApiReply host = lab->api("GET", "/v1/host");
+  ASSERT_TRUE(host.body["bird_pid"].is_number()) << host.body.dump(2);
+  const auto pid = host.body["bird_pid"].get<pid_t>();
+  const auto at = Clock::now();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const long long gone = lab->time_until_gone(kVip, at, ms(5000));
+  ASSERT_GE(gone, 0);
+  ASSERT_TRUE(eventually([] { return lab->has(kVip); }, kConverge)) << lab->logs();
+  std::printf(
+      "host BIRD SIGKILL -> withdrawn in %lld ms, started again and announced after %lld ms\n",
+      gone, ms_since(at));
+  EXPECT_NE(lab->api("GET", "/v1/host").body["bird_pid"], pid);
+}
+
 TEST(AnnounceBird, ControlPlaneKilledTakesBirdWithItThenDataplaneKilled) {
   ensure_announced();
   const auto at = Clock::now();

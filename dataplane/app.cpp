@@ -152,6 +152,7 @@ Status run_dataplane(const Options& options, const Eal& eal) {
   for (const auto& [id, p] : ports->ports)
     view.ports.push_back(p.get());
   view.main_lcore = eal.main_lcore();
+  view.idle_mode = std::string(to_string(options.idle));
   view.started = started;
 
   ControlServerLimits limits;

@@ -70,9 +70,9 @@ control::DataplaneStatus collect_status(const DataplaneView& view) {
                                                .count());
   s.vips = static_cast<std::uint32_t>(view.state->running().vips.size());
   if (!view.workers.empty()) s.flow_table_entries = view.workers.front()->flows.capacity();
-  s.lcores.push_back({view.main_lcore, "main"});
+  s.lcores.push_back({view.main_lcore, "main", ""});
   for (auto lcore : view.worker_lcores)
-    s.lcores.push_back({lcore, "worker"});
+    s.lcores.push_back({lcore, "worker", view.idle_mode});
   for (const Port* p : view.ports)
     s.ports.push_back(port_status(*p));
   return s;

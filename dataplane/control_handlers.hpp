@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@ struct DataplaneView {
   std::vector<std::uint32_t> worker_lcores;           // worker_lcores[i] runs workers[i]
   std::vector<const Port*> ports;
   std::uint32_t main_lcore = 0;
+  std::string idle_mode = "poll";  // --idle, reported per worker lcore in get_status
   std::chrono::steady_clock::time_point started;
 };
 

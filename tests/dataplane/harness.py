@@ -70,10 +70,11 @@ class Dataplane:
     """`with Dataplane(...) as dp:` starts sluice-dataplane and stops it on exit."""
 
     def __init__(self, exe: str, workdir: str, name: str, vdevs: List[str], args: List[str],
-                 lcores: str = "0-1", memory_mb: int = 512, start_timeout: float = 30.0):
+                 lcores: str = "0-1", memory_mb: int = 512, start_timeout: float = 30.0,
+                 prefix: Optional[str] = None):
         self.exe = exe
         self.workdir = workdir
-        self.prefix = unique_prefix(name)
+        self.prefix = prefix or unique_prefix(name)
         self.socket_path = os.path.join(workdir, f"{name}.sock")
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.cmd = [exe, "-l", lcores, "--main-lcore", lcores.split("-")[0].split(",")[0],

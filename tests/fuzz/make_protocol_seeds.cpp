@@ -107,7 +107,7 @@ std::vector<json> messages() {
   status.uptime_ms = 3600123;
   status.vips = 3;
   status.flow_table_entries = 1u << 20;
-  status.lcores = {{0, "main"}, {1, "worker"}};
+  status.lcores = {{0, "main", ""}, {1, "worker", "poll"}};
   control::PortStatus port;
   port.name = "net_pcap0";
   port.driver = "net_pcap";

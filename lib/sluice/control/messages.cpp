@@ -343,8 +343,11 @@ json to_json(const PushStateReply& v) {
 
 json to_json(const DataplaneStatus& v) {
   json lcores = json::array();
-  for (const LcoreStatus& l : v.lcores)
-    lcores.push_back({{"lcore", l.lcore}, {"role", l.role}});
+  for (const LcoreStatus& l : v.lcores) {
+    json lcore = {{"lcore", l.lcore}, {"role", l.role}};
+    if (!l.idle.empty()) lcore["idle"] = l.idle;
+    lcores.push_back(std::move(lcore));
+  }
   json ports = json::array();
   for (const PortStatus& p : v.ports) {
     ports.push_back({
@@ -491,6 +494,7 @@ Result<DataplaneStatus> status_from_json(const json& j) {
     r.list("lcores", v.lcores, [](Reader& e, LcoreStatus& l) {
       e.integer("lcore", l.lcore);
       e.text("role", l.role);
+      e.text("idle", l.idle);
     });
     r.list("ports", v.ports, read_port_status);
   });

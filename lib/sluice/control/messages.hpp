@@ -96,6 +96,9 @@ struct PushStateReply {
 struct LcoreStatus {
   std::uint32_t lcore = 0;
   std::string role;  // "main" (control thread) | "worker"
+  // Workers: sluice-dataplane --idle, "poll" | "pause" | "sleep"; empty for the main lcore and
+  // from dataplanes older than the option (which always poll).
+  std::string idle;
 
   friend bool operator==(const LcoreStatus&, const LcoreStatus&) = default;
 };

@@ -41,7 +41,7 @@ void serve_one_connection(int listen_fd, std::uint64_t* running_generation) {
     } else if (std::holds_alternative<GetStatusRequest>(*request)) {
       DataplaneStatus s;
       s.generation = *running_generation;
-      s.lcores = {{0, "main"}, {1, "worker"}};
+      s.lcores = {{0, "main", ""}, {1, "worker", "poll"}};
       reply = ok_reply(to_json(s));
     } else if (std::holds_alternative<GetCountersRequest>(*request)) {
       Counters c;

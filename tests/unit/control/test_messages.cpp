@@ -267,7 +267,7 @@ TEST(Messages, StatusRoundTrip) {
   s.uptime_ms = 123456;
   s.vips = 3;
   s.flow_table_entries = 1u << 20;
-  s.lcores = {{0, "main"}, {1, "worker"}};
+  s.lcores = {{0, "main", ""}, {1, "worker", "sleep"}};
   PortStatus p;
   p.port_id = 0;
   p.name = "net_pcap0";
@@ -288,6 +288,8 @@ TEST(Messages, StatusRoundTrip) {
   const json j = to_json(s);
   EXPECT_EQ(j["protocol_version"], kProtocolVersion);
   EXPECT_EQ(j["lcores"][1]["role"], "worker");
+  EXPECT_EQ(j["lcores"][1]["idle"], "sleep");
+  EXPECT_FALSE(j["lcores"][0].contains("idle"));  // the main lcore does not poll
   EXPECT_EQ(j["ports"][0]["rx_missed"], 5);
   auto back = status_from_json(ok_reply(j));
   ASSERT_TRUE(back.ok()) << back.error().message;

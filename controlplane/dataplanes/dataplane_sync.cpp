@@ -168,7 +168,12 @@ void DataplaneSync::recompute() {
   // etcd: a new shared revision is a new generation even when the content is the same, so
   // that every host numbers the same shared state alike.
   const bool new_revision = snapshot.shared_revision && *snapshot.shared_revision != base_revision_;
-  if (have_effective_ && next.state == effective_.state && !new_revision) return;
+  if (have_effective_ && next.state == effective_.state && !new_revision) {
+    // Same tables (keep_last_healthy keeps an all-down VIP's backends in service), but which
+    // VIPs are all down may have changed: status and the announcer read it.
+    effective_.all_down = std::move(next.all_down);
+    return;
+  }
   if (generation_ >= config::kMaxGeneration) {
     // Only reachable by adopting a dataplane pushed to the maximum by someone else.
     spdlog::error(

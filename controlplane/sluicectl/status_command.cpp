@@ -72,8 +72,9 @@ void status(Context& ctx) {
               << vip["scheduler"].get<std::string>() << "/" << vip["encap"].get<std::string>()
               << "  active flows " << vip["active_flows"].get<std::uint64_t>();
     if (vip.contains("announced")) {
-      std::cout << "  " << (vip["announced"].get<bool>() ? "ANNOUNCED" : "NOT ANNOUNCED") << " ("
-                << vip["announce_reason"].get<std::string>() << ")";
+      const std::string reason = vip["announce_reason"].get<std::string>();
+      std::cout << "  " << (vip["announced"].get<bool>() ? "ANNOUNCED" : "NOT ANNOUNCED");
+      if (reason != "announced") std::cout << " (" << reason << ")";
     }
     if (vip["all_down"].get<bool>()) {
       std::cout << "  ALL BACKENDS DOWN (policy " << vip["all_down_policy"].get<std::string>()

@@ -13,8 +13,9 @@ namespace sluice::cp::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = "/tmp/sluice-cp-test-XXXXXX";
+  TempDir() : TempDir("/tmp/sluice-cp-test-XXXXXX") {}
+  // `pattern` ends in XXXXXX (mkdtemp), e.g. "/run/sl-ann-XXXXXX".
+  explicit TempDir(std::string pattern) {
     if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
   }
   ~TempDir() {

@@ -4,12 +4,17 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "announce/announce_view.hpp"
 #include "announce/bird_client.hpp"
 #include "announce/decision.hpp"
 #include "announce/host_state.hpp"
 #include "announce/liveness_watch.hpp"
+#include "harness/fake_dataplane.hpp"
+#include "metrics/prometheus.hpp"
 #include "sluice/config/yaml.hpp"
+#include "sluice/control/client.hpp"
 #include "temp_dir.hpp"
 #include "test_state.hpp"
 
@@ -280,6 +285,135 @@ TEST(Liveness, ProcessStateOfThisProcessRuns) {
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(*s, 'R');
   EXPECT_FALSE(process_state(0x7ffffff0).has_value());
+}
+
+// A stand-in dataplane socket: the real one cannot freeze one worker loop on demand.
+TEST(Liveness, SeesSyncStallsAndAProcessGone) {
+  testing::TempDir dir;
+  const std::string socket = dir.file("dp.sock");
+  testing::FakeDataplane fake(socket);
+  control::Counters counters;
+  counters.per_lcore = {{.lcore = 1, .rx_polls = 100}, {.lcore = 2, .rx_polls = 100}};
+  fake.set_counters(counters);
+  {
+    auto client = control::ControlClient::connect(socket);
+    ASSERT_TRUE(client.ok());
+    config::State state = base_state();
+    state.generation = 5;
+    ASSERT_TRUE(client->push_state(state).ok());
+  }
+  LivenessOptions options;
+  options.stall_after = 200ms;
+  LivenessWatch watch({{"dp1", socket}}, options);
+  EXPECT_FALSE(watch.state()[0].reachable);  // not asked yet
+
+  watch.sample(5);
+  DataplaneLiveness d = watch.state()[0];
+  EXPECT_TRUE(d.reachable);
+  EXPECT_TRUE(d.synced);
+  EXPECT_TRUE(d.in_sync);
+  EXPECT_FALSE(d.stalled);
+
+  // A new generation is current; the dataplane still runs 5.
+  watch.sample(6);
+  d = watch.state()[0];
+  EXPECT_TRUE(d.synced);
+  EXPECT_FALSE(d.in_sync);
+  EXPECT_EQ(d.generation, 5u);
+
+  // lcore 2 keeps polling, lcore 1 stops.
+  std::this_thread::sleep_for(150ms);
+  counters.per_lcore[1].rx_polls = 200;
+  fake.set_counters(counters);
+  watch.sample(5);
+  EXPECT_FALSE(watch.state()[0].stalled);
+  std::this_thread::sleep_for(150ms);
+  counters.per_lcore[1].rx_polls = 300;
+  fake.set_counters(counters);
+  watch.sample(5);
+  d = watch.state()[0];
+  EXPECT_TRUE(d.stalled);
+  EXPECT_EQ(d.stalled_lcore, 1u);
+  counters.per_lcore[0].rx_polls = 101;
+  fake.set_counters(counters);
+  watch.sample(5);
+  EXPECT_FALSE(watch.state()[0].stalled);
+
+  fake.stop();
+  watch.sample(5);
+  d = watch.state()[0];
+  EXPECT_FALSE(d.reachable);
+  EXPECT_FALSE(d.synced);
+  EXPECT_FALSE(d.error.empty());
+}
+
+TEST(AnnounceMetrics, SeriesPerVipProtocolAndHost) {
+  AnnounceReport r;
+  r.vips.resize(2);
+  r.vips[0].vip = "198.18.0.10:80/tcp";
+  r.vips[0].announced = true;
+  r.vips[1].vip = "[2001:db8::10]:443/tcp";
+  r.drain.drained = true;
+  r.protocols = {{"router1", "BGP", "up", "", "Established"},
+                 {"router2", "BGP", "start", "", "Active"},
+                 {"sluice_vips4", "Static", "up", "", ""}};
+  r.configures = 3;
+  const std::string text = render_announce_metrics(r);
+  EXPECT_NE(text.find("sluice_vip_announced{vip=\"198.18.0.10:80/tcp\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_vip_announced{vip=\"[2001:db8::10]:443/tcp\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("sluice_host_drained 1\n"), std::string::npos);
+  EXPECT_NE(text.find("sluice_bgp_session_up{protocol=\"router1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("sluice_bgp_session_up{protocol=\"router2\"} 0\n"), std::string::npos);
+  EXPECT_EQ(text.find("sluice_vips4"), std::string::npos);  // only BGP protocols
+  EXPECT_NE(text.find("sluice_bird_configures_total 3\n"), std::string::npos);
+}
+
+TEST(HostView, DrainStateAnnouncementsAndWhatStillArrives) {
+  AnnounceReport r;
+  r.host_name = "lb1";
+  r.bgp = true;
+  r.drain = {true, kNoon, true};
+  r.withdraw_at = kNoon + 2s;
+  r.vips.resize(1);
+  r.vips[0].vip = "198.18.0.10:80/tcp";
+  r.vips[0].reason = "withdrawn: host drained since 12:00:03";
+  r.protocols = {{"router1", "BGP", "up", "12:00:00.000", "Established"}};
+  DataplaneReport d;
+  d.name = "dp1";
+  d.reachable = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  control::Counters before;
+  before.per_lcore = {{.lcore = 1, .rx_packets = 1000}, {.lcore = 2, .rx_packets = 1000}};
+  control::Counters now = before;
+  now.per_lcore[0].rx_packets = 1500;  // +500 and +1500 over 2 s: 1000 packets/s
+  now.per_lcore[1].rx_packets = 2500;
+  control::VipCounters vip_counters;
+  vip_counters.vip = "198.18.0.10:80/tcp";
+  vip_counters.active_flows = 42;
+  now.per_vip = {vip_counters};
+  d.previous_counters = CountersSample{before, t0};
+  d.counters = CountersSample{now, t0 + 2s};
+  const nlohmann::json h = host_view(r, {d});
+  EXPECT_EQ(h["host_name"], "lb1");
+  EXPECT_TRUE(h["drained"].get<bool>());
+  EXPECT_DOUBLE_EQ(h["drained_since"].get<double>(), 1'764'676'803.0);
+  EXPECT_DOUBLE_EQ(h["withdraw_at"].get<double>(), 1'764'676'805.0);
+  EXPECT_TRUE(h["graceful_shutdown"].get<bool>());
+  EXPECT_EQ(h["announced"], 0);
+  EXPECT_EQ(h["vips"][0]["reason"], "withdrawn: host drained since 12:00:03");
+  EXPECT_TRUE(h["protocols"][0]["session_up"].get<bool>());
+  EXPECT_EQ(h["active_flows"], 42u);
+  EXPECT_DOUBLE_EQ(h["rx_pps"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(h["dataplanes"][0]["rx_pps"].get<double>(), 1000.0);
+
+  nlohmann::json status = {{"vips", {{{"vip", "198.18.0.10:80/tcp"}}}}};
+  add_announcements(status, r);
+  EXPECT_EQ(status["host"]["name"], "lb1");
+  EXPECT_FALSE(status["vips"][0]["announced"].get<bool>());
+  EXPECT_EQ(status["vips"][0]["announce"], "when-healthy");
+  EXPECT_EQ(status["vips"][0]["announce_reason"], "withdrawn: host drained since 12:00:03");
 }
 
 TEST(AnnounceConfig, BgpKeysParseValidateAndRoundTrip) {

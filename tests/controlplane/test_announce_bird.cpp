@@ -29,13 +29,16 @@ constexpr auto kConverge = ms(15000);               // sessions, pushes, under l
 
 // The whole lab, shared by the tests below (they run in order and leave it announcing).
 struct Lab {
-  TempDir dir;
+  TempDir dir{"/run/sl-ann-XXXXXX"};
   BirdLab net{dir};
   std::unique_ptr<DataplaneRunner> dataplane;
   std::unique_ptr<Process> controlplane;
   bool never_seen = false;  // kNever reached the router at some point
 
   std::string api_socket() const { return dir.file("api.sock"); }
+  std::string sluicectl() const {
+    return env_or("SLUICECTL", "sluicectl") + " --socket " + api_socket();
+  }
 
   void write_config() {
     std::ofstream out(dir.file("sluice.yaml"));
@@ -146,7 +149,8 @@ TEST(AnnounceBird, RouterLearnsTheVipOnlyWhenHealthy) {
       << lab->api("GET", "/v1/host").body.dump(2) << lab->logs();
   std::printf("control plane start -> router has the VIP: %lld ms\n", ms_since(started));
   // The VIP whose backend fails its check is withdrawn, `never` is never announced.
-  EXPECT_TRUE(eventually([] { return !lab->has(kAllDown); }, ms(5000)));
+  EXPECT_TRUE(eventually([] { return !lab->has(kAllDown); }, ms(5000)))
+      << lab->api("GET", "/v1/health").body.dump(2) << lab->api("GET", "/v1/status").body.dump(2);
   const ctl::ApiReply host = lab->api("GET", "/v1/host");
   ASSERT_EQ(host.status, 200);
   EXPECT_FALSE(host.body["drained"].get<bool>());
@@ -156,16 +160,31 @@ TEST(AnnounceBird, RouterLearnsTheVipOnlyWhenHealthy) {
   EXPECT_EQ(reasons["198.18.0.10:80/tcp"], "announced");
   EXPECT_EQ(reasons["198.18.0.11:80/tcp"], "withdrawn: policy never");
   EXPECT_EQ(reasons["198.18.0.12:80/tcp"], "withdrawn: no backend up");
-  bool bgp_up = false;
-  for (const auto& p : host.body["protocols"])
-    bgp_up = bgp_up || (p["name"] == "router1" && p["session_up"].get<bool>());
-  EXPECT_TRUE(bgp_up) << host.body["protocols"].dump();
+  // The BGP session as the control plane reads it from its BIRD (about every second).
+  EXPECT_TRUE(eventually(
+      [] {
+        const ctl::ApiReply now = lab->api("GET", "/v1/host");
+        for (const auto& p : now.body["protocols"]) {
+          if (p["name"] == "router1" && p["session_up"].get<bool>()) return true;
+        }
+        return false;
+      },
+      ms(3000)))
+      << lab->api("GET", "/v1/host").body["protocols"].dump();
   // Status carries the same per VIP.
   const ctl::ApiReply status = lab->api("GET", "/v1/status");
   ASSERT_EQ(status.status, 200);
   EXPECT_TRUE(status.body["vips"][0]["announced"].get<bool>());
   EXPECT_EQ(status.body["vips"][1]["announce_reason"], "withdrawn: policy never");
   EXPECT_FALSE(lab->has(kNever));
+  // sluicectl shows the same.
+  const Output text = capture(lab->sluicectl() + " host status");
+  EXPECT_EQ(text.code, 0) << text.text;
+  EXPECT_NE(text.text.find("withdrawn: no backend up"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find("router1"), std::string::npos) << text.text;
+  const Output plain = capture(lab->sluicectl() + " status");
+  EXPECT_NE(plain.text.find("NOT ANNOUNCED (withdrawn: policy never)"), std::string::npos)
+      << plain.text;
 }
 
 TEST(AnnounceBird, GracefulDrainTagsThenWithdrawsAndUndrainReturns) {
@@ -203,7 +222,9 @@ TEST(AnnounceBird, GracefulDrainTagsThenWithdrawsAndUndrainReturns) {
 
 TEST(AnnounceBird, DrainWithoutGracefulShutdownAndSurvivesARestart) {
   ensure_announced();
-  ASSERT_EQ(lab->api("POST", "/v1/host/drain", R"({"graceful_shutdown": false})").status, 200);
+  const Output drained = capture(lab->sluicectl() + " host drain --no-graceful-shutdown");
+  ASSERT_EQ(drained.code, 0) << drained.text;
+  EXPECT_NE(drained.text.find("every VIP withdrawn"), std::string::npos) << drained.text;
   const long long gone = lab->time_until_gone(kVip, Clock::now(), ms(5000));
   ASSERT_GE(gone, 0);
   std::printf("drain --no-graceful-shutdown -> withdrawn from the router: %lld ms\n", gone);
@@ -254,6 +275,22 @@ TEST(AnnounceBird, DataplaneStoppedIsWithdrawnWithinOneSecond) {
   ASSERT_GE(gone, 0) << lab->logs();
   EXPECT_LE(gone, kWithdrawCeiling.count());
   ASSERT_TRUE(eventually([] { return lab->has(kVip); }, kConverge)) << lab->logs();
+}
+
+TEST(AnnounceBird, BirdKilledIsStartedAgainAndAnnouncesAgain) {
+  ensure_announced();
+  const ctl::ApiReply host = lab->api("GET", "/v1/host");
+  ASSERT_TRUE(host.body["bird_pid"].is_number()) << host.body.dump(2);
+  const auto pid = host.body["bird_pid"].get<pid_t>();
+  const auto at = Clock::now();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const long long gone = lab->time_until_gone(kVip, at, ms(5000));
+  ASSERT_GE(gone, 0);
+  ASSERT_TRUE(eventually([] { return lab->has(kVip); }, kConverge)) << lab->logs();
+  std::printf(
+      "host BIRD SIGKILL -> withdrawn in %lld ms, started again and announced after %lld ms\n",
+      gone, ms_since(at));
+  EXPECT_NE(lab->api("GET", "/v1/host").body["bird_pid"], pid);
 }
 
 TEST(AnnounceBird, ControlPlaneKilledTakesBirdWithItThenDataplaneKilled) {

@@ -244,9 +244,10 @@ TEST(YamlErrors, UnknownKeyIsNamedWithTheAllowedOnes) {
     port: 80
     protocl: tcp
 )");
-  EXPECT_THAT(e, HasSubstr("sluice.yaml:4:5: vips[0].protocl: unknown key (allowed here: "
-                           "address, port, protocol, scheduler, encap, maglev_table_size, "
-                           "fragments, backends, health_check, all_down, new_flows_per_s)"));
+  EXPECT_THAT(e,
+              HasSubstr("sluice.yaml:4:5: vips[0].protocl: unknown key (allowed here: "
+                        "address, port, protocol, scheduler, encap, maglev_table_size, "
+                        "fragments, backends, health_check, all_down, new_flows_per_s, announce)"));
   EXPECT_THAT(e, HasSubstr("did you mean \"protocol\"?"));
 }
 

@@ -23,6 +23,7 @@
 #include "harness/fake_dataplane.hpp"
 #include "harness/process.hpp"
 #include "local_servers.hpp"
+#include "real_processes.hpp"
 #include "sluice/config/yaml.hpp"
 #include "sluicectl/api_client.hpp"
 #include "state/shared_document.hpp"
@@ -207,10 +208,16 @@ class WatchHoldingProxy {
 // dataplane.
 class Host {
  public:
-  Host(const RunDir& dir, std::string name)
+  // `dataplane_socket` empty: a fake dataplane of its own; else that (real) one.
+  Host(const RunDir& dir, std::string name, std::string dataplane_socket = "")
       : name_(std::move(name)),
         dir_(dir),
-        dataplane_(std::make_unique<FakeDataplane>(dir.file(name_ + "-dp.sock"))) {}
+        dataplane_socket_(dataplane_socket.empty() ? dir.file(name_ + "-dp.sock")
+                                                   : std::move(dataplane_socket)) {
+    if (dataplane_socket_ == dir.file(name_ + "-dp.sock")) {
+      dataplane_ = std::make_unique<FakeDataplane>(dataplane_socket_);
+    }
+  }
 
   void write_config(const std::vector<std::string>& endpoints, const std::string& seed_vip) {
     std::string list;
@@ -228,7 +235,7 @@ class Host {
                             << "\n  state_file: " << dir_.file(name_ + "-state.yaml")
                             << "\n  metrics_listen: 127.0.0.1:" << unused_port() << "\n"
                             << "dataplanes:\n  - {name: " << name_
-                            << "-dp, control_socket: " << dir_.file(name_ + "-dp.sock") << "}\n";
+                            << "-dp, control_socket: " << dataplane_socket_ << "}\n";
   }
 
   // Starts the daemon and waits for its API (or for its exit, returned; -1 while running).
@@ -297,6 +304,7 @@ class Host {
 
   std::string name_;
   const RunDir& dir_;
+  std::string dataplane_socket_;
   std::unique_ptr<FakeDataplane> dataplane_;
   std::unique_ptr<Process> daemon_;
 };
@@ -593,6 +601,78 @@ TEST_F(EtcdStateTest, ABadDocumentIsRefusedWithTheFieldNamed) {
   EXPECT_EQ(a.status()["state_store"]["refused"], "");
   EXPECT_TRUE(
       a.wait_until([&] { return a.dataplane().generation() == good2 * kGenerationsPerRevision; }));
+}
+
+// The key deleted by hand: both hosts keep the state in force; the next change writes it again
+// (create-only) and the other host takes it.
+TEST_F(EtcdStateTest, ADeletedKeyKeepsTheStateAndTheNextChangeWritesItAgain) {
+  Host a(dir_, "lb1");
+  Host b(dir_, "lb2");
+  a.write_config({etcd_.url()}, "198.18.0.10");
+  b.write_config({etcd_.url()}, "198.18.0.10");
+  a.start();
+  b.start();
+  Result<json> deleted =
+      etcd_.client().post("/v3/kv/deleterange", json{{"key", base64_encode(kKey)}}, ms(2000));
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(a.wait_until([&] {
+    return a.log().find("the shared state key is gone from etcd") != std::string::npos;
+  })) << a.log();
+  EXPECT_EQ(a.backends(), (std::vector<std::string>{"198.18.1.1", "198.18.1.2"}));
+  EXPECT_EQ(b.backends(), (std::vector<std::string>{"198.18.1.1", "198.18.1.2"}));
+  const Output added = a.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.51");
+  EXPECT_EQ(added.code, 0) << added.text << a.log();
+  EXPECT_GT(etcd_.get().mod_revision, 0u) << "written again";
+  EXPECT_TRUE(b.wait_until([&] { return b.has_backend("198.18.1.51"); })) << b.log();
+}
+
+// Endpoints are tried in turn: a dead first member is passed over (start, watch, changes); with
+// every member gone the refusal names each endpoint tried.
+TEST_F(EtcdStateTest, EndpointsAreTriedInTurn) {
+  const std::string dead = "http://127.0.0.1:" + std::to_string(unused_port());
+  Host a(dir_, "lb1");
+  Host b(dir_, "lb2");
+  a.write_config({dead, etcd_.url()}, "198.18.0.10");
+  b.write_config({etcd_.url()}, "198.18.0.10");
+  a.start();
+  b.start();
+  const Output added = a.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.71");
+  EXPECT_EQ(added.code, 0) << added.text << a.log();
+  const Output other = b.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.72");
+  EXPECT_EQ(other.code, 0) << other.text;
+  EXPECT_TRUE(a.wait_until([&] { return a.has_backend("198.18.1.72"); })) << "a's watch works";
+  etcd_.kill();
+  const Output refused = a.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.73");
+  EXPECT_EQ(refused.code, 3) << refused.text;
+  EXPECT_NE(refused.text.find(dead + ": connect"), std::string::npos) << refused.text;
+  EXPECT_NE(refused.text.find(etcd_.url() + ": connect"), std::string::npos) << refused.text;
+}
+
+// With the REAL sluice-dataplane on lb1 (DPDK --no-huge, two net_null ports) and a fake one on
+// lb2: after a change on lb2, both dataplanes run generation revision * 65536.
+TEST_F(EtcdStateTest, ARealDataplaneRunsRevisionTimes65536) {
+  if (std::getenv("SLUICE_DATAPLANE") == nullptr) GTEST_SKIP() << "no SLUICE_DATAPLANE";
+  TempDir dp_dir;
+  DataplaneRunner dp(dp_dir, test_prefix("etcdgen"), null_ports(), {"--no-huge", "-m", "512"});
+  ASSERT_TRUE(dp.start()) << "the dataplane did not start";
+  Host a(dir_, "lb1", dp.socket());
+  Host b(dir_, "lb2");
+  a.write_config({etcd_.url()}, "198.18.0.10");
+  b.write_config({etcd_.url()}, "198.18.0.10");
+  a.start();
+  b.start();
+  const Output added = b.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.61");
+  ASSERT_EQ(added.code, 0) << added.text;
+  const std::uint64_t expected = etcd_.get().mod_revision * kGenerationsPerRevision;
+  EXPECT_TRUE(a.wait_until([&] { return dp.status().generation == expected; }, ms(10000)))
+      << "the real dataplane runs " << dp.status().generation << ", expected " << expected << "\n"
+      << a.log();
+  EXPECT_TRUE(b.wait_until([&] { return b.dataplane().generation() == expected; }));
+  EXPECT_EQ(a.status()["generation"].get<std::uint64_t>(), expected);
+  EXPECT_EQ(b.status()["generation"].get<std::uint64_t>(), expected);
+  std::printf("generation on both hosts: %llu (revision %llu)\n",
+              static_cast<unsigned long long>(expected),
+              static_cast<unsigned long long>(expected / kGenerationsPerRevision));
 }
 
 // A host whose etcd is unreachable at start gives up after a bound and says which endpoint.

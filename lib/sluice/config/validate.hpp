@@ -40,7 +40,7 @@ using sluice::kMaxVips;  // sluice/limits.hpp: shared with the dataplane and bpf
 inline constexpr std::size_t kMaxNameBytes = 64;            // dataplanes[].name
 inline constexpr std::size_t kMaxPathBytes = 107;           // Unix socket paths (sun_path)
 inline constexpr std::uint32_t kMaxApiConnections = 65536;  // controlplane.api_max_connections
-inline constexpr std::size_t kMaxHostNameBytes = 64;  // controlplane.host_name
+inline constexpr std::size_t kMaxHostNameBytes = 64;        // controlplane.host_name
 
 // One problem, located by its field path: "vips[1].backends[0].weight".
 struct FieldError {

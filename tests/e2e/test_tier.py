@@ -30,7 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labfixture import LAB, HeldConnections, log  # noqa: E402
-from tierfixture import RouteWatcher, tier_main  # noqa: E402
+from tierfixture import NewConnections, RouteWatcher, tier_main  # noqa: E402
 
 HOSTS = 3
 CONNECTIONS = 300  # long-lived, spread over the hosts by the router's L4 hash
@@ -46,39 +46,6 @@ SETTLE_S = 3  # traffic keeps flowing this long after each event
 COUNTERS_SETTLE_S = 2.5  # the control plane reads the dataplanes' counters every second or so
 
 SUMMARY = {}
-
-
-class NewConnections:
-    """lab_client.py http at a steady rate in the background; `window(t0, t1)` analyses the
-    requests that started in [t0, t1)."""
-
-    def __init__(self, lab, workdir):
-        self.lab = lab
-        self.jsonl = os.path.join(workdir, f"new-{time.monotonic_ns()}.jsonl")
-        self.process = lab.client_background(
-            "http", "--target", lab.vip4, "--rate", str(NEW_RATE), "--concurrency", "16",
-            "--count", "1000000", "--duration", "600", "--timeout", "3",
-            "--slow-ms", str(SLOW_MS), "--jsonl", self.jsonl)
-        self.summary = None
-
-    def stop(self):
-        self.process.terminate()
-        out, _ = self.process.communicate(timeout=30)
-        self.summary = json.loads(out)
-        with open(self.jsonl) as f:
-            self.rows = [json.loads(line) for line in f if line.strip()]
-        return self.summary
-
-    def window(self, t0, t1):
-        rows = [r for r in self.rows if t0 <= r["t"] < t1]
-        bad = [r for r in rows if "error" in r or r["ms"] > SLOW_MS]
-        span = 0.0
-        if bad:
-            span = max(r["t"] + r["ms"] / 1000 for r in bad) - min(r["t"] for r in bad)
-        return {"requests": len(rows), "failed": sum(1 for r in rows if "error" in r),
-                "slow": sum(1 for r in rows if "error" not in r and r["ms"] > SLOW_MS),
-                "disrupted_s": round(span, 3),
-                "backends": sorted({r["backend"] for r in rows if "backend" in r})}
 
 
 class Tier(unittest.TestCase):
@@ -120,7 +87,7 @@ class Tier(unittest.TestCase):
         lab = self.lab
         with RouteWatcher(lab) as route:
             self.wait_all(route, [1, 2, 3], time.time(), "the route to point at hosts 1, 2, 3")
-            new = NewConnections(lab, self.workdir)
+            new = NewConnections(lab, self.workdir, rate=NEW_RATE, slow_ms=SLOW_MS)
             try:
                 with self.hold() as held:
                     SUMMARY["flows"] = self.assert_spread([1, 2, 3])
@@ -363,6 +330,45 @@ class SharedState(unittest.TestCase):
         SUMMARY["etcd_back_converged_s"] = round(time.monotonic() - t0, 3)
         log(f"tier: etcd back (all three members): a change accepted and in force on every "
             f"host {SUMMARY['etcd_back_converged_s']} s after the members were healthy")
+
+
+    def test_7_health_disagreement(self):
+        """Each host checks the backends itself (health is not shared): how long the hosts
+        disagree about a backend that dies and about one that comes back. In that window
+        their tables differ in that backend's slots (docs/tier.md, "When hosts disagree")."""
+        lab = self.lab
+        address = lab.addr4["be3"]
+
+        def health(i):
+            s = json.loads(self.ctl(i, "status", "--json").stdout)
+            vip = next(v for v in s["vips"] if v["vip"] == lab.tcp_vip)
+            return next(b["health"] for b in vip["backends"] if b["address"] == address)
+
+        def seen_by_every_host(state, since, timeout_s):
+            seen = {}
+            deadline = time.monotonic() + timeout_s
+            while len(seen) < len(lab.hosts) and time.monotonic() < deadline:
+                for i in lab.hosts:
+                    if i not in seen and health(i) == state:
+                        seen[i] = round(time.monotonic() - since, 3)
+                time.sleep(0.02)
+            self.assertEqual(sorted(seen), sorted(lab.hosts), f"hosts that saw be3 {state}: {seen}")
+            return seen
+
+        result = {}
+        for action, state, bound in (("stop", "down", lab.detection_bound_s),
+                                     ("start", "up", lab.recovery_bound_s)):
+            t0 = time.monotonic()
+            lab.lab("server", "be3", action)
+            seen = seen_by_every_host(state, t0, bound + 10)
+            spread = round(max(seen.values()) - min(seen.values()), 3)
+            result[state] = {"per_host_s": seen, "disagreed_s": spread}
+            log(f"tier: be3 {action}ped: {state} on the hosts after {seen} s; the hosts "
+                f"disagreed for {spread} s (one host's detection bound: {bound} s)")
+            # Independent checks on the same timers: the hosts disagree for at most about one
+            # check interval plus the time each took to see it, never for a whole bound more.
+            self.assertLessEqual(spread, bound + 1.0, result)
+        SUMMARY["health_disagreement"] = result
 
 
 def main():

@@ -95,6 +95,40 @@ class TierLab(Lab):
                               capture_output=True, text=True, timeout=10).stdout
 
 
+class NewConnections:
+    """lab_client.py http at a steady rate in the background; `window(t0, t1)` analyses the
+    requests that started in [t0, t1)."""
+
+    def __init__(self, lab, workdir, rate=50, slow_ms=500):
+        self.rate, self.slow_ms = rate, slow_ms
+        self.lab = lab
+        self.jsonl = os.path.join(workdir, f"new-{time.monotonic_ns()}.jsonl")
+        self.process = lab.client_background(
+            "http", "--target", lab.vip4, "--rate", str(rate), "--concurrency", "16",
+            "--count", "1000000", "--duration", "600", "--timeout", "3",
+            "--slow-ms", str(slow_ms), "--jsonl", self.jsonl)
+        self.summary = None
+
+    def stop(self):
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=30)
+        self.summary = json.loads(out)
+        with open(self.jsonl) as f:
+            self.rows = [json.loads(line) for line in f if line.strip()]
+        return self.summary
+
+    def window(self, t0, t1):
+        rows = [r for r in self.rows if t0 <= r["t"] < t1]
+        bad = [r for r in rows if "error" in r or r["ms"] > self.slow_ms]
+        span = 0.0
+        if bad:
+            span = max(r["t"] + r["ms"] / 1000 for r in bad) - min(r["t"] for r in bad)
+        return {"requests": len(rows), "failed": sum(1 for r in rows if "error" in r),
+                "slow": sum(1 for r in rows if "error" not in r and r["ms"] > self.slow_ms),
+                "disrupted_s": round(span, 3),
+                "backends": sorted({r["backend"] for r in rows if "backend" in r})}
+
+
 class RouteWatcher:
     """Polls the router's route to the IPv4 VIP every `interval_s` in a thread, for the duration
     of a `with` block, and records (time, hosts) at every change."""

@@ -356,15 +356,15 @@ class SharedState(unittest.TestCase):
             return seen
 
         result = {}
-        for action, state, bound in (("stop", "down", lab.detection_bound_s),
-                                     ("start", "up", lab.recovery_bound_s)):
+        for action, done, state, bound in (("stop", "stopped", "down", lab.detection_bound_s),
+                                           ("start", "started", "up", lab.recovery_bound_s)):
             t0 = time.monotonic()
             lab.lab("server", "be3", action)
             seen = seen_by_every_host(state, t0, bound + 10)
             spread = round(max(seen.values()) - min(seen.values()), 3)
             result[state] = {"per_host_s": seen, "disagreed_s": spread}
-            log(f"tier: be3 {action}ped: {state} on the hosts after {seen} s; the hosts "
-                f"disagreed for {spread} s (one host's detection bound: {bound} s)")
+            log(f"tier: be3 {done}: {state} on the hosts after {seen} s; the hosts "
+                f"disagreed for {spread} s (one host's bound for it: {bound} s)")
             # Independent checks on the same timers: the hosts disagree for at most about one
             # check interval plus the time each took to see it, never for a whole bound more.
             self.assertLessEqual(spread, bound + 1.0, result)

@@ -78,6 +78,10 @@ class Tier(unittest.TestCase):
             self.assertGreater(n, 0, f"lb{i} has no flows: the router does not spread {flows}")
         return flows
 
+    def host_rx_pps(self, i):
+        """Packets per second still arriving at host i's dataplane (`sluicectl host status`)."""
+        return json.loads(self.lab.host_ctl(i, "host", "status", "--json").stdout)["rx_pps"]
+
     def new_flows(self, i):
         """Host i's new-flow counter of the TCP VIP (sluicectl stats)."""
         stats = json.loads(self.lab.host_ctl(i, "stats", "--json").stdout)
@@ -155,6 +159,8 @@ class Tier(unittest.TestCase):
         with RouteWatcher(lab) as route:
             self.wait_all(route, hosts, time.time(), f"the route to point at hosts {hosts}")
             with self.hold() as held:
+                time.sleep(COUNTERS_SETTLE_S)
+                pps_before = self.host_rx_pps(1)
                 t0 = time.time()
                 lab.host_ctl(1, "host", "drain")
                 t = route.wait_for("host 1 out of the route", lambda h: 1 not in h and h, t0, 10)
@@ -166,6 +172,7 @@ class Tier(unittest.TestCase):
                 time.sleep(COUNTERS_SETTLE_S)
                 after = {i: self.new_flows(i) for i in hosts}
                 status = lab.host_ctl(1, "host", "status").stdout
+                pps_after = self.host_rx_pps(1)
             grown = {i: after[i] - before[i] for i in hosts}
             SUMMARY.update(drain_out_ms=round(drain_out * 1000), drain_broken=held.summary["broken"],
                            drain_new_flows=grown)
@@ -177,6 +184,13 @@ class Tier(unittest.TestCase):
             # No new connection reached host 1; the others took them all.
             self.assertEqual(grown[1], 0, grown)
             self.assertGreaterEqual(sum(grown.values()), new["ok"], grown)
+            # `host status` tells the operator when the host can be stopped: the packets still
+            # arriving fell from the held connections' share to (nearly) nothing.
+            SUMMARY.update(drain_pps_before=round(pps_before), drain_pps_after=round(pps_after))
+            log(f"host 1: packets/s arriving {pps_before:.0f} before the drain, {pps_after:.0f} "
+                f"after it")
+            self.assertGreater(pps_before, 20, "host 1 carried none of the held connections")
+            self.assertLess(pps_after, pps_before * 0.1, (pps_before, pps_after))
             t1 = time.time()
             lab.host_ctl(1, "host", "undrain")
             back = self.wait_all(route, hosts, t1, "host 1 back after undrain")

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <initializer_list>
 #include <utility>
 
+#include "dataplanes/lcore_load.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/drop_reason.hpp"
 
@@ -193,19 +195,20 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
             [](const DataplaneReport&, const L& l) { return l.rx_polls; });
   per_lcore("sluice_lcore_busy_polls_total", "counter", "rx_burst calls that returned packets",
             [](const DataplaneReport&, const L& l) { return l.busy_polls; });
-  per_lcore("sluice_lcore_load", "gauge", "Busy polls / polls over the last poll interval (0..1)",
+  per_lcore("sluice_lcore_load", "gauge",
+            "Load over the last poll interval (0..1): busy polls / polls, at most the share of "
+            "the interval awake (--idle sleep)",
             [](const DataplaneReport& d, const L& l) {
-              std::uint64_t polls = l.rx_polls;
-              std::uint64_t busy = l.busy_polls;
+              const L* before = nullptr;
+              std::chrono::nanoseconds elapsed{0};
               if (d.previous_counters) {
                 for (const auto& p : d.previous_counters->counters.per_lcore) {
-                  if (p.lcore != l.lcore || p.rx_polls > l.rx_polls || p.busy_polls > l.busy_polls)
-                    continue;
-                  polls = l.rx_polls - p.rx_polls;
-                  busy = l.busy_polls - p.busy_polls;
+                  if (p.lcore == l.lcore) before = &p;
                 }
+                elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    d.counters->at - d.previous_counters->at);
               }
-              return polls > 0 ? static_cast<double>(busy) / static_cast<double>(polls) : 0.0;
+              return lcore_load(l, before, elapsed);
             });
 }
 

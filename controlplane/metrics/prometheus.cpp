@@ -387,4 +387,24 @@ std::string render_announce_metrics(const AnnounceReport& report) {
   return w.take();
 }
 
+std::string render_state_store_metrics(const StateStoreStatus& status) {
+  Writer w;
+  w.family("sluice_state_store_info", "gauge",
+           "Where the desired state lives: kind file or etcd (always 1)");
+  w.sample("sluice_state_store_info", {{"kind", status.kind}, {"host", status.host_name}}, 1);
+  w.family("sluice_state_store_connected", "gauge",
+           "1 while the state store answers (etcd: the last watch, read or write got an answer; "
+           "file: always 1). 0: changes are refused, the state in force stays (fail-static)");
+  w.sample("sluice_state_store_connected", {}, status.connected ? 1 : 0);
+  w.family("sluice_state_store_revision", "gauge",
+           "Revision of the desired state in force (etcd: its mod_revision, the same on every "
+           "host that is in step)");
+  w.sample("sluice_state_store_revision", {}, status.revision);
+  w.family("sluice_state_store_refused", "gauge",
+           "1 while the document in etcd does not validate on this host (sluicectl status says "
+           "why)");
+  w.sample("sluice_state_store_refused", {}, status.refused.empty() ? 0 : 1);
+  return w.take();
+}
+
 }  // namespace sluice::cp

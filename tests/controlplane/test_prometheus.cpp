@@ -192,6 +192,21 @@ TEST(LcoreLoad, ARestartedDataplaneIsNotComparedWithItsPredecessor) {
   EXPECT_DOUBLE_EQ(lcore_load(now, &before, std::chrono::seconds(1)), 0.1);
 }
 
+TEST(StateStoreMetrics, EtcdLostIsVisibleAndTheRevisionInForceStays) {
+  StateStoreStatus status;
+  status.kind = "etcd";
+  status.host_name = "lb2";
+  status.connected = false;
+  status.revision = 12;
+  status.refused = "vips[0].port: ...";
+  const std::string text = render_state_store_metrics(status);
+  EXPECT_TRUE(has_line(text, R"(sluice_state_store_info{kind="etcd",host="lb2"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, "sluice_state_store_connected 0")) << text;
+  EXPECT_TRUE(has_line(text, "sluice_state_store_revision 12")) << text;
+  EXPECT_TRUE(has_line(text, "sluice_state_store_refused 1")) << text;
+  EXPECT_TRUE(has_line(text, "# TYPE sluice_state_store_connected gauge")) << text;
+}
+
 TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {
   EXPECT_TRUE(
       has_line(text, R"(sluice_backend_healthy{vip="198.18.0.10:80/tcp",backend="198.18.1.1"} 1)"));

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "dataplanes/lcore_load.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/lb/maglev.hpp"
 
@@ -236,17 +237,16 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
           if (c.lcore == l.lcore) pl = &c;
         }
       }
-      // Load: the share of polls that found packets, over the last interval when known.
-      const std::uint64_t polls = pl ? delta(l.rx_polls, pl->rx_polls) : l.rx_polls;
-      const std::uint64_t busy = pl ? delta(l.busy_polls, pl->busy_polls) : l.busy_polls;
-      lcores.push_back(
-          json{{"dataplane", d.name},
-               {"lcore", l.lcore},
-               {"rx_packets", l.rx_packets},
-               {"tx_packets", l.tx_packets},
-               {"rx_packets_per_s", pl ? rate(l.rx_packets, pl->rx_packets) : 0.0},
-               {"tx_packets_per_s", pl ? rate(l.tx_packets, pl->tx_packets) : 0.0},
-               {"load", polls > 0 ? static_cast<double>(busy) / static_cast<double>(polls) : 0.0}});
+      const auto elapsed = before ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        d.counters->at - d.previous_counters->at)
+                                  : std::chrono::nanoseconds(0);
+      lcores.push_back(json{{"dataplane", d.name},
+                            {"lcore", l.lcore},
+                            {"rx_packets", l.rx_packets},
+                            {"tx_packets", l.tx_packets},
+                            {"rx_packets_per_s", pl ? rate(l.rx_packets, pl->rx_packets) : 0.0},
+                            {"tx_packets_per_s", pl ? rate(l.tx_packets, pl->tx_packets) : 0.0},
+                            {"load", lcore_load(l, pl, elapsed)}});
     }
   }
 

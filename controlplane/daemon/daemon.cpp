@@ -50,6 +50,7 @@ HttpResponse metrics_response(const HttpRequest& request, StateStore& store, Hea
   response.body() = render_metrics(
       MetricsInputs{desired, effective, sync.generation(), checks, dataplanes, std::move(servers)});
   response.body() += render_announce_metrics(announcer.report());
+  response.body() += render_state_store_metrics(store.status());
   return response;
 }
 

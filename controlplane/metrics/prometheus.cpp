@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <initializer_list>
 #include <utility>
 
+#include "dataplanes/lcore_load.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/drop_reason.hpp"
 
@@ -193,19 +195,20 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
             [](const DataplaneReport&, const L& l) { return l.rx_polls; });
   per_lcore("sluice_lcore_busy_polls_total", "counter", "rx_burst calls that returned packets",
             [](const DataplaneReport&, const L& l) { return l.busy_polls; });
-  per_lcore("sluice_lcore_load", "gauge", "Busy polls / polls over the last poll interval (0..1)",
+  per_lcore("sluice_lcore_load", "gauge",
+            "Load over the last poll interval (0..1): busy polls / polls, at most the share of "
+            "the interval awake (--idle sleep)",
             [](const DataplaneReport& d, const L& l) {
-              std::uint64_t polls = l.rx_polls;
-              std::uint64_t busy = l.busy_polls;
+              const L* before = nullptr;
+              std::chrono::nanoseconds elapsed{0};
               if (d.previous_counters) {
                 for (const auto& p : d.previous_counters->counters.per_lcore) {
-                  if (p.lcore != l.lcore || p.rx_polls > l.rx_polls || p.busy_polls > l.busy_polls)
-                    continue;
-                  polls = l.rx_polls - p.rx_polls;
-                  busy = l.busy_polls - p.busy_polls;
+                  if (p.lcore == l.lcore) before = &p;
                 }
+                elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    d.counters->at - d.previous_counters->at);
               }
-              return polls > 0 ? static_cast<double>(busy) / static_cast<double>(polls) : 0.0;
+              return lcore_load(l, before, elapsed);
             });
 }
 
@@ -381,6 +384,26 @@ std::string render_announce_metrics(const AnnounceReport& report) {
   w.family("sluice_bird_configure_failures_total", "counter",
            "Failed attempts to write the include files or reconfigure BIRD");
   w.sample("sluice_bird_configure_failures_total", {}, report.configure_failures);
+  return w.take();
+}
+
+std::string render_state_store_metrics(const StateStoreStatus& status) {
+  Writer w;
+  w.family("sluice_state_store_info", "gauge",
+           "Where the desired state lives: kind file or etcd (always 1)");
+  w.sample("sluice_state_store_info", {{"kind", status.kind}, {"host", status.host_name}}, 1);
+  w.family("sluice_state_store_connected", "gauge",
+           "1 while the state store answers (etcd: the last watch, read or write got an answer; "
+           "file: always 1). 0: changes are refused, the state in force stays (fail-static)");
+  w.sample("sluice_state_store_connected", {}, status.connected ? 1 : 0);
+  w.family("sluice_state_store_revision", "gauge",
+           "Revision of the desired state in force (etcd: its mod_revision, the same on every "
+           "host that is in step)");
+  w.sample("sluice_state_store_revision", {}, status.revision);
+  w.family("sluice_state_store_refused", "gauge",
+           "1 while the document in etcd does not validate on this host (sluicectl status says "
+           "why)");
+  w.sample("sluice_state_store_refused", {}, status.refused.empty() ? 0 : 1);
   return w.take();
 }
 

@@ -30,6 +30,10 @@ struct MetricsInputs {
 // sluice_bird_configure_failures_total.
 [[nodiscard]] std::string render_announce_metrics(const AnnounceReport& report);
 
+// The desired state's store (docs/tier.md): sluice_state_store_info{kind,host},
+// sluice_state_store_connected, sluice_state_store_revision, sluice_state_store_refused.
+[[nodiscard]] std::string render_state_store_metrics(const StateStoreStatus& status);
+
 // Escapes a label value (backslash, double quote, newline).
 [[nodiscard]] std::string escape_label(std::string_view value);
 

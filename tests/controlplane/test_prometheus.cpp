@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "dataplanes/lcore_load.hpp"
 #include "sluice/config/names.hpp"
 #include "test_state.hpp"
 
@@ -150,6 +151,60 @@ TEST_F(PrometheusTest, LcoreLoadIsOverTheLastInterval) {
   // Polls went 500 -> 1000 and busy polls 50 -> 100 since the previous sample: load 0.1.
   EXPECT_TRUE(has_line(text, R"(sluice_lcore_rx_packets_total{dataplane="dp1",lcore="1"} 150)"));
   EXPECT_TRUE(has_line(text, R"(sluice_lcore_load{dataplane="dp1",lcore="1"} 0.1)")) << text;
+}
+
+control::LcoreCounters lcore_sample(std::uint64_t polls, std::uint64_t busy, std::uint64_t sleeps,
+                                    std::uint64_t slept_ns) {
+  control::LcoreCounters l;
+  l.lcore = 1;
+  l.rx_polls = polls;
+  l.busy_polls = busy;
+  l.sleeps = sleeps;
+  l.slept_ns = slept_ns;
+  return l;
+}
+
+TEST(LcoreLoad, PollingWorkerIsBusyPollsOverPolls) {
+  const auto before = lcore_sample(1000, 100, 0, 0);
+  const auto now = lcore_sample(3000, 600, 0, 0);
+  EXPECT_DOUBLE_EQ(lcore_load(now, &before, std::chrono::seconds(1)), 0.25);
+}
+
+TEST(LcoreLoad, SleepingWorkerIsLoadedAtMostForTheShareItWasAwake) {
+  // Idle in --idle sleep: few polls, most of them find the odd packet (busy/polls 0.5), but it
+  // slept 900 ms of the last second: load 0.1, not 0.5.
+  const auto before = lcore_sample(1000, 500, 100, 0);
+  const auto now = lcore_sample(3000, 1500, 1900, 900'000'000);
+  EXPECT_NEAR(lcore_load(now, &before, std::chrono::seconds(1)), 0.1, 1e-9);
+}
+
+TEST(LcoreLoad, AWorkerKeptAwakeByATrickleKeepsItsBusyShare) {
+  // Awake the whole second (no sleep in it) but only 2% of its polls found packets.
+  const auto before = lcore_sample(0, 0, 10, 5'000'000);
+  const auto now = lcore_sample(100000, 2000, 10, 5'000'000);
+  EXPECT_DOUBLE_EQ(lcore_load(now, &before, std::chrono::seconds(1)), 0.02);
+}
+
+TEST(LcoreLoad, ARestartedDataplaneIsNotComparedWithItsPredecessor) {
+  // Counters went down: the previous sample belongs to another process; totals are used.
+  const auto before = lcore_sample(9000, 9000, 50, 900'000'000);
+  const auto now = lcore_sample(100, 10, 1, 1000);
+  EXPECT_DOUBLE_EQ(lcore_load(now, &before, std::chrono::seconds(1)), 0.1);
+}
+
+TEST(StateStoreMetrics, EtcdLostIsVisibleAndTheRevisionInForceStays) {
+  StateStoreStatus status;
+  status.kind = "etcd";
+  status.host_name = "lb2";
+  status.connected = false;
+  status.revision = 12;
+  status.refused = "vips[0].port: ...";
+  const std::string text = render_state_store_metrics(status);
+  EXPECT_TRUE(has_line(text, R"(sluice_state_store_info{kind="etcd",host="lb2"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, "sluice_state_store_connected 0")) << text;
+  EXPECT_TRUE(has_line(text, "sluice_state_store_revision 12")) << text;
+  EXPECT_TRUE(has_line(text, "sluice_state_store_refused 1")) << text;
+  EXPECT_TRUE(has_line(text, "# TYPE sluice_state_store_connected gauge")) << text;
 }
 
 TEST_F(PrometheusTest, HealthStateAndLatencyHistogram) {

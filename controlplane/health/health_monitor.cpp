@@ -25,19 +25,6 @@ struct HealthMonitor::Target {
   bool stopped = false;
 };
 
-std::optional<ProbeSpec> probe_spec_for(const config::Vip& vip, const config::Backend& backend) {
-  const std::optional<config::HealthCheck>& check =
-      backend.health_check ? backend.health_check : vip.health_check;
-  if (!check || check->type == config::HealthCheckType::none) return std::nullopt;
-  ProbeSpec spec;
-  spec.address = backend.address;
-  spec.port = check->port != 0 ? check->port : vip.port;
-  spec.check = *check;
-  // A probe never outlives its interval: the next one would overlap it.
-  spec.timeout = std::chrono::milliseconds(std::min(check->timeout_ms, check->interval_ms));
-  return spec;
-}
-
 HealthMonitor::HealthMonitor(HealthTable& table, std::function<void()> on_transition)
     : table_(table),
       on_transition_(std::move(on_transition)),

@@ -168,12 +168,13 @@ class HeldConnections:
         return False
 
 
-def main(name, test_cases):
-    """Runs `test_cases` (unittest.TestCase classes) against one lab, always torn down."""
+def run_against(lab, test_cases, skip_reason=None, on_failure=None):
+    """Brings `lab` up, runs `test_cases` (unittest.TestCase classes) against it and always
+    tears it down (also on meson's SIGTERM). `skip_reason(lab)`, once it is up: a reason to skip
+    (exit 77), or None. `on_failure(lab)`: extra diagnostics before the logs."""
     if os.geteuid() != 0:
         print("SKIP: needs root (network namespaces, XDP, DPDK)")
         return SKIP
-    lab = Lab(name)
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -184,6 +185,10 @@ def main(name, test_cases):
     try:
         lab.down()  # leftovers of an interrupted run
         lab.up()
+        reason = skip_reason(lab) if skip_reason else None
+        if reason:
+            print(f"SKIP: {reason}")
+            return SKIP
         suite = unittest.TestSuite()
         loader = unittest.TestLoader()
         for case in test_cases:
@@ -192,9 +197,16 @@ def main(name, test_cases):
             suite.addTests(loader.loadTestsFromTestCase(case))
         result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
         if not result.wasSuccessful():
+            if on_failure:
+                on_failure(lab)
             lab.print_logs()
         return 0 if result.wasSuccessful() else 1
     finally:
         log("lab down")
         lab.down()
         subprocess.run(["rm", "-rf", workdir], check=False)
+
+
+def main(name, test_cases):
+    """Runs `test_cases` against one single-host lab, always torn down."""
+    return run_against(Lab(name), test_cases)

@@ -7,15 +7,13 @@ every change with its time, so a test can say how long the router took to drop a
 Like labfixture.main, tier_main always tears the lab down (also on meson's SIGTERM)."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labfixture import SKIP, Lab, log  # noqa: E402,F401
+from labfixture import SKIP, Lab, log, run_against  # noqa: E402,F401
 
 
 class TierLab(Lab):
@@ -187,36 +185,14 @@ class RouteWatcher:
 
 def tier_main(name, test_cases, hosts=3):
     """Runs `test_cases` against one tier lab of `hosts` LB hosts, always torn down."""
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, XDP, DPDK, BIRD)")
-        return SKIP
-    lab = TierLab(name, hosts)
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+    def skip_reason(lab):
+        if lab.announces:
+            return None
+        return ("this sluice-controlplane has no controlplane.bgp (nothing announces the VIPs "
+                "to the router)")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    workdir = os.path.join(lab.facts["LAB_RUN_DIR"] + "-work")
-    os.makedirs(workdir, exist_ok=True)
-    try:
-        lab.down()  # leftovers of an interrupted run
-        lab.up()
-        if not lab.announces:
-            print("SKIP: this sluice-controlplane has no controlplane.bgp (nothing announces "
-                  "the VIPs to the router)")
-            return SKIP
-        suite = unittest.TestSuite()
-        loader = unittest.TestLoader()
-        for case in test_cases:
-            case.lab = lab
-            case.workdir = workdir
-            suite.addTests(loader.loadTestsFromTestCase(case))
-        result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
-        if not result.wasSuccessful():
-            print(lab.lab("status", check=False).stdout, flush=True)
-            lab.print_logs()
-        return 0 if result.wasSuccessful() else 1
-    finally:
-        log("lab down")
-        lab.down()
-        subprocess.run(["rm", "-rf", workdir], check=False)
+    def on_failure(lab):
+        print(lab.lab("status", check=False).stdout, flush=True)
+
+    return run_against(TierLab(name, hosts), test_cases, skip_reason, on_failure)

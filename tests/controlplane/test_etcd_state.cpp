@@ -317,6 +317,14 @@ class EtcdStateTest : public ::testing::Test {
  protected:
   void SetUp() override { etcd_.start(); }
 
+  // Two hosts on the same etcd with the same config's VIP, both started (the first seeds it).
+  void start_both(Host& a, Host& b) {
+    a.write_config({etcd_.url()}, "198.18.0.10");
+    b.write_config({etcd_.url()}, "198.18.0.10");
+    a.start();
+    b.start();
+  }
+
   RunDir dir_;
   Etcd etcd_{dir_};
 };
@@ -371,10 +379,7 @@ TEST_F(EtcdStateTest, SeedsAnEmptyKeyAndASecondHostLoadsIt) {
 TEST_F(EtcdStateTest, AChangeOnOneHostIsInForceOnTheOther) {
   Host a(dir_, "lb1");
   Host b(dir_, "lb2");
-  a.write_config({etcd_.url()}, "198.18.0.10");
-  b.write_config({etcd_.url()}, "198.18.0.10");
-  a.start();
-  b.start();
+  start_both(a, b);
   std::vector<ms> delays;
   for (int i = 0; i < 5; ++i) {
     const std::string address = "198.18.1." + std::to_string(10 + i);
@@ -451,10 +456,7 @@ TEST_F(EtcdStateTest, ConcurrentChangesOneWinsTheOtherMustRetry) {
 TEST_F(EtcdStateTest, RacingHostsNeverLoseAnAcknowledgedChange) {
   Host a(dir_, "lb1");
   Host b(dir_, "lb2");
-  a.write_config({etcd_.url()}, "198.18.0.10");
-  b.write_config({etcd_.url()}, "198.18.0.10");
-  a.start();
-  b.start();
+  start_both(a, b);
   std::vector<std::string> acknowledged;
   std::mutex mutex;
   int retries = 0;
@@ -503,10 +505,7 @@ TEST_F(EtcdStateTest, RacingHostsNeverLoseAnAcknowledgedChange) {
 TEST_F(EtcdStateTest, FailStaticWhileEtcdIsDownThenResumes) {
   Host a(dir_, "lb1");
   Host b(dir_, "lb2");
-  a.write_config({etcd_.url()}, "198.18.0.10");
-  b.write_config({etcd_.url()}, "198.18.0.10");
-  a.start();
-  b.start();
+  start_both(a, b);
   const std::uint64_t dataplane_generation = a.dataplane().generation();
   etcd_.kill();
 
@@ -608,10 +607,7 @@ TEST_F(EtcdStateTest, ABadDocumentIsRefusedWithTheFieldNamed) {
 TEST_F(EtcdStateTest, ADeletedKeyKeepsTheStateAndTheNextChangeWritesItAgain) {
   Host a(dir_, "lb1");
   Host b(dir_, "lb2");
-  a.write_config({etcd_.url()}, "198.18.0.10");
-  b.write_config({etcd_.url()}, "198.18.0.10");
-  a.start();
-  b.start();
+  start_both(a, b);
   Result<json> deleted =
       etcd_.client().post("/v3/kv/deleterange", json{{"key", base64_encode(kKey)}}, ms(2000));
   ASSERT_TRUE(deleted.ok()) << deleted.error().message;
@@ -657,10 +653,7 @@ TEST_F(EtcdStateTest, ARealDataplaneRunsRevisionTimes65536) {
   ASSERT_TRUE(dp.start()) << "the dataplane did not start";
   Host a(dir_, "lb1", dp.socket());
   Host b(dir_, "lb2");
-  a.write_config({etcd_.url()}, "198.18.0.10");
-  b.write_config({etcd_.url()}, "198.18.0.10");
-  a.start();
-  b.start();
+  start_both(a, b);
   const Output added = b.sluicectl("backend add 198.18.0.10:80/tcp 198.18.1.61");
   ASSERT_EQ(added.code, 0) << added.text;
   const std::uint64_t expected = etcd_.get().mod_revision * kGenerationsPerRevision;

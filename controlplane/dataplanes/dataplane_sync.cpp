@@ -164,7 +164,10 @@ void DataplaneSync::recompute() {
   const HealthMap health = health_.healthy_map();
   std::lock_guard lock(mutex_);
   const config::State* previous = have_effective_ ? &effective_.state : nullptr;
-  EffectiveState next = compute_effective_state(desired, health, previous);
+  const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  EffectiveState next = compute_effective_state(desired, health, previous,
+                                                static_cast<std::uint64_t>(unix_now.count()));
   // etcd: a new shared revision is a new generation even when the content is the same, so
   // that every host numbers the same shared state alike.
   const bool new_revision = snapshot.shared_revision && *snapshot.shared_revision != base_revision_;

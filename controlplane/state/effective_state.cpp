@@ -4,6 +4,7 @@
 #include <set>
 
 #include "sluice/config/names.hpp"
+#include "sluice/config/second_chance.hpp"
 
 namespace sluice::cp {
 namespace {
@@ -46,7 +47,8 @@ std::set<IpAddress> previously_serving(const config::State* previous, const conf
 }  // namespace
 
 EffectiveState compute_effective_state(const config::State& desired, const HealthMap& health,
-                                       const config::State* previous) {
+                                       const config::State* previous,
+                                       std::optional<std::uint64_t> now_unix_s) {
   EffectiveState result;
   result.state.dataplane = desired.dataplane;
   result.state.vips.reserve(desired.vips.size());
@@ -80,6 +82,15 @@ EffectiveState compute_effective_state(const config::State& desired, const Healt
     for (const config::Backend& b : vip.backends) {
       const bool serving = is_healthy(health, key, b.address) || kept.contains(b.address);
       out.backends.push_back(pushed_backend(b, serving));
+    }
+    if (out.previous && now_unix_s &&
+        config::previous_expired(*out.previous, desired.dataplane, *now_unix_s)) {
+      out.previous.reset();
+    }
+    if (out.previous) {
+      for (config::PreviousBackend& p : out.previous->backends) {
+        if (!is_healthy(health, key, p.address)) p.weight = 0;
+      }
     }
     result.state.vips.push_back(std::move(out));
   }

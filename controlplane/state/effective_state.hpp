@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,12 @@ struct EffectiveState {
 // keeps the backends that were not down in it for a VIP that is now all down. Without any
 // (start-up, or every previous backend was removed) it keeps every desired backend: a VIP never
 // blackholes silently under that policy.
-[[nodiscard]] EffectiveState compute_effective_state(const config::State& desired,
-                                                     const HealthMap& health,
-                                                     const config::State* previous);
+//
+// A VIP's `previous` block (second chance) is dropped once it has expired at `now_unix_s`
+// (config::previous_expired; nullopt: kept), and its backends that this host sees down get
+// weight 0, as in the current table.
+[[nodiscard]] EffectiveState compute_effective_state(
+    const config::State& desired, const HealthMap& health, const config::State* previous,
+    std::optional<std::uint64_t> now_unix_s = std::nullopt);
 
 }  // namespace sluice::cp

@@ -3,15 +3,26 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <system_error>
 #include <utility>
 
+#include "sluice/config/second_chance.hpp"
 #include "sluice/config/validate.hpp"
 #include "sluice/config/yaml.hpp"
 #include "state/shared_document.hpp"
 
 namespace sluice::cp {
+namespace {
+
+std::uint64_t unix_now_s() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
 
 Result<LoadedState> load_desired_state(const std::string& config_path,
                                        const std::string& state_file) {
@@ -73,6 +84,7 @@ std::variant<std::uint64_t, Refusal> StateStore::change(
     std::lock_guard lock(mutex_);
     config::State next = desired_;
     if (Mutation refused = change(next)) return *refused;
+    config::record_previous_backends(desired_, next, unix_now_s());
     if (std::optional<Refusal> failed = persist(next)) return *std::move(failed);
     desired_ = std::move(next);
     revision = ++revision_;
@@ -102,7 +114,9 @@ std::variant<std::uint64_t, Refusal> StateStore::change_shared(
     next = desired_;
     based_on = read_revision_;
   }
+  const config::State before = next;
   if (Mutation refused = change(next)) return *refused;
+  config::record_previous_backends(before, next, unix_now_s());
   std::variant<std::uint64_t, Refusal> written =
       shared_->write(encode_shared_state(next.vips, host_name_), based_on);
   if (const Refusal* refusal = std::get_if<Refusal>(&written)) return *refusal;

@@ -45,6 +45,8 @@ void add_events(std::map<std::string, std::uint64_t>& events, const LcoreCounter
   events["flows_evicted_established"] += c.flows_evicted_established;
   events["flows_not_tracked"] += c.flows_not_tracked;
   events["flows_expired"] += c.flows_expired;
+  events["second_hop_flows"] += c.second_hop_flows;
+  events["second_hop_packets"] += c.second_hop_packets;
 }
 
 }  // namespace

@@ -62,6 +62,9 @@ struct alignas(64) LcoreCounters {
   std::uint64_t flows_not_tracked = 0;  // a SYN forwarded without an entry: its bucket was full
                                         // of established entries, which a SYN never evicts
   std::uint64_t flows_expired = 0;      // reclaimed after its idle timeout
+  // Second chance (docs/second-chance.md).
+  std::uint64_t second_hop_flows = 0;    // non-SYN misses adopted with the slot's previous owner
+  std::uint64_t second_hop_packets = 0;  // packets sent naming a second hop
 
   std::array<VipCounters, kMaxVips> vips{};              // by stable VipId
   std::array<BackendCounters, kMaxBackends> backends{};  // by stable BackendId

@@ -11,6 +11,11 @@
 // (mandatory), 0 for IPv4 (RFC 768 allows it; the inner packet carries its own checksums).
 // The protocol fields name the VIP's family: a VIP's packets (ICMP errors and fragments
 // included) always have its family.
+//
+// Second chance (gue only, docs/second-chance.md): a packet that names its flow's previous
+// owner carries it as GUE private data after the 4-byte GUE header (hlen 2 for an IPv4 hop,
+// 5 for IPv6): 0x53 'S', type 0x01 (IPv4) | 0x02 (IPv6), flags 0 (0x80 = used, set by the
+// backend that sends it on), 0, then the address. Packets without a hop are unchanged.
 #pragma once
 
 #include <array>
@@ -37,6 +42,17 @@ inline constexpr std::size_t kEthernetHeaderSize = 14;
 // Ethernet + outer headers in front of the inner datagram.
 [[nodiscard]] constexpr std::size_t encap_header_size(config::Encap encap, AddressFamily outer) {
   return kEthernetHeaderSize + encap_overhead(encap, outer);
+}
+
+// GUE private data naming a second hop (docs/second-chance.md).
+inline constexpr std::uint8_t kSecondHopMagic = 0x53;  // 'S'
+inline constexpr std::uint8_t kSecondHopTypeV4 = 0x01;
+inline constexpr std::uint8_t kSecondHopTypeV6 = 0x02;
+inline constexpr std::uint8_t kSecondHopUsed = 0x80;
+
+// Bytes a second hop of `family` adds after the GUE header (0 for none).
+[[nodiscard]] constexpr std::size_t second_hop_size(AddressFamily family) {
+  return family == AddressFamily::v4 ? 8 : 20;
 }
 
 // The GUE source port for a flow hash.
@@ -140,15 +156,28 @@ inline InnerInfo inspect_inner(std::span<const std::byte> inner) {
 
 }  // namespace encap_detail
 
-// `frame`: room for t.size header bytes followed by the inner IP datagram. Inline: once per
-// forwarded packet.
+// `frame`: room for t.size header bytes [+ second_hop_size() of the hop] followed by the inner
+// IP datagram. `second_hop` (gue only; the outer header's family): the previous owner to
+// name, or nullptr. Inline: once per forwarded packet.
 inline void write_encap(std::span<std::byte> frame, const EncapTemplate& t,
-                        const net::MacAddress& src_mac, std::uint32_t flow_hash) {
+                        const net::MacAddress& src_mac, std::uint32_t flow_hash,
+                        const IpAddress* second_hop = nullptr) {
   using namespace net;
   using namespace encap_detail;
   auto* b = reinterpret_cast<std::uint8_t*>(frame.data());
-  const InnerInfo info = inspect_inner(frame.subspan(t.size));
+  const std::size_t hop_size = second_hop != nullptr ? second_hop_size(second_hop->family) : 0;
+  const InnerInfo info = inspect_inner(frame.subspan(t.size + hop_size));
   copy_template(b, t);
+  if (hop_size != 0) {
+    std::uint8_t* gue = b + t.size - 4;
+    gue[0] = static_cast<std::uint8_t>(hop_size / 4);  // version 0, C 0, hlen
+    std::uint8_t* hop = b + t.size;
+    hop[0] = kSecondHopMagic;
+    hop[1] = second_hop->is_v4() ? kSecondHopTypeV4 : kSecondHopTypeV6;
+    hop[2] = 0;
+    hop[3] = 0;
+    std::memcpy(hop + 4, second_hop->bytes.data(), hop_size - 4);
+  }
   std::memcpy(b + 6, src_mac.data(), 6);
   std::uint8_t* ip = b + kEthernetHeaderSize;
   const std::size_t l3_length = frame.size() - kEthernetHeaderSize;  // outer datagram

@@ -98,7 +98,9 @@ bool FlowTable::peek(const FlowKey& key, std::uint32_t hash, std::uint32_t now,
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (cold.key == key && binding.matches(key_check(key)) &&
         __atomic_load_n(&bucket->signature[w], __ATOMIC_RELAXED) == hash) {
-      out = FlowEntry{cold.key, binding.backend, binding.incarnation, cold.vip, binding.state()};
+      out = FlowEntry{
+          cold.key, binding.backend, binding.incarnation,
+          cold.vip, binding.state(), binding.has_second_hop() ? cold.second_hop : kNoBackendId};
       return true;
     }
   }

@@ -3,15 +3,16 @@
 //
 //   bucket pairs  128 B per bucket, 128-byte aligned, two cache lines:
 //                 the bucket line: 8 signatures (the 5-tuple CRC32C hash) and 8 deadlines;
-//                 the bindings line: per slot 8 B, a second, keyed 30-bit hash of the key, the
-//                 state, the backend id and its incarnation
-//   cold          48 B per slot: the full key and the VIP id, written on insert and read only on
-//                 insert/eviction, expiry, reschedule and explain()
+//                 the bindings line: per slot 8 B, a second, keyed 29-bit hash of the key, the
+//                 second-hop flag, the state, the backend id and its incarnation
+//   cold          48 B per slot: the full key, the VIP id and the second hop, written on insert
+//                 and read only on insert/eviction, expiry, reschedule, explain() and for the
+//                 packets of a flow adopted with a second hop (docs/second-chance.md)
 //
 // The hit path touches two lines whose addresses come from the hash alone (the bucket and its
 // bindings line), so both are prefetched while the burst is parsed, with no dependent load.
-// A hit is a match of the 32-bit CRC32C and of the 30-bit keyed check: two live flows of one
-// bucket would have to agree on 62 - log2(buckets) bits (>= 39 for tables up to 64M entries),
+// A hit is a match of the 32-bit CRC32C and of the 29-bit keyed check: two live flows of one
+// bucket would have to agree on 61 - log2(buckets) bits (>= 38 for tables up to 64M entries),
 // and the check's key is secret per table, so colliding flows cannot be crafted either.
 //
 // Expiry: each slot stores its deadline (last packet + the flow's timeout; 0 = empty). An
@@ -51,16 +52,25 @@ enum class FlowState : std::uint8_t {
   established = 2,  // the client has ACKed: a SYN here starts a new connection
 };
 
-// The hot part of an entry: everything a hit needs.
+inline constexpr std::uint32_t kFlowStateMask = 3u;      // check bits 0..1
+inline constexpr std::uint32_t kFlowSecondHopFlag = 4u;  // check bit 2: the cold part has a hop
+inline constexpr std::uint32_t kFlowCheckMask = ~7u;     // check bits 3..31: the key check
+
+// The hot part of an entry: everything a hit needs (and, in one bit, whether it must read the
+// cold part for a second hop).
 struct FlowBinding {
-  std::uint32_t check = 0;  // key check (bits 2..31) | state (bits 0..1)
+  std::uint32_t check = 0;  // key check (bits 3..31) | second hop (bit 2) | state (bits 0..1)
   BackendId backend = kNoBackendId;
   std::uint16_t incarnation = 0;
 
-  [[nodiscard]] FlowState state() const { return static_cast<FlowState>(check & 3u); }
-  void set_state(FlowState s) { check = (check & ~3u) | static_cast<std::uint32_t>(s); }
+  [[nodiscard]] FlowState state() const { return static_cast<FlowState>(check & kFlowStateMask); }
+  void set_state(FlowState s) { check = (check & ~kFlowStateMask) | static_cast<std::uint32_t>(s); }
+  [[nodiscard]] bool has_second_hop() const { return (check & kFlowSecondHopFlag) != 0; }
+  void set_second_hop(bool on) {
+    check = on ? (check | kFlowSecondHopFlag) : (check & ~kFlowSecondHopFlag);
+  }
   [[nodiscard]] bool matches(std::uint32_t key_check) const {
-    return ((check ^ key_check) & ~3u) == 0;
+    return ((check ^ key_check) & kFlowCheckMask) == 0;
   }
 };
 static_assert(sizeof(FlowBinding) == 8, "8 bindings share the bucket's bindings line");
@@ -77,7 +87,11 @@ static_assert(sizeof(FlowBucketPair) == 128);
 struct FlowColdEntry {
   FlowKey key;
   VipId vip = kNoVipId;
-  std::uint8_t reserved[6] = {};
+  // Valid while the binding's second-hop flag is set: the flow's previous owner (stable id and
+  // incarnation), named in each of its packets.
+  BackendId second_hop = kNoBackendId;
+  std::uint16_t second_hop_incarnation = 0;
+  std::uint8_t reserved[2] = {};
 };
 static_assert(sizeof(FlowColdEntry) == 48);
 
@@ -88,6 +102,7 @@ struct FlowEntry {
   std::uint16_t incarnation = 0;
   VipId vip = kNoVipId;
   FlowState state = FlowState::open;
+  BackendId second_hop = kNoBackendId;  // kNoBackendId: none
 };
 
 // A found or inserted entry: its binding, its cold part and the slot that holds its deadline.
@@ -126,7 +141,7 @@ enum class Eviction : std::uint8_t {
   const std::uint64_t h = mul(w[0] ^ secret, w[1] ^ 0x9E3779B97F4A7C15ull) +
                           mul(w[2] ^ (secret * 3), w[3] ^ 0xBF58476D1CE4E5B9ull) +
                           mul(w[4] ^ (secret * 5), 0x94D049BB133111EBull);
-  return static_cast<std::uint32_t>(h ^ (h >> 32)) & ~3u;
+  return static_cast<std::uint32_t>(h ^ (h >> 32)) & kFlowCheckMask;
 }
 
 // Bit w set when signature[w] == hash: two 4-lane compares instead of 8 branches.
@@ -243,7 +258,8 @@ class FlowTable {
   [[nodiscard]] FlowEntry entry_at(std::uint32_t slot) const {
     const FlowBinding& b = pairs_[slot / kFlowBucketWays].bindings[slot % kFlowBucketWays];
     const FlowColdEntry& c = cold_[slot];
-    return FlowEntry{c.key, b.backend, b.incarnation, c.vip, b.state()};
+    return FlowEntry{c.key, b.backend, b.incarnation,
+                     c.vip, b.state(), b.has_second_hop() ? c.second_hop : kNoBackendId};
   }
 
   FlowBucketPair* pairs_ = nullptr;

@@ -148,11 +148,15 @@ std::byte* reframe_for_encap(rte_mbuf* m, const ClassifiedPacket& pkt, std::size
 }
 
 // Encapsulates towards `backend` (or answers too-big). `icmp_error`: never answer an ICMP
-// error with another one (RFC 1122 3.2.2).
+// error with another one (RFC 1122 3.2.2). `second_hop` (kNoBackendId: none): the previous
+// owner named in the GUE header (second chance).
 void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt, BackendId backend,
-             std::uint32_t encap_hash, bool icmp_error) {
+             std::uint32_t encap_hash, bool icmp_error, BackendId second_hop = kNoBackendId) {
   const EncapTemplate& encap = b.snapshot.backends[backend].encap;
-  const std::size_t overhead = encap.overhead();
+  const IpAddress* hop =
+      second_hop != kNoBackendId ? &b.snapshot.backends[second_hop].address : nullptr;
+  const std::size_t hop_size = hop != nullptr ? second_hop_size(hop->family) : 0;
+  const std::size_t overhead = encap.overhead() + hop_size;
   const std::uint32_t mtu = b.snapshot.settings.mtu;
   PacketVerdict& v = b.out.verdicts[i];
   v.backend = backend;
@@ -167,12 +171,16 @@ void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt
   }
 
   const std::uint32_t bytes = m->pkt_len;
-  std::byte* frame = reframe_for_encap(m, pkt, encap.size);
+  std::byte* frame = reframe_for_encap(m, pkt, encap.size + hop_size);
   if (frame == nullptr) {
     emit_drop(b, m, i, DropReason::no_headroom);
     return;
   }
-  write_encap(std::span<std::byte>(frame, m->data_len), encap, b.worker.port_mac, encap_hash);
+  write_encap(std::span<std::byte>(frame, m->data_len), encap, b.worker.port_mac, encap_hash, hop);
+  if (hop != nullptr) {
+    v.second_hop = second_hop;
+    ++b.worker.counters.second_hop_packets;
+  }
 
   BackendCounters& bc = b.worker.counters.backends[backend];
   ++bc.packets;
@@ -198,7 +206,27 @@ void bind(WorkerState& worker, const Snapshot& snap, FlowRef ref, BackendId back
   ++worker.scheduler.active_flows[backend];
   e.backend = backend;
   e.incarnation = snap.backends[backend].incarnation;
+  e.set_second_hop(false);
   ref.cold->vip = vip;
+}
+
+// Second chance: the previous owner a TCP packet that is no SYN names when it opens an entry
+// (this host never saw its flow) in a slot that changed owner; kNoBackendId otherwise.
+BackendId second_hop_for_new_flow(const VipEntry& vip, const ClassifiedPacket& pkt, bool pure_syn) {
+  if (vip.second_hop.empty() || pure_syn || pkt.key().protocol != net::kIpProtoTcp) {
+    return kNoBackendId;
+  }
+  return vip.second_hop[pkt.hashes.five_tuple % vip.second_hop.size()];
+}
+
+// The hop an adopted flow keeps naming, while that backend still keeps flows.
+BackendId kept_second_hop(const Snapshot& snap, FlowRef ref, VipId vip) {
+  if (!ref.binding->has_second_hop()) [[likely]] {
+    return kNoBackendId;
+  }
+  const FlowColdEntry& cold = *ref.cold;
+  return snap.keeps_flows(cold.second_hop, cold.second_hop_incarnation, vip) ? cold.second_hop
+                                                                             : kNoBackendId;
 }
 
 // Carries out `decision` on the flow table; returns the flow's entry, empty for no_backend and
@@ -302,12 +330,26 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket&
     return;
   }
   const FlowRef ref = apply_flow(b, pkt, found, decision, vip.id, pure_syn);
+  BackendId hop = kNoBackendId;
+  if (decision.action == FlowAction::new_flow) {
+    hop = second_hop_for_new_flow(vip, pkt, pure_syn);
+    if (hop != kNoBackendId) {
+      ++b.worker.counters.second_hop_flows;
+      if (ref) {
+        ref.binding->set_second_hop(true);
+        ref.cold->second_hop = hop;
+        ref.cold->second_hop_incarnation = b.snapshot.backends[hop].incarnation;
+      }
+    }
+  } else if (decision.action == FlowAction::hit) {
+    hop = kept_second_hop(b.snapshot, ref, vip.id);
+  }
   if (ref) {
     track_state(*ref.binding, pkt, pure_syn, decision.action == FlowAction::new_flow);
     *ref.deadline = std::max<std::uint32_t>(
         1, b.now_s + flow_timeout(b.snapshot.settings, pkt.key(), ref.binding->state()));
   }
-  forward(b, m, i, pkt, decision.backend, pkt.hashes.five_tuple, false);
+  forward(b, m, i, pkt, decision.backend, pkt.hashes.five_tuple, false, hop);
 }
 
 void handle_fragment(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt) {

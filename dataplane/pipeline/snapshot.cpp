@@ -1,6 +1,7 @@
 #include "pipeline/snapshot.hpp"
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "sluice/config/names.hpp"
@@ -46,6 +47,46 @@ const std::vector<BackendId>* reusable_maglev(const Snapshot& previous, const Vi
     }
   }
   return &old.maglev;
+}
+
+// Fills e.second_hop from the VIP's previous table input (reusing the previous snapshot's when
+// both tables are the same as then). A previous table that cannot be built leaves none: the
+// VIP still works, without second chance.
+void build_second_hop(VipEntry& e, const config::Vip& cv, const std::vector<BackendSlot>& slots,
+                      const VipEntry* reused_from) {
+  e.second_chance = config::second_chance_enabled(cv);
+  if (!e.second_chance || !cv.previous || e.maglev.empty()) return;
+  e.previous_input = cv.previous->backends;
+  if (reused_from != nullptr && reused_from->second_chance &&
+      reused_from->previous_input == e.previous_input) {
+    e.second_hop = reused_from->second_hop;
+    e.second_hop_slots = reused_from->second_hop_slots;
+    return;
+  }
+  std::vector<lb::MaglevBackend> input;
+  for (const config::PreviousBackend& p : e.previous_input) {
+    input.push_back(lb::MaglevBackend{p.address.to_string(), p.weight});
+  }
+  const auto table = lb::build_maglev(input, static_cast<std::uint32_t>(e.maglev.size()));
+  if (!table) return;
+  std::map<IpAddress, BackendId> current;
+  for (const BackendId id : e.backends)
+    current.emplace(slots[id].address, id);
+  std::vector<BackendId> hops(e.maglev.size(), kNoBackendId);
+  std::uint32_t moved = 0;
+  for (std::size_t s = 0; s < hops.size(); ++s) {
+    const std::uint16_t was = table->slots()[s];
+    const BackendId owner = e.maglev[s];
+    if (was == lb::kNoBackend || owner == kNoBackendId) continue;
+    const auto it = current.find(e.previous_input[was].address);
+    if (it == current.end() || it->second == owner) continue;
+    if (slots[it->second].address.family != slots[owner].address.family) continue;
+    hops[s] = it->second;
+    ++moved;
+  }
+  if (moved == 0) return;
+  e.second_hop = std::move(hops);
+  e.second_hop_slots = moved;
 }
 
 }  // namespace
@@ -133,9 +174,11 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
     const std::vector<BackendId>* reuse =
         previous != nullptr ? reusable_maglev(*previous, e, snap->backends, cv.maglev_table_size)
                             : nullptr;
+    const VipEntry* reused_from = nullptr;
     if (reuse != nullptr) {
       e.maglev = *reuse;
       ++snap->maglev_tables_reused;
+      reused_from = &previous->vips[previous->vips_by_id[e.id]];
     } else {
       auto table = lb::build_maglev(maglev_input, cv.maglev_table_size);
       if (!table) return Error{where + ".maglev_table_size: " + table.error().message};
@@ -144,6 +187,8 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
         e.maglev.push_back(index == lb::kNoBackend ? kNoBackendId : e.backends[index]);
       }
     }
+
+    build_second_hop(e, cv, snap->backends, reused_from);
 
     ClassifyKey key;
     std::copy(cv.address.bytes.begin(), cv.address.bytes.end(), key.addr);

@@ -48,6 +48,14 @@ struct VipEntry {
   // Weighted Maglev table over the backends that take new flows; slots hold stable ids
   // (kNoBackendId: none). Built for every scheduler: IP fragments and source-hash use it too.
   std::vector<BackendId> maglev;
+  // Second chance (docs/second-chance.md): per Maglev slot, the backend that owned it in the
+  // VIP's previous table where that differs from the current owner and is still a backend of
+  // the VIP with the owner's address family; kNoBackendId elsewhere. Empty when the VIP has no
+  // second chance, no previous table, or no slot that changed owner.
+  bool second_chance = false;
+  std::vector<BackendId> second_hop;
+  std::uint32_t second_hop_slots = 0;                   // slots whose entry is a backend
+  std::vector<config::PreviousBackend> previous_input;  // what second_hop was built from
 };
 
 inline constexpr std::uint32_t kNoVipIndex = 0xFFFFFFFFu;

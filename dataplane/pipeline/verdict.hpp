@@ -51,9 +51,10 @@ struct PacketVerdict {
   Verdict verdict = Verdict::drop;
   bool has_reason = false;  // drop: the reason counted
   DropReason reason = DropReason::no_backend;
-  ReplyKind reply = ReplyKind::none;  // reply: what was answered
-  BackendId backend = kNoBackendId;   // forward: the chosen backend (stable id)
-  VipId vip = kNoVipId;               // the VIP matched, if any
+  ReplyKind reply = ReplyKind::none;    // reply: what was answered
+  BackendId backend = kNoBackendId;     // forward: the chosen backend (stable id)
+  BackendId second_hop = kNoBackendId;  // forward: the previous owner named in the packet
+  VipId vip = kNoVipId;                 // the VIP matched, if any
 };
 
 }  // namespace sluice::pipeline

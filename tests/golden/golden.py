@@ -90,10 +90,19 @@ def ip_datagram(frame: Union[bytes, Packet]) -> bytes:
     return raw[off:off + length]
 
 
+def second_hop_data(hop: str) -> bytes:
+    """GUE private data naming `hop` (docs/second-chance.md): 'S', type 1 (IPv4) or 2 (IPv6),
+    flags 0, reserved 0, the address."""
+    a = ipaddress.ip_address(hop)
+    return bytes([0x53, 1 if a.version == 4 else 2, 0, 0]) + a.packed
+
+
 def encap(frame, backend: str, kind: str = "ipip", flow_hash: int = 0, next_hop=NEXT_HOP_MAC,
-          ttl=OUTER_TTL, tunnel_v4=TUNNEL_V4, tunnel_v6=TUNNEL_V6, gue_port=GUE_PORT) -> bytes:
+          ttl=OUTER_TTL, tunnel_v4=TUNNEL_V4, tunnel_v6=TUNNEL_V6, gue_port=GUE_PORT,
+          second_hop: Optional[str] = None) -> bytes:
     """What Sluice sends to `backend` for the client frame `frame` (docs/dataplane.md), with
-    the dataplane settings of golden.config() unless given."""
+    the dataplane settings of golden.config() unless given; `second_hop` (gue): the previous
+    owner named in the GUE header (docs/second-chance.md)."""
     inner = ip_datagram(frame)
     if inner[0] >> 4 == 4:
         tos, df, ip_id, proto = inner[1], bool(inner[6] & 0x40), struct.unpack("!H", inner[4:6])[0], 4
@@ -103,7 +112,8 @@ def encap(frame, backend: str, kind: str = "ipip", flow_hash: int = 0, next_hop=
     if kind == "gue":
         udp = UDP(sport=0x8000 | (flow_hash & 0x7FFF), dport=gue_port,
                   chksum=0 if outer_v4 else None)
-        payload = udp / Raw(bytes([0, proto, 0, 0]) + inner)
+        private = second_hop_data(second_hop) if second_hop else b""
+        payload = udp / Raw(bytes([len(private) // 4, proto, 0, 0]) + private + inner)
         proto = 17
     else:
         payload = Raw(inner)

@@ -17,13 +17,14 @@ import cases_forward  # noqa: E402
 import cases_fragments  # noqa: E402
 import cases_icmp  # noqa: E402
 import cases_malformed  # noqa: E402
+import cases_second_chance  # noqa: E402
 import cases_state  # noqa: E402
 from golden import Failure, run_case  # noqa: E402
 
 
 def all_cases():
     for module in (cases_forward, cases_icmp, cases_malformed, cases_fragments, cases_state,
-                   cases_flood,
+                   cases_flood, cases_second_chance,
                    cases_burst):
         yield from module.cases()
 

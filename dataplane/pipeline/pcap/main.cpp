@@ -99,6 +99,13 @@ std::string backend_name(const Snapshot& snap, const PacketVerdict& v) {
   return slot != nullptr ? slot->address.to_string() : "";
 }
 
+// The previous owner a forwarded packet names (second chance), or "".
+std::string second_hop_name(const Snapshot& snap, const PacketVerdict& v) {
+  if (v.verdict != Verdict::forward || v.second_hop == kNoBackendId) return "";
+  const BackendSlot* slot = snap.backend(v.second_hop);
+  return slot != nullptr ? slot->address.to_string() : "";
+}
+
 // Input packets in mbufs, as one rx_burst would return them.
 struct InputBurst {
   std::array<rte_mbuf*, kMaxBurst> packets{};
@@ -350,6 +357,7 @@ int run(const Options& opt) {
           {"reason", verdict.has_reason ? std::string(name_of(verdict.reason)) : std::string()},
           {"reply", std::string(to_string(verdict.reply))},
           {"backend", backend_name(ran_on, verdict)},
+          {"second_hop", second_hop_name(ran_on, verdict)},
       };
       if (const auto it = explained.find(index); it != explained.end()) {
         line["explain"] = {{"action", it->second.action}, {"backend", it->second.backend}};

@@ -102,6 +102,25 @@ enum class AllDownPolicy : std::uint8_t {
   drop,               // push an empty set: packets are counted as no_backend
 };
 
+// A backend of a VIP's Maglev table input before the VIP's latest change (second chance).
+struct PreviousBackend {
+  IpAddress address;
+  std::uint32_t weight = 0;  // the weight new flows saw then (0: drained)
+
+  friend bool operator==(const PreviousBackend&, const PreviousBackend&) = default;
+};
+
+// Pushed layer, written by the control plane (docs/second-chance.md): the table input the VIP
+// had before its latest change of backends or weights, kept while flows of that time can still
+// be alive (dataplane.flow_idle_timeout_s after `replaced_at`). Every host builds the same
+// previous table from it, even one that started after the change.
+struct PreviousBackends {
+  std::uint64_t replaced_at = 0;  // unix seconds
+  std::vector<PreviousBackend> backends;
+
+  friend bool operator==(const PreviousBackends&, const PreviousBackends&) = default;
+};
+
 struct Vip {
   IpAddress address;
   std::uint16_t port = 0;  // 0 = any port
@@ -117,9 +136,21 @@ struct Vip {
   // equal share as a token bucket. Flows over it are dropped (new_flow_limit).
   std::uint32_t new_flows_per_s = 0;
   AnnouncePolicy announce = AnnouncePolicy::when_healthy;
+  // Second-chance forwarding (docs/second-chance.md): unset means on for a TCP VIP with
+  // encap gue and scheduler maglev, off otherwise (second_chance_enabled()).
+  std::optional<bool> second_chance;
+  std::optional<PreviousBackends> previous;
 
   friend bool operator==(const Vip&, const Vip&) = default;
 };
+
+// Whether non-SYN packets of flows this host has not seen carry the slot's previous owner.
+[[nodiscard]] inline bool second_chance_supported(const Vip& v) {
+  return v.protocol == Protocol::tcp && v.encap == Encap::gue && v.scheduler == Scheduler::maglev;
+}
+[[nodiscard]] inline bool second_chance_enabled(const Vip& v) {
+  return v.second_chance.value_or(true) && second_chance_supported(v);
+}
 
 struct DataplaneSettings {
   std::array<std::uint8_t, 6> next_hop_mac{};   // L2 destination of encapsulated packets

@@ -304,6 +304,29 @@ class Checker {
                                     std::to_string(lb::kMaxMaglevBackends));
       }
       if (v.health_check) health_check(path + ".health_check", *v.health_check, v.port);
+      if (v.second_chance.value_or(false) && !second_chance_supported(v)) {
+        add(path + ".second_chance",
+            std::string("on needs a TCP VIP with encap gue and scheduler maglev (the second hop "
+                        "travels in the GUE header and names the previous Maglev owner); this "
+                        "VIP has ") +
+                std::string(to_string(v.protocol)) + ", encap " + std::string(to_string(v.encap)) +
+                ", scheduler " + std::string(to_string(v.scheduler)));
+      }
+      if (v.previous) {
+        if (v.previous->backends.size() > lb::kMaxMaglevBackends) {
+          add(path + ".previous.backends", std::to_string(v.previous->backends.size()) +
+                                               " backends; the limit is " +
+                                               std::to_string(lb::kMaxMaglevBackends));
+        }
+        std::set<IpAddress> previous_seen;
+        for (std::size_t k = 0; k < v.previous->backends.size(); ++k) {
+          const IpAddress& a = v.previous->backends[k].address;
+          if (!previous_seen.insert(a).second) {
+            add(path + ".previous.backends[" + std::to_string(k) + "].address",
+                a.to_string() + " is listed twice");
+          }
+        }
+      }
       if (v.new_flows_per_s > kMaxNewFlowsPerS) {
         add(path + ".new_flows_per_s", std::to_string(v.new_flows_per_s) + " is out of range 0.." +
                                            std::to_string(kMaxNewFlowsPerS) + " (0: no limit)");

@@ -245,5 +245,46 @@ TEST(Snapshot, ARecycledBackendIdIsNeverMistakenForTheOldBackend) {
   EXPECT_EQ(expect_same_tables(s, registry, **first), kMaxVips - 1);
 }
 
+// Second chance: the per-slot previous owner is exactly the old table's owner where it differs
+// from the new one (both tables built independently, by ordinary snapshots).
+TEST(Snapshot, SecondHopNamesThePreviousOwnerOfEveryMovedSlot) {
+  const std::vector<const char*> addresses = {"198.18.1.1", "198.18.1.2", "198.18.1.3"};
+  config::Vip before = make_vip("198.18.0.10", 80, addresses, {1, 1, 1});
+  before.encap = config::Encap::gue;
+  config::Vip after = make_vip("198.18.0.10", 80, addresses, {3, 1, 1});
+  after.encap = config::Encap::gue;
+  after.previous = config::PreviousBackends{
+      1, {{address("198.18.1.1"), 1}, {address("198.18.1.2"), 1}, {address("198.18.1.3"), 1}}};
+
+  BackendRegistry registry;
+  auto old_snap = build_snapshot(make_state({before}), registry);
+  ASSERT_TRUE(old_snap.ok()) << old_snap.error().message;
+  auto new_snap = build_snapshot(make_state({after}), registry);
+  ASSERT_TRUE(new_snap.ok()) << new_snap.error().message;
+  const VipEntry& was = (*old_snap)->vips[0];
+  const VipEntry& now = (*new_snap)->vips[0];
+  ASSERT_TRUE(now.second_chance);
+  ASSERT_EQ(now.second_hop.size(), now.maglev.size());
+  std::uint32_t moved = 0;
+  for (std::size_t s = 0; s < now.maglev.size(); ++s) {
+    const bool differs = was.maglev[s] != now.maglev[s];
+    moved += differs ? 1 : 0;
+    EXPECT_EQ(now.second_hop[s], differs ? was.maglev[s] : kNoBackendId) << "slot " << s;
+  }
+  EXPECT_EQ(now.second_hop_slots, moved);
+  EXPECT_GT(moved, now.maglev.size() / 10);  // 1:1:1 -> 3:1:1 moves about a third
+
+  // Off, or no previous block: no table at all.
+  after.second_chance = false;
+  auto off = build_snapshot(make_state({after}), registry);
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE((*off)->vips[0].second_hop.empty());
+  after.second_chance.reset();
+  after.previous.reset();
+  auto none = build_snapshot(make_state({after}), registry);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE((*none)->vips[0].second_hop.empty());
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

@@ -153,6 +153,20 @@ class Decoder {
     return true;
   }
 
+  // "on" / "off" (or true / false).
+  bool on_off(const Node& n, const std::string& path, bool& out) {
+    if (const auto b = n.as_bool()) {
+      out = *b;
+      return true;
+    }
+    const auto t = n.as_string();
+    if (t && (*t == "on" || *t == "off")) {
+      out = *t == "on";
+      return true;
+    }
+    return fail(n, path, "expected on or off, got " + n.describe());
+  }
+
   bool text(const Node& n, const std::string& path, std::string& out) {
     auto v = n.as_string();
     if (!v) return fail(n, path, "expected a string, got " + n.describe());
@@ -297,6 +311,39 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
       });
 }
 
+// The pushed `previous` block (docs/second-chance.md).
+template <typename Node>
+bool decode_previous_backends(Decoder<Node>& d, const Node& n, const std::string& path,
+                              PreviousBackends& out) {
+  using D = Decoder<Node>;
+  out = PreviousBackends{};
+  return d.fields(
+      n, path,
+      {
+          typename D::Field{"replaced_at", true,
+                            [&](const Node& v, const std::string& p) {
+                              return d.integer(v, p, out.replaced_at);
+                            }},
+          {"backends", true,
+           [&](const Node& v, const std::string& p) {
+             return d.list(
+                 v, p, out.backends, [&](const Node& e, const std::string& ep, PreviousBackend& b) {
+                   return d.fields(e, ep,
+                                   {
+                                       typename D::Field{"address", true,
+                                                         [&](const Node& x, const std::string& xp) {
+                                                           return d.address(x, xp, b.address);
+                                                         }},
+                                       {"weight", true,
+                                        [&](const Node& x, const std::string& xp) {
+                                          return d.integer(x, xp, b.weight, 0, kMaxWeight);
+                                        }},
+                                   });
+                 });
+           }},
+      });
+}
+
 template <typename Node>
 bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& out) {
   using D = Decoder<Node>;
@@ -352,6 +399,14 @@ bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& o
           {"announce", false,
            [&](const Node& v, const std::string& p) {
              return d.name(v, p, out.announce, parse_announce_policy, announce_policy_names());
+           }},
+          {"second_chance", false,
+           [&](const Node& v, const std::string& p) {
+             return d.on_off(v, p, out.second_chance.emplace());
+           }},
+          {"previous", false,
+           [&](const Node& v, const std::string& p) {
+             return decode_previous_backends(d, v, p, out.previous.emplace());
            }},
       });
 }

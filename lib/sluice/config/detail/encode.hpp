@@ -56,11 +56,25 @@ J encode_vip(const Vip& v) {
   j["all_down"] = std::string(to_string(v.all_down));
   j["new_flows_per_s"] = v.new_flows_per_s;
   j["announce"] = std::string(to_string(v.announce));
+  if (v.second_chance) j["second_chance"] = *v.second_chance ? "on" : "off";
   if (v.health_check) j["health_check"] = encode_health_check<J>(*v.health_check);
   J backends = J::array();
   for (const Backend& b : v.backends)
     backends.push_back(encode_backend<J>(b));
   j["backends"] = std::move(backends);
+  if (v.previous) {
+    J previous = J::object();
+    previous["replaced_at"] = v.previous->replaced_at;
+    J list = J::array();
+    for (const PreviousBackend& b : v.previous->backends) {
+      J e = J::object();
+      e["address"] = b.address.to_string();
+      e["weight"] = b.weight;
+      list.push_back(std::move(e));
+    }
+    previous["backends"] = std::move(list);
+    j["previous"] = std::move(previous);
+  }
   return j;
 }
 

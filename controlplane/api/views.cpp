@@ -164,9 +164,17 @@ json status_view(const StatusInputs& in) {
           {"active_flows", active_flows(in.dataplanes, key_text, b.address.to_string())},
       });
     }
+    // Second chance: the previous table in force on this host (the effective state drops it
+    // once it has expired), and until when.
+    json previous_until = nullptr;
+    if (effective != nullptr && effective->previous && config::second_chance_enabled(vip)) {
+      previous_until = effective->previous->replaced_at + in.desired.dataplane.flow_idle_timeout_s;
+    }
     vips.push_back(json{{"vip", key_text},
                         {"scheduler", config::to_string(vip.scheduler)},
                         {"encap", config::to_string(vip.encap)},
+                        {"second_chance", config::second_chance_enabled(vip)},
+                        {"previous_table_until", previous_until},
                         {"all_down_policy", config::to_string(vip.all_down)},
                         {"all_down", all_down},
                         {"active_flows", active_flows(in.dataplanes, key_text, "")},

@@ -1,5 +1,7 @@
 // sluicectl status: per VIP its backends, health, weight, Maglev share and active flows; then
 // the dataplanes and whether they run the current generation.
+#include <ctime>
+
 #include "sluicectl/context.hpp"
 #include "sluicectl/table.hpp"
 
@@ -75,6 +77,18 @@ void status(Context& ctx) {
       const std::string reason = vip["announce_reason"].get<std::string>();
       std::cout << "  " << (vip["announced"].get<bool>() ? "ANNOUNCED" : "NOT ANNOUNCED");
       if (reason != "announced") std::cout << " (" << reason << ")";
+    }
+    if (vip.contains("second_chance") && vip["second_chance"].get<bool>()) {
+      std::cout << "  second chance";
+      if (vip["previous_table_until"].is_number()) {
+        const auto until =
+            static_cast<std::time_t>(vip["previous_table_until"].get<std::uint64_t>());
+        char text[32];
+        std::tm tm{};
+        gmtime_r(&until, &tm);
+        std::strftime(text, sizeof text, "%H:%M:%S UTC", &tm);
+        std::cout << " (previous table until " << text << ")";
+      }
     }
     if (vip["all_down"].get<bool>()) {
       std::cout << "  ALL BACKENDS DOWN (policy " << vip["all_down_policy"].get<std::string>()

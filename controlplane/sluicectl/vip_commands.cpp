@@ -13,6 +13,7 @@ struct VipAddArgs {
   std::string vip;
   std::optional<std::string> scheduler;
   std::optional<std::string> encap;
+  std::optional<std::string> second_chance;
   std::optional<std::string> all_down;
   std::optional<std::string> fragments;
   std::optional<std::uint32_t> maglev_table_size;
@@ -50,6 +51,7 @@ void vip_add(Context& ctx, const VipAddArgs& args) {
                       {"protocol", std::string(config::to_string(key->protocol))}};
   if (args.scheduler) body["scheduler"] = *args.scheduler;
   if (args.encap) body["encap"] = *args.encap;
+  if (args.second_chance) body["second_chance"] = *args.second_chance;
   if (args.all_down) body["all_down"] = *args.all_down;
   if (args.fragments) body["fragments"] = *args.fragments;
   if (args.maglev_table_size) body["maglev_table_size"] = *args.maglev_table_size;
@@ -123,6 +125,9 @@ void add_vip_commands(CLI::App& app, Context& ctx) {
                   "maglev (default), round-robin, weighted-round-robin, random, least-connections, "
                   "source-hash");
   add->add_option("--encap", args->encap, "ipip (default) or gue");
+  add->add_option("--second-chance", args->second_chance,
+                  "on or off; default on for a TCP VIP with gue and maglev "
+                  "(docs/second-chance.md)");
   add->add_option("--all-down", args->all_down,
                   "when every backend is down: keep-last-healthy (default) or drop");
   add->add_option("--fragments", args->fragments, "forward (default) or drop");

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <utility>
 
+#include "sluice/config/names.hpp"
 #include "sluice/config/second_chance.hpp"
 #include "sluice/config/validate.hpp"
 #include "sluice/config/yaml.hpp"
@@ -20,6 +21,20 @@ std::uint64_t unix_now_s() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
+}
+
+// Says which VIPs got a new previous table with this change (second chance).
+void log_previous_tables(const config::State& before, const config::State& after) {
+  for (const config::Vip& vip : after.vips) {
+    if (!vip.previous || !config::second_chance_enabled(vip)) continue;
+    const config::Vip* was = config::find_vip(before, config::key_of(vip));
+    if (was != nullptr && was->previous == vip.previous) continue;
+    spdlog::info(
+        "state: {}: its table changed; the previous one ({} backends) is kept for second chance "
+        "for {} s (dataplane.flow_idle_timeout_s): flows that reach a host without their entry "
+        "name their previous owner",
+        config::vip_key(vip), vip.previous->backends.size(), after.dataplane.flow_idle_timeout_s);
+  }
 }
 
 }  // namespace
@@ -85,6 +100,7 @@ std::variant<std::uint64_t, Refusal> StateStore::change(
     config::State next = desired_;
     if (Mutation refused = change(next)) return *refused;
     config::record_previous_backends(desired_, next, unix_now_s());
+    log_previous_tables(desired_, next);
     if (std::optional<Refusal> failed = persist(next)) return *std::move(failed);
     desired_ = std::move(next);
     revision = ++revision_;
@@ -117,6 +133,7 @@ std::variant<std::uint64_t, Refusal> StateStore::change_shared(
   const config::State before = next;
   if (Mutation refused = change(next)) return *refused;
   config::record_previous_backends(before, next, unix_now_s());
+  log_previous_tables(before, next);
   std::variant<std::uint64_t, Refusal> written =
       shared_->write(encode_shared_state(next.vips, host_name_), based_on);
   if (const Refusal* refusal = std::get_if<Refusal>(&written)) return *refusal;

@@ -100,6 +100,13 @@ control::ExplainResult explain(const Snapshot& snapshot,
       out.source = control::ExplainSource::flow_table;
       out.backend = slot.address.to_string();
       out.reason = where + " is pinned to " + out.backend + backend_note(slot) + state_note(entry);
+      if (entry.second_hop != kNoBackendId) {
+        const BackendSlot* hop = snapshot.backend(entry.second_hop);
+        if (hop != nullptr && hop->present) {
+          out.reason += "; adopted with second hop " + hop->address.to_string() +
+                        " (its packets name that previous owner)";
+        }
+      }
       return out;
     }
     case FlowAction::no_backend:
@@ -120,9 +127,18 @@ control::ExplainResult explain(const Snapshot& snapshot,
                    ": a SYN after the client's ACK or FIN starts a new connection on "
                    "this 5-tuple, scheduled like a new flow; ";
       break;
-    case FlowAction::new_flow:
+    case FlowAction::new_flow: {
       out.reason = "new flow: ";
+      const BackendId hop = vip.second_hop.empty()
+                                ? kNoBackendId
+                                : vip.second_hop[hashes.five_tuple % vip.second_hop.size()];
+      if (hop != kNoBackendId && !syn && key.protocol == net::kIpProtoTcp) {
+        out.reason += "a packet other than a SYN names its slot's previous owner " +
+                      snapshot.backends[hop].address.to_string() +
+                      " as second hop (second chance); ";
+      }
       break;
+    }
   }
   out.source = control::ExplainSource::scheduler;
   out.backend = snapshot.backends[decision.backend].address.to_string();

@@ -174,5 +174,24 @@ TEST(EffectiveState, SameInputsGiveTheSameState) {
             compute_effective_state(s, health, nullptr).state);
 }
 
+// Second chance: the previous table input goes to the dataplanes with this host's health
+// applied (a backend seen down takes no slot in it either), until it expires.
+TEST(EffectiveState, PreviousTableGetsLocalHealthAndExpires) {
+  config::State s = desired_three();
+  s.vips[0].previous = config::PreviousBackends{
+      1000, {{ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 1}, {ip("198.18.1.9"), 2}}};
+  const HealthMap health{{ref(s, "198.18.1.2"), false}};
+  const std::uint64_t idle = s.dataplane.flow_idle_timeout_s;
+  const EffectiveState live = compute_effective_state(s, health, nullptr, 1000 + idle - 1);
+  ASSERT_TRUE(live.state.vips[0].previous.has_value());
+  const std::vector<config::PreviousBackend> want = {
+      {ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 0}, {ip("198.18.1.9"), 2}};
+  EXPECT_EQ(live.state.vips[0].previous->backends, want);
+  EXPECT_TRUE(config::validate(live.state).ok());
+
+  const EffectiveState expired = compute_effective_state(s, health, nullptr, 1000 + idle);
+  EXPECT_FALSE(expired.state.vips[0].previous.has_value());
+}
+
 }  // namespace
 }  // namespace sluice::cp

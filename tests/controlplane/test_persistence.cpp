@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -73,6 +74,41 @@ TEST(Persistence, ChangesAreWrittenAndReadBackIdentically) {
   EXPECT_EQ(again->desired.vips[0].backends[2].weight, 4u);
   ASSERT_TRUE(again->desired.vips[0].health_check.has_value());
   EXPECT_EQ(again->desired.vips[0].health_check->http_path, "/healthz");
+}
+
+// Second chance: a change of a VIP's backends or weights keeps the table input from before it
+// (with the time), persisted with the state; a change of something else keeps that block.
+TEST(Persistence, AWeightChangeRecordsThePreviousTableInput) {
+  TempDir dir;
+  const std::string config_path = dir.file("sluice.yaml");
+  std::ofstream(config_path) << kConfig;
+  const std::string state_path = dir.file("state.yaml");
+  Result<LoadedState> loaded = load_desired_state(config_path, state_path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_FALSE(loaded->desired.vips[0].previous.has_value());
+
+  StateStore store(loaded->desired, state_path);
+  const config::VipKey key = config::key_of(loaded->desired.vips[0]);
+  const auto before = static_cast<std::uint64_t>(std::time(nullptr));
+  auto r1 = store.change([&](config::State& s) { return set_weight(s, key, ip("198.18.1.2"), 5); });
+  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r1));
+  const config::State after = store.desired();
+  ASSERT_TRUE(after.vips[0].previous.has_value());
+  const std::vector<config::PreviousBackend> want = {{ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 2}};
+  EXPECT_EQ(after.vips[0].previous->backends, want);
+  EXPECT_GE(after.vips[0].previous->replaced_at, before);
+  EXPECT_LE(after.vips[0].previous->replaced_at, before + 5);
+
+  auto r2 = store.change([&](config::State& s) {
+    return add_vip(s, vip("198.18.0.11", 53, {backend("198.18.1.7")}));
+  });
+  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r2));
+  EXPECT_EQ(store.desired().vips[0].previous, after.vips[0].previous);
+  EXPECT_FALSE(store.desired().vips[1].previous.has_value()) << "a new VIP has no past";
+
+  Result<LoadedState> again = load_desired_state(config_path, state_path);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->desired.vips[0].previous, after.vips[0].previous);
 }
 
 TEST(Persistence, RefusedChangeLeavesTheFileUntouched) {

@@ -3,6 +3,45 @@
 
 lab_backend_pidfile() { echo "$LAB_RUN_DIR/$1-server.pid"; }
 
+# The Sluice hosts' tunnel sources, one a line: the outer sources a backend's sluice-decap may
+# send a packet with a second hop on for (`attach --tunnel-source`). The single host's two
+# addresses; in a tier, those of every host it can have (1..LAB_TUNNEL_SOURCE_HOSTS, so that a
+# host started later is one without attaching again).
+lab_tunnel_sources() {
+  local i
+  if [[ ${LAB_TIER:-0} == 1 ]]; then
+    for ((i = 1; i <= LAB_TUNNEL_SOURCE_HOSTS; i++)); do lab_host_addr4 "$i"; lab_host_addr6 "$i"; done
+  else
+    echo "$LAB_LB4"
+    echo "$LAB_LB6"
+  fi
+}
+
+# Second-chance forwarding sends packets back out of the backend's eth0 with XDP_TX; a veth
+# hands such a frame to its peer (the router's r-BE, a bridge port) only when the peer runs an
+# XDP program: one that passes everything (tools/lab/lab_xdp_pass.bpf.c, compiled once per run
+# directory). Only when this sluice-decap can send packets on (or SLUICE_LAB_PEER_XDP=1).
+lab_backend_peer_xdp() {
+  local be=$1 object=$LAB_RUN_DIR/lab_xdp_pass.bpf.o
+  lab_decap_has_tunnel_source || [[ ${SLUICE_LAB_PEER_XDP:-0} == 1 ]] || return 0
+  if [[ ! -f $object ]]; then
+    clang -O2 -target bpf -c "$LAB_DIR/lab_xdp_pass.bpf.c" -o "$object.tmp" ||
+      lab_die "clang could not compile $LAB_DIR/lab_xdp_pass.bpf.c (clang is a build dependency)"
+    mv "$object.tmp" "$object"
+  fi
+  ip -force -n "$LAB_NS_ROUTER" link set dev "r-$be" xdpdrv obj "$object" sec xdp ||
+    lab_die "could not attach $object to r-$be in $LAB_NS_ROUTER"
+}
+
+# HTTP ports of the backends' servers: the VIPs' port, in a tier also the second-chance VIPs'.
+lab_backend_http_ports() {
+  echo "$LAB_HTTP_PORT"
+  if [[ ${LAB_TIER:-0} == 1 ]]; then
+    echo "$LAB_SC_ON_PORT"
+    echo "$LAB_SC_OFF_PORT"
+  fi
+}
+
 lab_backend_up() {
   local be=$1 ns addr4 addr6 decap pidfile
   ns=$(lab_backend_ns "$be")
@@ -19,13 +58,23 @@ lab_backend_up() {
   done
 
   decap=$(lab_decap_binary) || lab_die "sluice-decap not found: build it (ninja -C build bpf/sluice-decap) or set SLUICE_DECAP"
+  local source
+  local -a sources=() ports=()
+  if lab_decap_has_tunnel_source; then
+    for source in $(lab_tunnel_sources); do sources+=(--tunnel-source "$source"); done
+  fi
   lab_in "$ns" "$decap" attach --iface eth0 --mode native --gue-port "$LAB_GUE_PORT" \
-    --tunnel-address "$addr4" --tunnel-address "$addr6" >/dev/null
+    --tunnel-address "$addr4" --tunnel-address "$addr6" ${sources[@]+"${sources[@]}"} >/dev/null ||
+    lab_die "$be: sluice-decap attach failed (${#sources[@]} tunnel-source arguments)"
+  lab_backend_peer_xdp "$be"
+
+  local port
+  for port in $(lab_backend_http_ports); do ports+=(--http-port "$port"); done
 
   pidfile=$(lab_backend_pidfile "$be")
   if ! lab_pid_alive "$pidfile" "$ns"; then
     lab_in "$ns" setsid "$LAB_PYTHON" "$LAB_DIR/backend_server.py" --name "$be" \
-      --http-port "$LAB_HTTP_PORT" --udp-port "$LAB_UDP_PORT" --pidfile "$pidfile" \
+      "${ports[@]}" --udp-port "$LAB_UDP_PORT" --pidfile "$pidfile" \
       --udp-address "$LAB_VIP4" --udp-address "$LAB_VIP6" \
       --udp-address "$addr4" --udp-address "$addr6" \
       </dev/null >"$LAB_RUN_DIR/$be-server.log" 2>&1 &

@@ -17,13 +17,25 @@ lab_tunnel_sources() {
   fi
 }
 
-# Second-chance forwarding sends packets back out of the backend's eth0 with XDP_TX; a veth
-# hands such a frame to its peer (the router's r-BE, a bridge port) only when the peer runs an
-# XDP program: one that passes everything (tools/lab/lab_xdp_pass.bpf.c, compiled once per run
-# directory). Only when this sluice-decap can send packets on (or SLUICE_LAB_PEER_XDP=1).
-lab_backend_peer_xdp() {
-  local be=$1 object=$LAB_RUN_DIR/lab_xdp_pass.bpf.o
-  lab_decap_has_tunnel_source || [[ ${SLUICE_LAB_PEER_XDP:-0} == 1 ]] || return 0
+# Second-chance forwarding: a backend's sluice-decap may send a packet on to another backend
+# (the second hop), back out of its eth0 with XDP_TX. Two things the lab sets up for it, when
+# this sluice-decap can send packets on (or SLUICE_LAB_SECOND_HOP=1):
+# - the router's side of the veth (r-BE, a bridge port) runs an XDP program that passes
+#   everything (tools/lab/lab_xdp_pass.bpf.c, compiled once per run directory): a veth hands an
+#   XDP_TX'd frame to its peer only when the peer runs XDP (GRO on the peer is not enough here:
+#   the frames stay in the peer's ring);
+# - every backend has a permanent neighbour entry for every other backend (IPv4 and IPv6): the
+#   decap's bpf_fib_lookup needs the next hop's MAC and backends never talk to each other, so
+#   their neighbour tables would not have it (the packet would be delivered locally instead).
+lab_backend_second_hop_ready() {
+  lab_decap_has_tunnel_source || [[ ${SLUICE_LAB_SECOND_HOP:-0} == 1 ]]
+}
+
+lab_backend_mac() { ip -n "$(lab_backend_ns "$1")" -j link show eth0 | jq -r '.[0].address'; }
+
+lab_backend_second_hop_setup() {
+  local be=$1 object=$LAB_RUN_DIR/lab_xdp_pass.bpf.o other
+  lab_backend_second_hop_ready || return 0
   if [[ ! -f $object ]]; then
     clang -O2 -target bpf -c "$LAB_DIR/lab_xdp_pass.bpf.c" -o "$object.tmp" ||
       lab_die "clang could not compile $LAB_DIR/lab_xdp_pass.bpf.c (clang is a build dependency)"
@@ -31,6 +43,20 @@ lab_backend_peer_xdp() {
   fi
   ip -force -n "$LAB_NS_ROUTER" link set dev "r-$be" xdpdrv obj "$object" sec xdp ||
     lab_die "could not attach $object to r-$be in $LAB_NS_ROUTER"
+  for other in "${LAB_BACKENDS[@]}"; do
+    [[ $other != "$be" ]] && lab_ns_exists "$(lab_backend_ns "$other")" || continue
+    lab_backend_neighbour "$be" "$other"
+    lab_backend_neighbour "$other" "$be"
+  done
+}
+
+# A permanent neighbour entry for backend $2 (both families) in backend $1's namespace.
+lab_backend_neighbour() {
+  local ns mac
+  ns=$(lab_backend_ns "$1")
+  mac=$(lab_backend_mac "$2")
+  ip -n "$ns" neigh replace "$(lab_backend_addr4 "$2")" lladdr "$mac" dev eth0 nud permanent
+  ip -n "$ns" -6 neigh replace "$(lab_backend_addr6 "$2")" lladdr "$mac" dev eth0 nud permanent
 }
 
 # HTTP ports of the backends' servers: the VIPs' port, in a tier also the second-chance VIPs'.
@@ -66,7 +92,7 @@ lab_backend_up() {
   lab_in "$ns" "$decap" attach --iface eth0 --mode native --gue-port "$LAB_GUE_PORT" \
     --tunnel-address "$addr4" --tunnel-address "$addr6" ${sources[@]+"${sources[@]}"} >/dev/null ||
     lab_die "$be: sluice-decap attach failed (${#sources[@]} tunnel-source arguments)"
-  lab_backend_peer_xdp "$be"
+  lab_backend_second_hop_setup "$be"
 
   local port
   for port in $(lab_backend_http_ports); do ports+=(--http-port "$port"); done

@@ -95,8 +95,11 @@ class SecondChance(unittest.TestCase):
             missing.append("sluice-controlplane has no vips[].second_chance")
         if f.get("LAB_DECAP_TUNNEL_SOURCE") != "1":
             missing.append("sluice-decap attach has no --tunnel-source")
-        stats = cls.stats_json(lab.hosts[0])
-        if not find_key(stats, "second_hop_flows"):
+        # The dataplane's counters reach `sluicectl stats` about a second after it is in sync.
+        lab.wait_for("host 1's counters of the second-chance VIPs in sluicectl stats",
+                     lambda: {cls.on_vip, cls.off_vip} <= {
+                         v["vip"] for v in cls.stats_json(lab.hosts[0])["vips"]}, 15)
+        if not find_key(cls.stats_json(lab.hosts[0]), "second_hop_flows"):
             missing.append("the dataplane reports no second_hop_flows (sluicectl stats)")
         cls.missing = missing
         cls.supported = not missing

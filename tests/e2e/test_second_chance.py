@@ -237,24 +237,21 @@ class SecondChance(unittest.TestCase):
             total = (total or 0) + now - then
         return total
 
-    def decap_redirected(self):
-        """Packets the backends' sluice-decap sent on to a second hop (second_hop.redirected;
-        None when this sluice-decap has no second_hop counters)."""
+    def decap_second_hop(self):
+        """The backends' sluice-decap second-hop outcomes, packets summed over the backends:
+        {"redirected": N, "delivered_socket": N, ...} ({} when this sluice-decap has none)."""
         decap = os.environ.get("SLUICE_DECAP") or os.path.join(
             REPO, os.environ.get("SLUICE_BUILD_DIR", "build"), "bpf", "sluice-decap")
-        total = None
+        total = {}
         for ns in self.lab.facts["LAB_BACKEND_NS"].split():
             out = self.lab.run_in(ns, decap, "stats", "--iface", "eth0", "--json").stdout
             for hop in find_key(json.loads(out), "second_hop"):
-                if isinstance(hop, dict) and isinstance(hop.get("redirected"), dict):
-                    total = (total or 0) + hop["redirected"].get("packets", 0)
+                if not isinstance(hop, dict):
+                    continue
+                for outcome, value in hop.items():
+                    if isinstance(value, dict) and isinstance(value.get("packets"), int):
+                        total[outcome] = total.get(outcome, 0) + value["packets"]
         return total
-
-    @staticmethod
-    def delta(after, before):
-        if after is None:
-            return None
-        return after - (before or 0)
 
     # One scenario.
     def held(self, key):
@@ -288,13 +285,13 @@ class SecondChance(unittest.TestCase):
             sampled_after = {k: self.owners(k, sample) for k in self.vips}
             time.sleep(COUNTERS_SETTLE_S)
             counters_before = self.dataplane_counters(lab.hosts)
-            decap_before = self.decap_redirected()
+            decap_before = self.decap_second_hop()
             route_s = event()
             time.sleep(SETTLE_S)
             summaries = {k: h.stop() for k, h in held.items()}
         time.sleep(COUNTERS_SETTLE_S)
         counters_after = self.dataplane_counters(hosts_after)
-        decap_after = self.decap_redirected()
+        decap_after = self.decap_second_hop()
 
         result = {"scenario": label, "supported": self.supported,
                   "weights": [weights_before, weights_after],
@@ -327,10 +324,18 @@ class SecondChance(unittest.TestCase):
         for name in ("second_hop_flows", "second_hop_packets"):
             result[name + "_total"] = self.counter_delta(counters_after, counters_before,
                                                          "total", name)
-        result["decap_redirected_packets"] = self.delta(decap_after, decap_before)
+        result["decap_second_hop_packets"] = {
+            outcome: n - decap_before.get(outcome, 0) for outcome, n in sorted(decap_after.items())}
+        result["decap_redirected_packets"] = result["decap_second_hop_packets"].get("redirected")
         result["broken"] = {k: per_vip[k]["broken"] for k in self.vips}
         result["duration_s"] = round(time.monotonic() - t_start, 1)
         log(f"second-chance: {json.dumps(result)}")
+        for k in ("off", "on"):
+            v = per_vip[k]
+            log(f"{label}: `{k}` broke {v['broken']} of {v['connections']} held connections; "
+                f"without second chance about {v['expected_broken_without_second_chance']} "
+                f"would (changed host {v['changed_host']} x slot changed owner "
+                f"{v['at_risk_share']})")
         SUMMARY[label] = result
         self.check(label, result)
 

@@ -23,6 +23,10 @@ chance (changed host x at-risk share), the dataplanes' second_hop_flows / second
 the backends' `sluice-decap stats` second_hop.redirected, and for every broken connection the
 hosts whose flow table holds it now ("broken_now_on_hosts").
 
+First, without the dataplane (only with a sluice-decap that has --tunnel-source): `lab
+probe-hop` sends a backend a GUE ACK naming another backend as second hop; the first must send
+it on, the second deliver it.
+
 Asserted always: at least 10% of the slots move; `off` breaks some, and only connections whose
 slot changed owner. Asserted only when the binaries support second chance (the control plane
 takes `second_chance`, sluice-decap takes `--tunnel-source`, the dataplane reports
@@ -373,6 +377,17 @@ class SecondChance(unittest.TestCase):
     @property
     def live(self):
         return self.route.current()
+
+    def test_0_backends_send_on(self):
+        """Without the dataplane: a backend with no socket for a flow sends a packet naming a
+        second hop on to that backend, which delivers it (`lab probe-hop`): the lab's part of
+        what the `on` VIP needs (sluice-decap, XDP_TX through the router's bridge)."""
+        if self.lab.facts.get("LAB_DECAP_TUNNEL_SOURCE") != "1":
+            self.skipTest("sluice-decap has no --tunnel-source: backends never send packets on")
+        for a, b in (("be1", "be2"), ("be3", "be1")):
+            r = self.lab.lab("probe-hop", a, b, check=False, timeout=60)
+            log(f"lab probe-hop {a} {b}: {(r.stdout + r.stderr).strip()}")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_1_weights_then_kill(self):
         lab = self.lab

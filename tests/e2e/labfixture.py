@@ -144,13 +144,15 @@ class HeldConnections:
     """Long-lived keep-alive connections through the VIP for the duration of a `with` block."""
 
     def __init__(self, lab, workdir, connections=24, target=None, max_seconds=120,
-                 interval=None):
+                 interval=None, port=None):
         self.lab = lab
         self.ready_file = os.path.join(workdir, f"hold-ready-{time.monotonic_ns()}")
         self.args = ["--connections", str(connections), "--duration", str(max_seconds),
                      "--ready-file", self.ready_file, "--target", target or lab.vip4]
         if interval is not None:
             self.args += ["--interval", str(interval)]
+        if port is not None:
+            self.args += ["--port", str(port)]
         # lab_client.py opens one connection every 10 ms, then waits for every first answer.
         self.ready_timeout_s = 30 + connections * 0.02
         self.summary = None
@@ -162,10 +164,21 @@ class HeldConnections:
         return self
 
     def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=60)
-        self.summary = json.loads(out)
+        self.stop()
         return False
+
+    def stop(self):
+        """Ends the connections (also before the block ends) and reads the summary."""
+        if self.summary is None:
+            self.process.send_signal(signal.SIGTERM)
+            out, _ = self.process.communicate(timeout=60)
+            self.summary = json.loads(out)
+        return self.summary
+
+    def ready_connections(self):
+        """[{"port": client port, "backend": "be2"}] of every connection, once they are ready."""
+        with open(self.ready_file) as f:
+            return json.load(f)["connections"]
 
 
 def run_against(lab, test_cases, skip_reason=None, on_failure=None):

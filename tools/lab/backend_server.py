@@ -2,7 +2,7 @@
 """A lab backend: an HTTP server and a UDP service that both answer with the backend's name, so
 a client can tell which backend served it.
 
-HTTP (TCP, IPv4 and IPv6 on one socket):
+HTTP (TCP, IPv4 and IPv6 on one socket per --http-port; the same answers on every port):
   GET /                 -> "<name>\\n"
   GET /health           -> "ok\\n"            (health checks)
   GET /slow?seconds=N   -> "<name> i\\n" once a second, N lines (N <= 300): a long-lived
@@ -114,7 +114,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--http-port", type=int, default=80)
+    parser.add_argument("--http-port", type=int, action="append", default=[],
+                        help="TCP port to answer HTTP on; repeat for several (default 80)")
     parser.add_argument("--udp-port", type=int, default=7)
     parser.add_argument("--udp-address", action="append", default=[],
                         help="address to answer UDP on; repeat (VIPs and the backend's own)")
@@ -127,9 +128,12 @@ def main():
     if args.udp_address:
         threading.Thread(target=serve_udp, args=(args.name, args.udp_address, args.udp_port),
                          daemon=True).start()
-    server = DualStackHttpServer(("::", args.http_port), make_handler(args.name))
+    servers = [DualStackHttpServer(("::", port), make_handler(args.name))
+               for port in args.http_port or [80]]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        server.serve_forever()
+        servers[0].serve_forever()
     except KeyboardInterrupt:
         pass
     return 0

@@ -18,7 +18,9 @@ and in time, and prints one JSON summary on stdout.
          backends that answered (one, if nothing moved), the error if it broke and when, and
          its slowest answer ("max_ms": a stall while packets were lost and retransmitted);
          "broken_connections" lists the broken ones in the order they broke.
-         --ready-file is created once every connection has had its first answer.
+         --ready-file is created (atomically) once every connection has had its first answer:
+         {"t": epoch s, "connections": [{"port": client port, "backend": "be2"}, ...]}, so a
+         test can tell the flows and their backends while they are held.
 """
 import argparse
 import json
@@ -263,8 +265,13 @@ def cmd_hold(args):
     for _ in connections:
         ready.acquire(timeout=args.timeout)
     if args.ready_file:
-        with open(args.ready_file, "w") as f:
-            f.write(f"{time.time()}\n")
+        ready_state = {"t": time.time(),
+                       "connections": [{"port": c.local_port,
+                                        "backend": c.backends[0] if c.backends else None}
+                                       for c in connections]}
+        with open(args.ready_file + ".tmp", "w") as f:
+            json.dump(ready_state, f)
+        os.replace(args.ready_file + ".tmp", args.ready_file)
     stop.wait(args.duration)
     stop.set()
     for connection in connections:

@@ -95,6 +95,7 @@ $(lab_lb_backend_lines 4)
     health_check: $http_check
     backends:
 $(lab_lb_backend_lines 6)
+$(lab_lb_second_chance_vips "$http_check")
 controlplane:
   api_socket: $LAB_LB_API_SOCKET
   state_file: $LAB_LB_STATE_FILE
@@ -104,6 +105,22 @@ dataplanes:
   - {name: lab-lb, control_socket: $LAB_LB_DATAPLANE_SOCKET}
 EOF
   mv "$LAB_LB_CONFIG.tmp" "$LAB_LB_CONFIG"
+}
+
+# A tier's two more TCP VIPs on the IPv4 VIP address, both GUE: second_chance on and off
+# (tests/e2e/test_second_chance.py shows the difference in one run). The key is written only
+# when this build of the control plane knows it; without it both VIPs behave like "off".
+lab_lb_second_chance_vips() {
+  [[ ${LAB_TIER:-0} == 1 ]] || return 0
+  local http_check=$1 port setting
+  for port in "$LAB_SC_ON_PORT" "$LAB_SC_OFF_PORT"; do
+    setting=on
+    [[ $port == "$LAB_SC_OFF_PORT" ]] && setting=off
+    printf '  - address: %s\n    port: %s\n    protocol: tcp\n    encap: gue\n' "$LAB_VIP4" "$port"
+    if lab_tier_controlplane_has second_chance; then printf '    second_chance: %s\n' "$setting"; fi
+    printf '    health_check: %s\n    backends:\n' "$http_check"
+    lab_lb_backend_lines 4
+  done
 }
 
 # A tier host's part of the controlplane section (lib/tier.sh): its name, the shared state in

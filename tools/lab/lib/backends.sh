@@ -3,6 +3,71 @@
 
 lab_backend_pidfile() { echo "$LAB_RUN_DIR/$1-server.pid"; }
 
+# The Sluice hosts' tunnel sources, one a line: the outer sources a backend's sluice-decap may
+# send a packet with a second hop on for (`attach --tunnel-source`). The single host's two
+# addresses; in a tier, those of every host it can have (1..LAB_TUNNEL_SOURCE_HOSTS, so that a
+# host started later is one without attaching again).
+lab_tunnel_sources() {
+  local i
+  if [[ ${LAB_TIER:-0} == 1 ]]; then
+    for ((i = 1; i <= LAB_TUNNEL_SOURCE_HOSTS; i++)); do lab_host_addr4 "$i"; lab_host_addr6 "$i"; done
+  else
+    echo "$LAB_LB4"
+    echo "$LAB_LB6"
+  fi
+}
+
+# Second-chance forwarding: a backend's sluice-decap may send a packet on to another backend
+# (the second hop), back out of its eth0 with XDP_TX. Two things the lab sets up for it, when
+# this sluice-decap can send packets on (or SLUICE_LAB_SECOND_HOP=1):
+# - the router's side of the veth (r-BE, a bridge port) runs an XDP program that passes
+#   everything (tools/lab/lab_xdp_pass.bpf.c, compiled once per run directory): a veth hands an
+#   XDP_TX'd frame to its peer only when the peer runs XDP (GRO on the peer is not enough here:
+#   the frames stay in the peer's ring);
+# - every backend has a permanent neighbour entry for every other backend (IPv4 and IPv6): the
+#   decap's bpf_fib_lookup needs the next hop's MAC and backends never talk to each other, so
+#   their neighbour tables would not have it (the packet would be delivered locally instead).
+lab_backend_second_hop_ready() {
+  lab_decap_has_tunnel_source || [[ ${SLUICE_LAB_SECOND_HOP:-0} == 1 ]]
+}
+
+lab_backend_mac() { ip -n "$(lab_backend_ns "$1")" -j link show eth0 | jq -r '.[0].address'; }
+
+lab_backend_second_hop_setup() {
+  local be=$1 object=$LAB_RUN_DIR/lab_xdp_pass.bpf.o other
+  lab_backend_second_hop_ready || return 0
+  if [[ ! -f $object ]]; then
+    clang -O2 -target bpf -c "$LAB_DIR/lab_xdp_pass.bpf.c" -o "$object.tmp" ||
+      lab_die "clang could not compile $LAB_DIR/lab_xdp_pass.bpf.c (clang is a build dependency)"
+    mv "$object.tmp" "$object"
+  fi
+  ip -force -n "$LAB_NS_ROUTER" link set dev "r-$be" xdpdrv obj "$object" sec xdp ||
+    lab_die "could not attach $object to r-$be in $LAB_NS_ROUTER"
+  for other in "${LAB_BACKENDS[@]}"; do
+    [[ $other != "$be" ]] && lab_ns_exists "$(lab_backend_ns "$other")" || continue
+    lab_backend_neighbour "$be" "$other"
+    lab_backend_neighbour "$other" "$be"
+  done
+}
+
+# A permanent neighbour entry for backend $2 (both families) in backend $1's namespace.
+lab_backend_neighbour() {
+  local ns mac
+  ns=$(lab_backend_ns "$1")
+  mac=$(lab_backend_mac "$2")
+  ip -n "$ns" neigh replace "$(lab_backend_addr4 "$2")" lladdr "$mac" dev eth0 nud permanent
+  ip -n "$ns" -6 neigh replace "$(lab_backend_addr6 "$2")" lladdr "$mac" dev eth0 nud permanent
+}
+
+# HTTP ports of the backends' servers: the VIPs' port, in a tier also the second-chance VIPs'.
+lab_backend_http_ports() {
+  echo "$LAB_HTTP_PORT"
+  if [[ ${LAB_TIER:-0} == 1 ]]; then
+    echo "$LAB_SC_ON_PORT"
+    echo "$LAB_SC_OFF_PORT"
+  fi
+}
+
 lab_backend_up() {
   local be=$1 ns addr4 addr6 decap pidfile
   ns=$(lab_backend_ns "$be")
@@ -19,13 +84,23 @@ lab_backend_up() {
   done
 
   decap=$(lab_decap_binary) || lab_die "sluice-decap not found: build it (ninja -C build bpf/sluice-decap) or set SLUICE_DECAP"
+  local source
+  local -a sources=() ports=()
+  if lab_decap_has_tunnel_source; then
+    for source in $(lab_tunnel_sources); do sources+=(--tunnel-source "$source"); done
+  fi
   lab_in "$ns" "$decap" attach --iface eth0 --mode native --gue-port "$LAB_GUE_PORT" \
-    --tunnel-address "$addr4" --tunnel-address "$addr6" >/dev/null
+    --tunnel-address "$addr4" --tunnel-address "$addr6" ${sources[@]+"${sources[@]}"} >/dev/null ||
+    lab_die "$be: sluice-decap attach failed (${#sources[@]} tunnel-source arguments)"
+  lab_backend_second_hop_setup "$be"
+
+  local port
+  for port in $(lab_backend_http_ports); do ports+=(--http-port "$port"); done
 
   pidfile=$(lab_backend_pidfile "$be")
   if ! lab_pid_alive "$pidfile" "$ns"; then
     lab_in "$ns" setsid "$LAB_PYTHON" "$LAB_DIR/backend_server.py" --name "$be" \
-      --http-port "$LAB_HTTP_PORT" --udp-port "$LAB_UDP_PORT" --pidfile "$pidfile" \
+      "${ports[@]}" --udp-port "$LAB_UDP_PORT" --pidfile "$pidfile" \
       --udp-address "$LAB_VIP4" --udp-address "$LAB_VIP6" \
       --udp-address "$addr4" --udp-address "$addr6" \
       </dev/null >"$LAB_RUN_DIR/$be-server.log" 2>&1 &

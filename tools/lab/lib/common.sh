@@ -24,6 +24,10 @@ LAB_VIP6=2001:db8::10
 LAB_HTTP_PORT=80
 LAB_UDP_PORT=7
 LAB_GUE_PORT=6080
+# Tier only: two more TCP VIPs on LAB_VIP4 with GUE, one with second_chance on and one with it
+# off (tests/e2e/test_second_chance.py); the backends answer HTTP on these ports too.
+LAB_SC_ON_PORT=8081
+LAB_SC_OFF_PORT=8082
 
 # Links. client <-> router (1500 bytes, like an outside client).
 LAB_CLIENT4=198.18.1.2
@@ -76,6 +80,14 @@ lab_binary() {
   return 1
 }
 lab_decap_binary() { lab_binary sluice-decap bpf; }
+
+# Does this sluice-decap take `attach --tunnel-source` (second-chance forwarding: it may send a
+# packet with a second hop on to another backend)? Without it the lab attaches it as before.
+lab_decap_has_tunnel_source() {
+  local decap
+  decap=$(lab_decap_binary) || return 1
+  "$decap" attach --help 2>/dev/null | grep -q -- '--tunnel-source'
+}
 
 # A process the lab started: its pid file lives in $LAB_RUN_DIR; it is ours only while the pid
 # still runs in the expected namespace (guards against a reused pid).

@@ -14,6 +14,8 @@
 
 LAB_TIER_STATE=$LAB_RUN_DIR/tier-hosts  # "1 2 3": the hosts this tier has (ever started)
 LAB_TIER_MAX_HOSTS=16
+# A backend's sluice-decap takes the tunnel sources of hosts 1..this (lib/backends.sh).
+LAB_TUNNEL_SOURCE_HOSTS=${SLUICE_LAB_TUNNEL_SOURCE_HOSTS:-$LAB_TIER_MAX_HOSTS}
 LAB_ROUTER_AS=65000
 LAB_ROUTER_ID=$LAB_ROUTER_CLIENT4
 LAB_ROUTER_BIRD_CONF=$LAB_RUN_DIR/router-bird.conf
@@ -398,6 +400,8 @@ lab_tier_controlplane_has() {
         bgp) printf 'controlplane:\n  host_state_file: /probe/host.yaml\n  bgp:\n    bird_socket: /probe/bird.ctl\n    include_v4: /probe/4.conf\n    include_v6: /probe/6.conf\n' ;;
         bird_command) printf 'controlplane:\n  bgp:\n    bird_socket: /probe/bird.ctl\n    include_v4: /probe/4.conf\n    include_v6: /probe/6.conf\n    bird_command: [bird, -f]\n' ;;
         etcd) printf 'controlplane:\n  state_store: etcd\n  etcd:\n    endpoints: ["%s"]\n' "$(lab_etcd_client_url 1)" ;;
+        second_chance) printf 'dataplane:\n  next_hop_mac: "02:00:00:00:00:01"\n  tunnel_source_v4: %s\nvips:\n  - {address: %s, port: %s, protocol: tcp, encap: gue, second_chance: on, backends: [{address: "%s", weight: 1}]}\n' \
+          "$(lab_host_addr4 1)" "$LAB_VIP4" "$LAB_SC_ON_PORT" "$(lab_backend_addr4 be1)" ;;
       esac >"$probe"
       "$ctl" config validate "$probe" >/dev/null 2>&1 && LAB_TIER_FEATURE[$feature]=yes
       rm -f "$probe"

@@ -193,6 +193,8 @@ json status_view(const StatusInputs& in) {
 json stats_view(const std::vector<DataplaneReport>& dataplanes) {
   std::map<std::string, Totals> vips;
   std::map<std::string, std::map<std::string, Totals>> backends;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> second_hops;  // flows, packets
+  std::map<std::string, std::uint64_t> events;
   std::map<std::string, std::pair<std::uint64_t, double>> drops;
   json lcores = json::array();
   double interval_s = 0;
@@ -214,6 +216,8 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
       const control::VipCounters* pv = before ? find_vip_counters(*before, v.vip) : nullptr;
       Totals& t = vips[v.vip];
       add(t, v.packets, v.bytes, v.new_flows, v.active_flows);
+      second_hops[v.vip].first += v.second_hop_flows;
+      second_hops[v.vip].second += v.second_hop_packets;
       if (pv != nullptr) {
         t.pps += rate(v.packets, pv->packets);
         t.bps += rate(v.bytes, pv->bytes) * 8;
@@ -230,6 +234,8 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
         }
       }
     }
+    for (const auto& [event, count] : now.events)
+      events[event] += count;
     for (const auto& [reason, count] : now.drops) {
       auto& [total, per_s] = drops[reason];
       total += count;
@@ -262,6 +268,8 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
   for (const auto& [vip, totals] : vips) {
     json entry = totals_json(totals);
     entry["vip"] = vip;
+    entry["second_hop_flows"] = second_hops[vip].first;
+    entry["second_hop_packets"] = second_hops[vip].second;
     json backend_list = json::array();
     for (const auto& [address, bt] : backends[vip]) {
       json b = totals_json(bt);
@@ -276,11 +284,9 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
     drop_list.push_back(
         json{{"reason", reason}, {"packets", value.first}, {"packets_per_s", value.second}});
   }
-  return json{{"interval_s", interval_s},
-              {"vips", std::move(vip_list)},
-              {"drops", std::move(drop_list)},
-              {"lcores", std::move(lcores)},
-              {"dataplanes", dataplanes_view(dataplanes)}};
+  return json{{"interval_s", interval_s},      {"vips", std::move(vip_list)},
+              {"drops", std::move(drop_list)}, {"events", events},
+              {"lcores", std::move(lcores)},   {"dataplanes", dataplanes_view(dataplanes)}};
 }
 
 json health_view(const config::State& desired, const HealthSnapshot& health) {

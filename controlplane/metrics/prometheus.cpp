@@ -112,6 +112,11 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
        &control::VipCounters::dropped, nullptr},
       {"replied", "counter", "Packets for the VIP answered by Sluice (echo, frag-needed)",
        &control::VipCounters::replied, nullptr},
+      {"second_hop_flows", "counter",
+       "Second chance: flows this host adopted naming the slot's previous owner",
+       &control::VipCounters::second_hop_flows, nullptr},
+      {"second_hop_packets", "counter", "Second chance: packets sent naming a second hop",
+       &control::VipCounters::second_hop_packets, nullptr},
   };
   for (const Family& f : kFamilies) {
     const std::string suffix =

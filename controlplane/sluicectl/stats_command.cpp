@@ -37,6 +37,15 @@ void print_stats(const nlohmann::json& s) {
     traffic.print(std::cout);
   }
 
+  // Second chance (docs/second-chance.md): only VIPs that adopted flows with a hop.
+  for (const auto& v : s["vips"]) {
+    if (v.value("second_hop_flows", std::uint64_t{0}) == 0) continue;
+    std::cout << "second chance " << v["vip"].get<std::string>() << ": "
+              << v["second_hop_flows"].get<std::uint64_t>()
+              << " flows adopted naming their previous owner, "
+              << v["second_hop_packets"].get<std::uint64_t>() << " packets carried the hop\n";
+  }
+
   Table drops({"DROP REASON", "PACKETS/S", "PACKETS"});
   for (const auto& d : s["drops"]) {
     if (d["packets"].get<std::uint64_t>() == 0) continue;

@@ -66,6 +66,8 @@ control::Counters sum_counters(const Snapshot& snapshot,
     for (const WorkerState* w : workers) {
       v.dropped += w->counters.vips[vip.id].dropped;
       v.replied += w->counters.vips[vip.id].replied;
+      v.second_hop_flows += w->counters.vips[vip.id].second_hop_flows;
+      v.second_hop_packets += w->counters.vips[vip.id].second_hop_packets;
     }
     // The VIP's traffic is its backends' traffic: summed here, never counted twice.
     for (const BackendId id : vip.backends) {

@@ -30,6 +30,8 @@ struct BackendCounters {
 struct VipCounters {
   std::uint64_t dropped = 0;  // no_backend, too_big_no_df, no_headroom, fragment_unsupported
   std::uint64_t replied = 0;  // echo replies and frag-needed / packet-too-big
+  std::uint64_t second_hop_flows = 0;    // second chance: flows adopted with a hop
+  std::uint64_t second_hop_packets = 0;  // ... packets sent naming one
 };
 
 struct alignas(64) LcoreCounters {

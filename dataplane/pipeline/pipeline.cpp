@@ -180,6 +180,7 @@ void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt
   if (hop != nullptr) {
     v.second_hop = second_hop;
     ++b.worker.counters.second_hop_packets;
+    ++b.worker.counters.vips[v.vip].second_hop_packets;
   }
 
   BackendCounters& bc = b.worker.counters.backends[backend];
@@ -335,6 +336,7 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket&
     hop = second_hop_for_new_flow(vip, pkt, pure_syn);
     if (hop != kNoBackendId) {
       ++b.worker.counters.second_hop_flows;
+      ++b.worker.counters.vips[vip.id].second_hop_flows;
       if (ref) {
         ref.binding->set_second_hop(true);
         ref.cold->second_hop = hop;

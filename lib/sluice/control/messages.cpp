@@ -195,6 +195,8 @@ void read_vip_counters(Reader& r, VipCounters& c) {
   r.integer("active_flows", c.active_flows);
   r.integer("dropped", c.dropped);
   r.integer("replied", c.replied);
+  r.integer("second_hop_flows", c.second_hop_flows);
+  r.integer("second_hop_packets", c.second_hop_packets);
   r.list("per_backend", c.per_backend, read_backend_counters);
 }
 
@@ -441,6 +443,8 @@ json to_json(const Counters& v) {
                        {"active_flows", c.active_flows},
                        {"dropped", c.dropped},
                        {"replied", c.replied},
+                       {"second_hop_flows", c.second_hop_flows},
+                       {"second_hop_packets", c.second_hop_packets},
                        {"per_backend", std::move(per_backend)}});
   }
   json drops = json::object();

@@ -193,6 +193,8 @@ struct VipCounters {
   std::uint64_t active_flows = 0;
   std::uint64_t dropped = 0;
   std::uint64_t replied = 0;
+  std::uint64_t second_hop_flows = 0;  // second chance (docs/second-chance.md)
+  std::uint64_t second_hop_packets = 0;
   std::vector<BackendCounters> per_backend;
 
   friend bool operator==(const VipCounters&, const VipCounters&) = default;

@@ -1,5 +1,5 @@
 // Golden tests of second-chance forwarding in bpf/decap.bpf.c, through BPF_PROG_TEST_RUN with
-// real sockets and real routes. The process moves into its own network namespace first (it
+// real sockets (established, time-wait, listener, SYN cookie) and real routes. The process moves into its own network namespace first (it
 // vanishes with the process, however the test ends) and builds there:
 //
 //   lo      the VIPs 198.18.0.10 and 2001:db8::10, listeners on port 80, the clients'
@@ -24,13 +24,16 @@
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "loader/decap_program.hpp"
 #include "sluice/net/builder.hpp"
@@ -454,6 +457,110 @@ TEST_F(SecondHopTest, ForwardingOffOnTheInterfaceMeansNoRoute) {
   expect_delivered(gue_frame({}, packet, hop_gue(protocol_of(packet), address(kHop4))), packet,
                    SLUICE_DECAP_decap_gue_v4, SLUICE_HOP_redirect_no_route);
   ASSERT_TRUE(run("sysctl -qw net.ipv4.conf.scd-in.forwarding=1"));
+}
+
+// A time-wait socket is the end of a connection of this backend: delivered (the kernel answers
+// it, the hop never had this connection).
+TEST_F(SecondHopTest, TimeWaitSocketIsDelivered) {
+  constexpr std::uint16_t kPort = 40005;
+  {
+    UniqueFd listener = bound_socket(AF_INET, kVip4, 8081);
+    ASSERT_EQ(listen(listener.get(), 4), 0);
+    UniqueFd client = bound_socket(AF_INET, kClient4, kPort);
+    sockaddr_in vip{.sin_family = AF_INET, .sin_port = htons(8081), .sin_addr = {}, .sin_zero = {}};
+    inet_pton(AF_INET, kVip4, &vip.sin_addr);
+    ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&vip), sizeof(vip)), 0);
+    UniqueFd served(accept(listener.get(), nullptr, nullptr));
+    ASSERT_TRUE(served.valid());
+    served.reset();  // the backend closes first: its side ends in TIME_WAIT
+    char byte;
+    ASSERT_EQ(recv(client.get(), &byte, 1, 0), 0);  // the FIN arrived
+  }
+  // Bounded wait for the client's FIN to move the backend's side to TIME_WAIT.
+  const std::string time_wait =
+      "ss -Htn state time-wait '( sport = :8081 and dport = :40005 )' | grep -q .";
+  for (int i = 0; i < 100 && !run(time_wait); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(run(time_wait)) << "no TIME_WAIT socket";
+
+  const auto packet = inner(kClient4, kPort, net::kTcpAck, 8081);
+  expect_delivered(gue_frame({}, packet, hop_gue(protocol_of(packet), address(kHop4))), packet,
+                   SLUICE_DECAP_decap_gue_v4, SLUICE_HOP_delivered_socket);
+}
+
+// Only a listener, but the packet is the ACK that completes a SYN-cookie handshake with it: the
+// kernel would accept it, so it is delivered; the same ACK with a wrong cookie is sent on. The
+// listener's namespace sends cookies always (tcp_syncookies=2); the handshake's sequence
+// numbers are read from the client socket (TCP_REPAIR), and both sockets of the connection are
+// then dropped without a trace, so that only the listener is left.
+class SynCookieTest : public SecondHopTest {
+ protected:
+  static constexpr std::uint16_t kVipPort = 8082;
+  static constexpr std::uint16_t kPort = 40006;
+
+  void SetUp() override {
+    SecondHopTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(run("sysctl -qw net.ipv4.tcp_syncookies=2"));
+    listener_ = bound_socket(AF_INET, kVip4, kVipPort);
+    ASSERT_EQ(listen(listener_.get(), 4), 0);
+    UniqueFd client = bound_socket(AF_INET, kClient4, kPort);
+    sockaddr_in vip{
+        .sin_family = AF_INET, .sin_port = htons(kVipPort), .sin_addr = {}, .sin_zero = {}};
+    inet_pton(AF_INET, kVip4, &vip.sin_addr);
+    ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&vip), sizeof(vip)), 0);
+
+    const int on = 1;
+    ASSERT_EQ(setsockopt(client.get(), IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)), 0)
+        << std::strerror(errno);
+    seq_ = queue_seq(client, TCP_SEND_QUEUE);  // the client's ISN + 1
+    ack_ = queue_seq(client, TCP_RECV_QUEUE);  // the cookie + 1
+    client.reset();                            // in repair mode: closes without a packet
+
+    UniqueFd served(accept(listener_.get(), nullptr, nullptr));
+    ASSERT_TRUE(served.valid());
+    const linger abort{.l_onoff = 1, .l_linger = 0};
+    ASSERT_EQ(setsockopt(served.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof(abort)), 0);
+    served.reset();  // RST, no TIME_WAIT: the listener is all that is left
+  }
+  void TearDown() override { EXPECT_TRUE(run("sysctl -qw net.ipv4.tcp_syncookies=1")); }
+
+  static std::uint32_t queue_seq(const UniqueFd& socket, int queue) {
+    EXPECT_EQ(setsockopt(socket.get(), IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)), 0);
+    std::uint32_t seq = 0;
+    socklen_t length = sizeof(seq);
+    EXPECT_EQ(getsockopt(socket.get(), IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, &length), 0);
+    return seq;
+  }
+
+  net::PacketSpec cookie_ack(std::uint32_t ack) const {
+    return {.ip = net::Ipv4Spec{.src = address(kClient4), .dst = address(kVip4)},
+            .l4 = net::TcpSpec{.src_port = kPort,
+                               .dst_port = kVipPort,
+                               .seq = seq_,
+                               .ack = ack,
+                               .flags = net::kTcpAck},
+            .payload = {}};
+  }
+
+  UniqueFd listener_;
+  std::uint32_t seq_ = 0;
+  std::uint32_t ack_ = 0;
+};
+
+TEST_F(SynCookieTest, AckOfAValidCookieIsDelivered) {
+  const auto packet = cookie_ack(ack_);
+  expect_delivered(gue_frame({}, packet, hop_gue(protocol_of(packet), address(kHop4))), packet,
+                   SLUICE_DECAP_decap_gue_v4, SLUICE_HOP_delivered_socket);
+}
+
+TEST_F(SynCookieTest, AckOfAWrongCookieIsSentOn) {
+  const auto packet = cookie_ack(ack_ + 1);
+  const ByteBuffer input = gue_frame({}, packet, hop_gue(protocol_of(packet), address(kHop4)));
+  const ByteBuffer expected =
+      gue_frame({.src = kBackend4, .dst = kHop4, .ttl = 63, .eth_src = kInMac, .eth_dst = kHopMac},
+                packet, hop_gue(protocol_of(packet), address(kHop4), 0x80));
+  expect_sent_on(input, expected, XDP_TX);
 }
 
 class SecondHopWithoutSourcesTest : public SecondHopTest {

@@ -146,6 +146,15 @@ failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
+# A bad --tunnel-source is refused, naming the flag, and the attached program stays.
+if out=$(in_ns "$b" "$decap" attach --iface b0 --tunnel-source 198.18.999.1 2>&1); then
+  fail "attach accepted --tunnel-source 198.18.999.1"
+elif [[ $out == *"--tunnel-source: '198.18.999.1'"* ]] && ip -n "$b" link show b0 | grep -q sluice_decap; then
+  pass "a bad --tunnel-source is refused: $out"
+else
+  fail "a bad --tunnel-source: unexpected answer '$out'"
+fi
+
 # 0. What the lab needs on a veth (INFO only: kernel behaviour, not ours). XDP_TX from b0 goes
 #    to its peer pb. Without NAPI on pb (GRO off, no XDP program) the kernel drops the frame
 #    (b0's xdp_tx_errors); with GRO on but no XDP program it queues the frame but does not

@@ -8,7 +8,8 @@
 #   2. naming A as the second hop: B finds no connection, sends the packet on to A (XDP_TX on
 #      its veth, through the bridge), A delivers it, A's server receives the data.
 # The counters of both programs must show it (redirected / redirect_second_hop on B,
-# delivered_hop_used on A). Then the same over an IPv6 outer header with an IPv6 client.
+# delivered_hop_used on A). Then the same over an IPv6 outer header with an IPv6 client, and
+# with B's program in generic (skb) mode.
 #
 # What B needs (also written in docs/second-chance-backend.md):
 #   - forwarding on its interface (net.ipv4.conf.b0.forwarding=1, net.ipv6...): bpf_fib_lookup
@@ -202,6 +203,17 @@ if wait_received "$a" via-b-v6; then pass "IPv6: the data sent to B reached A's 
 else fail "IPv6: the data sent to B with hop A did not reach A"; fi
 ((before + 1 == $(counter "$b" second_hop redirected))) && pass "B: IPv6 packet counted redirected" \
   || fail "B: IPv6 packet not counted redirected"
+
+# 4. Generic (skb) mode on B: XDP_TX goes out through the stack (dev_queue_xmit), so the veth
+#    peer needs nothing: the XDP program on pb is removed first.
+ip -n "$br" link set dev pb xdpdrv off
+in_ns "$b" "$decap" attach --iface b0 --mode skb --tunnel-address "$b4" --tunnel-address "$b6" \
+  --tunnel-source "$lb4" --tunnel-source "$lb6" >/dev/null
+send via-b-skb "$client4" "$vip4" "$lb4" "$b4" "$a4"
+if wait_received "$a" via-b-skb; then pass "skb mode on B, nothing on the peer: the data reached A"
+else fail "skb mode on B: the data sent to B with hop A did not reach A"; fi
+((1 == $(counter "$b" second_hop redirected))) && pass "B (skb mode): counted redirected" \
+  || fail "B (skb mode): not counted redirected"
 
 if ((failures)); then
   [[ -n ${SCD_DEBUG:-} ]] && sleep "$SCD_DEBUG"

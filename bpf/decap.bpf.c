@@ -433,8 +433,8 @@ static __always_inline int send_to_hop(struct xdp_md* ctx, const struct tunnel* 
   __u16 new_flags = *(__u16*)&hop->flags;
   /* A zero UDP checksum (none, as Sluice sends over IPv4) stays zero; any other is updated
    * for the pseudo-header's addresses and the flags word. */
-  __u16 udp_check = udp->check;
-  if (udp_check) udp_check = checksum_replace(udp_check, &old_flags, &new_flags, 1);
+  int has_udp_check = udp->check != 0;
+  __u16 udp_check = checksum_replace(udp->check, &old_flags, &new_flags, 1);
 
   if (tunnel->outer_family == SLUICE_FAMILY_V4) {
     struct iphdr* ip = l3;
@@ -449,8 +449,7 @@ static __always_inline int send_to_hop(struct xdp_md* ctx, const struct tunnel* 
     ip->daddr = new_addresses[1];
     __u16 check = checksum_replace(ip->check, (__u16*)old_addresses, (__u16*)new_addresses, 4);
     ip->check = checksum_replace(check, &old_ttl, &new_ttl, 1);
-    if (udp_check)
-      udp_check = checksum_replace(udp_check, (__u16*)old_addresses, (__u16*)new_addresses, 4);
+    udp_check = checksum_replace(udp_check, (__u16*)old_addresses, (__u16*)new_addresses, 4);
   } else {
     struct ipv6hdr* ip = l3;
     if ((void*)(ip + 1) > data_end) return XDP_ABORTED;
@@ -461,10 +460,9 @@ static __always_inline int send_to_hop(struct xdp_md* ctx, const struct tunnel* 
     __builtin_memcpy(new_addresses + 16, hop_address, 16);
     __builtin_memcpy(&ip->saddr, new_addresses, 32);
     ip->hop_limit -= 1; /* not in the pseudo-header */
-    if (udp_check)
-      udp_check = checksum_replace(udp_check, (__u16*)old_addresses, (__u16*)new_addresses, 16);
+    udp_check = checksum_replace(udp_check, (__u16*)old_addresses, (__u16*)new_addresses, 16);
   }
-  if (udp->check) udp->check = udp_check ? udp_check : 0xffff; /* a computed 0 goes as ~0 */
+  if (has_udp_check) udp->check = udp_check ? udp_check : 0xffff; /* a computed 0 goes as ~0 */
 
   __builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);

@@ -1,6 +1,7 @@
 // Golden tests of second-chance forwarding in bpf/decap.bpf.c, through BPF_PROG_TEST_RUN with
-// real sockets (established, time-wait, listener, SYN cookie) and real routes. The process moves into its own network namespace first (it
-// vanishes with the process, however the test ends) and builds there:
+// real sockets (established, time-wait, listener, SYN cookie) and real routes. The process moves
+// into its own network namespace first (it vanishes with the process, however the test ends) and
+// builds there:
 //
 //   lo      the VIPs 198.18.0.10 and 2001:db8::10, listeners on port 80, the clients'
 //           addresses (so that a real connection to the VIP can be established)
@@ -202,6 +203,7 @@ struct Outer {
   const char* dst = kBackend4;
   std::uint8_t ttl = 64;
   std::optional<std::uint16_t> udp_checksum{};  // unset: computed
+  std::uint16_t udp_src = 51234;
   net::MacAddress eth_src = kBalancerMac;
   net::MacAddress eth_dst = kInMac;
 };
@@ -215,7 +217,7 @@ ByteBuffer gue_frame(const Outer& outer, const net::PacketSpec& packet, const By
                .src = address(outer.src), .dst = address(outer.dst), .hop_limit = outer.ttl}};
   return build_frame({.ethernet = {.dst = outer.eth_dst, .src = outer.eth_src},
                       .ip = ip,
-                      .l4 = net::UdpSpec{.src_port = 51234,
+                      .l4 = net::UdpSpec{.src_port = outer.udp_src,
                                          .dst_port = kDefaultGuePort,
                                          .checksum = outer.udp_checksum},
                       .payload = net::concat(gue, build_packet(packet))});
@@ -334,6 +336,23 @@ TEST_F(SecondHopTest, ListenerOnlyIsSentOnOverIpv4WithoutUdpChecksum) {
                                          .eth_dst = kHopMac},
                                         packet, hop_gue(protocol_of(packet), address(kHop4), 0x80));
   expect_sent_on(input, expected, XDP_TX);
+}
+
+// The UDP checksum field moves by one per source port, so exactly one port makes the rewritten
+// packet's checksum sum to 0, which UDP sends as 0xffff.
+TEST_F(SecondHopTest, UdpChecksumThatComesToZeroIsSentAsAllOnes) {
+  const auto packet = inner(kStranger4, 40002);
+  const auto gue = hop_gue(protocol_of(packet), address(kHop4));
+  const auto used = hop_gue(protocol_of(packet), address(kHop4), 0x80);
+  Outer out{.src = kBackend4, .dst = kHop4, .ttl = 63, .eth_src = kInMac, .eth_dst = kHopMac};
+  ByteBuffer expected;
+  for (std::uint32_t port = 1; port <= 0xffff; ++port) {
+    out.udp_src = static_cast<std::uint16_t>(port);
+    expected = gue_frame(out, packet, used);
+    if (expected[40] == std::byte{0xff} && expected[41] == std::byte{0xff}) break;
+  }
+  ASSERT_EQ(to_hex(std::span(expected).subspan(40, 2)), "ffff");
+  expect_sent_on(gue_frame({.udp_src = out.udp_src}, packet, gue), expected, XDP_TX);
 }
 
 TEST_F(SecondHopTest, ListenerOnlyIsSentOnOverIpv6) {

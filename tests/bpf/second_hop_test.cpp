@@ -1,5 +1,5 @@
 // Golden tests of second-chance forwarding in bpf/decap.bpf.c, through BPF_PROG_TEST_RUN with
-// real sockets (established, time-wait, listener, SYN cookie) and real routes. The process moves
+// real sockets (established, time-wait, request, listener, SYN cookie) and real routes. The process moves
 // into its own network namespace first (it vanishes with the process, however the test ends) and
 // builds there:
 //
@@ -503,6 +503,29 @@ TEST_F(SecondHopTest, TimeWaitSocketIsDelivered) {
   ASSERT_TRUE(run(time_wait)) << "no TIME_WAIT socket";
 
   const auto packet = inner(kClient4, kPort, net::kTcpAck, 8081);
+  expect_delivered(gue_frame({}, packet, hop_gue(protocol_of(packet), address(kHop4))), packet,
+                   SLUICE_DECAP_decap_gue_v4, SLUICE_HOP_delivered_socket);
+}
+
+// A request socket (NEW_SYN_RECV: the SYN-ACK went out, the connection is not accepted yet) is
+// a connection of this backend too. TCP_DEFER_ACCEPT keeps it one: the bare final ACK of the
+// handshake does not turn it into a full socket.
+TEST_F(SecondHopTest, RequestSocketIsDelivered) {
+  constexpr std::uint16_t kPort = 40007;
+  UniqueFd listener = bound_socket(AF_INET, kVip4, 8083);
+  const int defer_seconds = 30;
+  ASSERT_EQ(setsockopt(listener.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds,
+                       sizeof(defer_seconds)),
+            0);
+  ASSERT_EQ(listen(listener.get(), 4), 0);
+  UniqueFd client = bound_socket(AF_INET, kClient4, kPort);
+  sockaddr_in vip{.sin_family = AF_INET, .sin_port = htons(8083), .sin_addr = {}, .sin_zero = {}};
+  inet_pton(AF_INET, kVip4, &vip.sin_addr);
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&vip), sizeof(vip)), 0);
+  ASSERT_TRUE(run("ss -Htn state syn-recv '( sport = :8083 and dport = :40007 )' | grep -q ."))
+      << "no request socket";
+
+  const auto packet = inner(kClient4, kPort, net::kTcpAck, 8083);
   expect_delivered(gue_frame({}, packet, hop_gue(protocol_of(packet), address(kHop4))), packet,
                    SLUICE_DECAP_decap_gue_v4, SLUICE_HOP_delivered_socket);
 }

@@ -8,8 +8,9 @@
 #   2. naming A as the second hop: B finds no connection, sends the packet on to A (XDP_TX on
 #      its veth, through the bridge), A delivers it, A's server receives the data.
 # The counters of both programs must show it (redirected / redirect_second_hop on B,
-# delivered_hop_used on A). Then the same over an IPv6 outer header with an IPv6 client, and
-# with B's program in generic (skb) mode.
+# delivered_hop_used on A). Then the same over an IPv6 outer header with an IPv6 client, with
+# B's program in generic (skb) mode, and with the route to A through another interface of B
+# (bpf_redirect instead of XDP_TX).
 #
 # What B needs (also written in docs/second-chance-backend.md):
 #   - forwarding on its interface (net.ipv4.conf.b0.forwarding=1, net.ipv6...): bpf_fib_lookup
@@ -214,6 +215,39 @@ if wait_received "$a" via-b-skb; then pass "skb mode on B, nothing on the peer: 
 else fail "skb mode on B: the data sent to B with hop A did not reach A"; fi
 ((1 == $(counter "$b" second_hop redirected))) && pass "B (skb mode): counted redirected" \
   || fail "B (skb mode): not counted redirected"
+
+# 5. The route to the hop leaves by another interface: bpf_redirect to b1 (a second bridge,
+#    br1, joins b1 and A's a1). A redirect goes through b1's ndo_xdp_xmit, which polls the
+#    peer pb1 itself, so GRO on pb1 is enough there (INFO with GRO off, checked with GRO on).
+ip -n "$br" link add br1 type bridge
+ip -n "$br" link set br1 up
+for spec in "$a a1 pa1 198.18.211.11" "$b b1 pb1 198.18.211.12"; do
+  read -r ns ifname port addr <<<"$spec"
+  ip link add "$ifname" netns "$ns" type veth peer name "$port" netns "$br"
+  ip -n "$br" link set "$port" master br1
+  ip -n "$br" link set "$port" up
+  ip -n "$ns" link set "$ifname" up
+  ip -n "$ns" addr add "$addr/24" dev "$ifname"
+  in_ns "$ns" sysctl -qw "net.ipv4.conf.$ifname.rp_filter=0"
+done
+in_ns "$a" "$decap" attach --iface a1 --tunnel-address "$a4" >/dev/null
+in_ns "$b" "$decap" attach --iface b0 --mode native --tunnel-address "$b4" \
+  --tunnel-address "$b6" --tunnel-source "$lb4" --tunnel-source "$lb6" >/dev/null
+ip -n "$br" link set dev pb xdpdrv obj "$xdp_pass" sec xdp
+in_ns "$b" ping -c1 -W2 198.18.211.11 >/dev/null
+ip -n "$b" route add "$a4/32" via 198.18.211.11 dev b1
+in_ns "$br" ethtool -K pb1 gro off >/dev/null
+send redirect-gro-off "$client4" "$vip4" "$lb4" "$b4" "$a4"
+if wait_received "$a" redirect-gro-off 30; then echo "INFO: bpf_redirect, GRO off on the peer: reached A"
+else echo "INFO: bpf_redirect, GRO off on the peer: did not reach A"; fi
+in_ns "$br" ethtool -K pb1 gro on >/dev/null
+send redirect-gro-on "$client4" "$vip4" "$lb4" "$b4" "$a4"
+if wait_received "$a" redirect-gro-on; then pass "bpf_redirect to b1 with GRO on its peer: the data reached A"
+else fail "bpf_redirect to b1 with GRO on its peer: the data did not reach A"; fi
+on_a1=$(in_ns "$a" "$decap" stats --iface a1 --json | jq '.second_hop.delivered_hop_used.packets')
+((on_a1 >= 1)) && pass "A took it on a1 (delivered_hop_used there = $on_a1)" \
+  || fail "A's program on a1 counted no delivered_hop_used"
+ip -n "$b" route del "$a4/32"
 
 if ((failures)); then
   [[ -n ${SCD_DEBUG:-} ]] && sleep "$SCD_DEBUG"

@@ -20,12 +20,16 @@
 #define SLUICE_DECAP_CONFIG_MAP_NAME "decap_config"
 #define SLUICE_DECAP_ADDR_MAP_NAME "decap_addrs"
 #define SLUICE_DECAP_STATS_MAP_NAME "decap_stats"
+#define SLUICE_DECAP_SOURCE_MAP_NAME "decap_sources"
+#define SLUICE_DECAP_HOP_STATS_MAP_NAME "decap_hop_stats"
 #define SLUICE_DECAP_PROG_NAME "sluice_decap"
 #define SLUICE_STEER_PROG_NAME "sluice_steer"
 
-#define SLUICE_MAX_VIPS 4096 /* sluice::kMaxVips (lib/sluice/limits.hpp), checked in map_layout.hpp */
+#define SLUICE_MAX_VIPS \
+  4096 /* sluice::kMaxVips (lib/sluice/limits.hpp), checked in map_layout.hpp */
 #define SLUICE_MAX_XSK_QUEUES 64
 #define SLUICE_MAX_TUNNEL_ADDRS 64
+#define SLUICE_MAX_TUNNEL_SOURCES 64
 
 /* A VIP as the steering program matches it: (destination address, destination port, protocol).
  * port 0 matches every port of that protocol. */
@@ -77,19 +81,20 @@ struct sluice_decap_config {
 };
 
 /* Decap outcomes, X(identifier, description). Every packet increments exactly one. */
-#define SLUICE_DECAP_OUTCOMES(X)                                                          \
-  X(decap_ipip, "IPv4 in IPv4 (protocol 4) decapsulated")                                 \
-  X(decap_6in4, "IPv6 in IPv4 (protocol 41) decapsulated")                                \
-  X(decap_ip6ip6, "IPv6 in IPv6 (next header 41) decapsulated")                           \
-  X(decap_4in6, "IPv4 in IPv6 (next header 4) decapsulated")                              \
-  X(decap_gue_v4, "GUE with an inner IPv4 packet decapsulated")                           \
-  X(decap_gue_v6, "GUE with an inner IPv6 packet decapsulated")                           \
-  X(pass_not_tunnel, "not a tunnel packet (or not IP): passed unchanged")                 \
-  X(pass_not_local, "tunnel packet to an address that is not ours: passed unchanged")     \
-  X(pass_outer_fragment, "fragmented outer packet: passed to the kernel to reassemble")   \
-  X(drop_malformed_outer, "outer IP/UDP/GUE header invalid or truncated: dropped")        \
-  X(drop_malformed_inner, "inner IP header invalid, truncated or of the wrong family")    \
-  X(drop_gue_unsupported, "GUE control message or unknown GUE payload protocol: dropped") \
+#define SLUICE_DECAP_OUTCOMES(X)                                                           \
+  X(decap_ipip, "IPv4 in IPv4 (protocol 4) decapsulated")                                  \
+  X(decap_6in4, "IPv6 in IPv4 (protocol 41) decapsulated")                                 \
+  X(decap_ip6ip6, "IPv6 in IPv6 (next header 41) decapsulated")                            \
+  X(decap_4in6, "IPv4 in IPv6 (next header 4) decapsulated")                               \
+  X(decap_gue_v4, "GUE with an inner IPv4 packet decapsulated")                            \
+  X(decap_gue_v6, "GUE with an inner IPv6 packet decapsulated")                            \
+  X(redirect_second_hop, "GUE with a second hop, no local connection: sent on to the hop") \
+  X(pass_not_tunnel, "not a tunnel packet (or not IP): passed unchanged")                  \
+  X(pass_not_local, "tunnel packet to an address that is not ours: passed unchanged")      \
+  X(pass_outer_fragment, "fragmented outer packet: passed to the kernel to reassemble")    \
+  X(drop_malformed_outer, "outer IP/UDP/GUE header invalid or truncated: dropped")         \
+  X(drop_malformed_inner, "inner IP header invalid, truncated or of the wrong family")     \
+  X(drop_gue_unsupported, "GUE control message or unknown GUE payload protocol: dropped")  \
   X(drop_adjust_failed, "bpf_xdp_adjust_head failed: dropped")
 
 #define SLUICE_DECAP_ENUM(id, desc) SLUICE_DECAP_##id,
@@ -102,5 +107,46 @@ struct sluice_gue_header {
   __u8 proto;                /* inner IP protocol: 4 = IPv4, 41 = IPv6 */
   __be16 flags;
 };
+
+/* Second-chance forwarding: a GUE header whose private data names a second hop (the backend
+ * that owned the flow before the load balancer's table changed). The private data fills the
+ * whole hlen (no GUE flags, so no extension fields) and starts right after the GUE header:
+ *   magic 0x53 ('S'), type 0x01 (IPv4 hop, hlen 2) or 0x02 (IPv6 hop, hlen 5), flags (0x80 =
+ *   USED: already sent on once, never again), reserved 0, then the hop's 4 or 16 address bytes.
+ * The hop has the outer header's family. Private data of any other form is ignored. */
+#define SLUICE_GUE_HOP_MAGIC 0x53
+#define SLUICE_GUE_HOP_TYPE_V4 0x01
+#define SLUICE_GUE_HOP_TYPE_V6 0x02
+#define SLUICE_GUE_HOP_USED 0x80
+#define SLUICE_GUE_HOP_HLEN_V4 2 /* 32-bit words of private data */
+#define SLUICE_GUE_HOP_HLEN_V6 5
+
+struct sluice_gue_hop {
+  __u8 magic; /* SLUICE_GUE_HOP_MAGIC */
+  __u8 type;  /* SLUICE_GUE_HOP_TYPE_V4 / _V6 */
+  __u8 flags; /* SLUICE_GUE_HOP_USED; other bits 0 (ignored, kept) */
+  __u8 reserved;
+  /* followed by the hop's address: 4 bytes (type 0x01) or 16 bytes (type 0x02) */
+};
+
+/* What happened to a GUE packet that carries a second hop, X(identifier, description). Each
+ * such packet that passed the outer and inner checks increments exactly one, in
+ * decap_hop_stats; it also counts once in decap_stats (decap_gue_* when delivered,
+ * redirect_second_hop when sent on). */
+#define SLUICE_SECOND_HOP_OUTCOMES(X)                                                         \
+  X(delivered_socket, "a local socket matches (established, time-wait, request, SYN cookie)") \
+  X(delivered_syn, "inner TCP SYN (without ACK): a new connection, delivered here")           \
+  X(delivered_hop_used, "the hop is marked USED (sent on once already): delivered here")      \
+  X(not_eligible, "outer source is not a configured tunnel source: delivered here")           \
+  X(not_tcp, "inner packet is not TCP (or is a fragment): delivered here")                    \
+  X(redirected, "no local connection: sent on to the second hop")                             \
+  X(redirect_no_route, "no route/neighbour to the hop (or a VLAN-tagged frame): delivered")   \
+  X(redirect_ttl, "outer TTL / hop limit would reach 0: delivered here")
+
+#define SLUICE_SECOND_HOP_ENUM(id, desc) SLUICE_HOP_##id,
+enum sluice_second_hop_outcome {
+  SLUICE_SECOND_HOP_OUTCOMES(SLUICE_SECOND_HOP_ENUM) SLUICE_SECOND_HOP_OUTCOME_COUNT
+};
+#undef SLUICE_SECOND_HOP_ENUM
 
 #endif /* SLUICE_BPF_MAPS_H */

@@ -20,6 +20,7 @@ struct Arguments {
   std::string interface;
   std::uint16_t gue_port = kDefaultGuePort;
   std::vector<std::string> tunnel_addresses;
+  std::vector<std::string> tunnel_sources;
   std::string mode = "native";
   bool force = false;
   bool json = false;
@@ -59,6 +60,11 @@ int run_attach(const Arguments& args) {
     if (!address) return fail("--tunnel-address: '" + text + "' is not an IPv4 or IPv6 address");
     options.tunnel_addresses.push_back(*address);
   }
+  for (const std::string& text : args.tunnel_sources) {
+    auto address = sluice::IpAddress::parse(text);
+    if (!address) return fail("--tunnel-source: '" + text + "' is not an IPv4 or IPv6 address");
+    options.tunnel_sources.push_back(*address);
+  }
 
   auto existing = query_attached_program(*ifindex);
   if (!existing.ok()) return fail(existing.error().message);
@@ -84,10 +90,16 @@ int run_attach(const Arguments& args) {
   std::string addresses;
   for (const std::string& text : args.tunnel_addresses)
     addresses += " " + text;
-  std::printf("sluice-decap: attached to %s (%s mode); GUE port %s; tunnel addresses:%s\n",
-              args.interface.c_str(), attachment->native() ? "native" : "skb",
-              args.gue_port ? std::to_string(args.gue_port).c_str() : "off",
-              addresses.empty() ? " any" : addresses.c_str());
+  std::string sources;
+  for (const std::string& text : args.tunnel_sources)
+    sources += " " + text;
+  std::printf(
+      "sluice-decap: attached to %s (%s mode); GUE port %s; tunnel addresses:%s; second hop "
+      "from tunnel sources:%s\n",
+      args.interface.c_str(), attachment->native() ? "native" : "skb",
+      args.gue_port ? std::to_string(args.gue_port).c_str() : "off",
+      addresses.empty() ? " any" : addresses.c_str(),
+      sources.empty() ? " none (never sent on)" : sources.c_str());
   return 0;
 }
 
@@ -110,27 +122,45 @@ int run_detach(const Arguments& args) {
   return 0;
 }
 
+template <std::size_t N>
+nlohmann::json counters_json(const std::array<CounterTotals, N>& counters,
+                             const std::array<CounterInfo, N>& names) {
+  nlohmann::json out = nlohmann::json::object();
+  for (std::size_t i = 0; i < N; ++i)
+    out[std::string(names[i].name)] = {{"packets", counters[i].packets},
+                                       {"bytes", counters[i].bytes}};
+  return out;
+}
+
+template <std::size_t N>
+void print_table(const char* heading, const std::array<CounterTotals, N>& counters,
+                 const std::array<CounterInfo, N>& names) {
+  std::printf("%-22s %14s %16s  %s\n", heading, "packets", "bytes", "meaning");
+  for (std::size_t i = 0; i < N; ++i)
+    std::printf("%-22s %14llu %16llu  %s\n", std::string(names[i].name).c_str(),
+                static_cast<unsigned long long>(counters[i].packets),
+                static_cast<unsigned long long>(counters[i].bytes),
+                std::string(names[i].description).c_str());
+}
+
 int run_stats(const Arguments& args) {
   auto ifindex = interface_index(args.interface);
   if (!ifindex.ok()) return fail(ifindex.error().message);
   auto counters = DecapProgram::attached_counters(*ifindex);
   if (!counters.ok()) return fail(counters.error().message);
+  auto second_hop = DecapProgram::attached_second_hop_counters(*ifindex);
+  if (!second_hop.ok()) return fail(second_hop.error().message);
 
   if (args.json) {
-    nlohmann::json counters_json = nlohmann::json::object();
-    for (std::size_t i = 0; i < counters->size(); ++i)
-      counters_json[std::string(kDecapOutcomes[i].name)] = {{"packets", (*counters)[i].packets},
-                                                            {"bytes", (*counters)[i].bytes}};
-    nlohmann::json out = {{"interface", args.interface}, {"counters", counters_json}};
+    nlohmann::json out = {{"interface", args.interface},
+                          {"counters", counters_json(*counters, kDecapOutcomes)},
+                          {"second_hop", counters_json(*second_hop, kSecondHopOutcomes)}};
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("%-22s %14s %16s  %s\n", "outcome", "packets", "bytes", "meaning");
-  for (std::size_t i = 0; i < counters->size(); ++i)
-    std::printf("%-22s %14llu %16llu  %s\n", std::string(kDecapOutcomes[i].name).c_str(),
-                static_cast<unsigned long long>((*counters)[i].packets),
-                static_cast<unsigned long long>((*counters)[i].bytes),
-                std::string(kDecapOutcomes[i].description).c_str());
+  print_table("outcome", *counters, kDecapOutcomes);
+  std::printf("\n");
+  print_table("second hop", *second_hop, kSecondHopOutcomes);
   return 0;
 }
 
@@ -141,7 +171,17 @@ int main(int argc, char** argv) {
       "sluice-decap: the backend side of Sluice. Attaches an XDP program that removes Sluice's "
       "IPIP / 6in4 / IP6IP6 / 4in6 / GUE encapsulation so the kernel sees the client's packet "
       "to the VIP (which the backend holds on lo) and answers the client directly (DSR).\n\n"
-      "Example:\n  sluice-decap attach --iface eth0 --tunnel-address 198.18.3.11\n"
+      "Second chance: a GUE packet from a load balancer may name a second hop, the backend "
+      "that served the flow before the load balancer's table changed. When its TCP packet is "
+      "not a SYN and no local socket takes it, it is sent on to that hop (once: the hop is "
+      "marked used) instead of being answered here with a reset. Only packets from the "
+      "--tunnel-source addresses are sent on. A backend that sends on needs forwarding on the "
+      "interface (net.ipv4.conf.IF.forwarding=1, net.ipv6.conf.IF.forwarding=1) and a resolved "
+      "neighbour entry for the hop; without them the packet is delivered here, counted "
+      "redirect_no_route. On a veth, XDP_TX reaches the peer only when the peer runs an XDP "
+      "program (xdp_pass.bpf.o) or with --mode skb. See docs/second-chance-backend.md.\n\n"
+      "Example:\n  sluice-decap attach --iface eth0 --tunnel-address 198.18.3.11 "
+      "--tunnel-source 198.18.2.2\n"
       "  sluice-decap stats --iface eth0 --json\n  sluice-decap detach --iface eth0"};
   app.require_subcommand(1);
   Arguments args;
@@ -155,6 +195,10 @@ int main(int argc, char** argv) {
   attach->add_option("--tunnel-address", args.tunnel_addresses,
                      "Outer destination to decapsulate for; repeat for several (IPv4 or IPv6). "
                      "Without any, every tunnel packet is decapsulated");
+  attach->add_option("--tunnel-source", args.tunnel_sources,
+                     "Outer source address of a Sluice load balancer (its tunnel_source_v4/v6); "
+                     "repeat for several (IPv4 or IPv6). Only GUE packets from these may be "
+                     "sent on to the second hop they name. Without any, none is sent on");
   attach
       ->add_option("--mode", args.mode,
                    "native: in the driver; skb: generic; auto: native, else skb")
@@ -166,7 +210,10 @@ int main(int argc, char** argv) {
   detach->add_option("--iface,-i", args.interface, "Interface")->required();
   detach->add_flag("--force", args.force, "Detach even an XDP program that is not sluice-decap");
 
-  CLI::App* stats = app.add_subcommand("stats", "Show per-outcome packet and byte counters");
+  CLI::App* stats = app.add_subcommand(
+      "stats",
+      "Show per-outcome packet and byte counters, then the second-hop outcomes (JSON: "
+      "\"counters\" and \"second_hop\", each name -> {\"packets\", \"bytes\"})");
   stats->add_option("--iface,-i", args.interface, "Interface")->required();
   stats->add_flag("--json", args.json, "Print JSON instead of a table");
 

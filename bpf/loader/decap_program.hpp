@@ -21,6 +21,9 @@ struct DecapOptions {
   std::uint16_t gue_port = kDefaultGuePort;  // UDP destination port of GUE; 0 disables GUE
   // Outer destinations to decapsulate for (this backend's tunnel endpoints). Empty: any.
   std::vector<IpAddress> tunnel_addresses{};
+  // Outer sources of the Sluice load balancers: only their GUE packets that name a second hop
+  // may be sent on to it. Empty: no packet is sent on.
+  std::vector<IpAddress> tunnel_sources{};
 };
 
 class DecapProgram {
@@ -36,10 +39,12 @@ class DecapProgram {
   [[nodiscard]] Result<XdpAttachment> attach(int ifindex, AttachMode mode,
                                              const AttachedProgram* replace = nullptr) const;
   [[nodiscard]] Result<DecapCounters> counters() const;
+  [[nodiscard]] Result<SecondHopCounters> second_hop_counters() const;
   [[nodiscard]] int program_fd() const;
 
   // The counters of the sluice_decap program attached to `ifindex` (by any process).
   [[nodiscard]] static Result<DecapCounters> attached_counters(int ifindex);
+  [[nodiscard]] static Result<SecondHopCounters> attached_second_hop_counters(int ifindex);
 
  private:
   struct SkeletonDeleter {

@@ -41,9 +41,22 @@ static_assert(sizeof(sluice_gue_header) == 4);
 static_assert(offsetof(sluice_gue_header, version_control_hlen) == 0);
 static_assert(offsetof(sluice_gue_header, proto) == 1);
 static_assert(offsetof(sluice_gue_header, flags) == 2);
+static_assert(sizeof(sluice_gue_hop) == 4);
+static_assert(offsetof(sluice_gue_hop, magic) == 0);
+static_assert(offsetof(sluice_gue_hop, type) == 1);
+static_assert(offsetof(sluice_gue_hop, flags) == 2);
+static_assert(offsetof(sluice_gue_hop, reserved) == 3);
+// The private data fills the whole hlen: the 4-byte hop header and the address.
+static_assert(SLUICE_GUE_HOP_HLEN_V4 * 4 == sizeof(sluice_gue_hop) + 4);
+static_assert(SLUICE_GUE_HOP_HLEN_V6 * 4 == sizeof(sluice_gue_hop) + 16);
+static_assert(SLUICE_GUE_HOP_MAGIC == 'S');
 static_assert(static_cast<int>(AddressFamily::v4) == SLUICE_FAMILY_V4);
 static_assert(static_cast<int>(AddressFamily::v6) == SLUICE_FAMILY_V6);
 static_assert(SLUICE_MAX_VIPS == kMaxVips, "the steering maps hold every VIP a state may have");
+// Kernel object names hold 15 characters and a NUL.
+static_assert(sizeof(SLUICE_DECAP_SOURCE_MAP_NAME) <= 16);
+static_assert(sizeof(SLUICE_DECAP_HOP_STATS_MAP_NAME) <= 16);
+static_assert(sizeof(SLUICE_DECAP_STATS_MAP_NAME) <= 16);
 
 // `port` in host order (0 = every port); `protocol` as in the IP header (6 = TCP, 17 = UDP).
 [[nodiscard]] VipKey make_vip_key(const IpAddress& address, std::uint16_t port,
@@ -82,6 +95,12 @@ inline constexpr std::array<CounterInfo, SLUICE_DECAP_OUTCOME_COUNT> kDecapOutco
 #undef SLUICE_COUNTER_INFO
 }};
 
+inline constexpr std::array<CounterInfo, SLUICE_SECOND_HOP_OUTCOME_COUNT> kSecondHopOutcomes = {{
+#define SLUICE_COUNTER_INFO(id, desc) CounterInfo{#id, desc},
+    SLUICE_SECOND_HOP_OUTCOMES(SLUICE_COUNTER_INFO)
+#undef SLUICE_COUNTER_INFO
+}};
+
 // A per-CPU counter table summed over CPUs; index by the program's enum.
 struct CounterTotals {
   std::uint64_t packets = 0;
@@ -89,5 +108,6 @@ struct CounterTotals {
 };
 using SteerCounters = std::array<CounterTotals, SLUICE_STEER_VERDICT_COUNT>;
 using DecapCounters = std::array<CounterTotals, SLUICE_DECAP_OUTCOME_COUNT>;
+using SecondHopCounters = std::array<CounterTotals, SLUICE_SECOND_HOP_OUTCOME_COUNT>;
 
 }  // namespace sluice::bpf

@@ -14,8 +14,12 @@ struct XdpRun {
   std::vector<std::byte> output;
 };
 
-// Aborts the test (gtest fatal failure) when the kernel refuses the run.
-[[nodiscard]] XdpRun run_xdp(int program_fd, std::span<const std::byte> frame);
+// Records a gtest failure (action -1) when the kernel refuses the run. `ingress_ifindex` 0: the
+// frame arrives on the current namespace's loopback (the kernel's default); otherwise on that
+// interface (receive queue 0), whose namespace the program's helpers (socket and FIB lookups)
+// then see.
+[[nodiscard]] XdpRun run_xdp(int program_fd, std::span<const std::byte> frame,
+                             int ingress_ifindex = 0);
 
 [[nodiscard]] std::vector<std::byte> from_hex(std::string_view hex);
 [[nodiscard]] std::string to_hex(std::span<const std::byte> bytes);

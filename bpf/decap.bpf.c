@@ -10,7 +10,7 @@
  * flow before the load balancer's table changed; maps.h has the wire format). When its inner
  * TCP packet is not a SYN, comes from a configured Sluice tunnel source and matches no local
  * connection, the packet is sent on, still encapsulated, to the hop instead of being
- * delivered here (docs/second-chance-backend.md). */
+ * delivered here (docs/second-chance.md). */
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>

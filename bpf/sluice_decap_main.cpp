@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
       "interface (net.ipv4.conf.IF.forwarding=1, net.ipv6.conf.IF.forwarding=1) and a resolved "
       "neighbour entry for the hop; without them the packet is delivered here, counted "
       "redirect_no_route. On a veth, XDP_TX reaches the peer only when the peer runs an XDP "
-      "program (xdp_pass.bpf.o) or with --mode skb. See docs/second-chance-backend.md.\n\n"
+      "program (xdp_pass.bpf.o) or with --mode skb. See docs/second-chance.md.\n\n"
       "Example:\n  sluice-decap attach --iface eth0 --tunnel-address 198.18.3.11 "
       "--tunnel-source 198.18.2.2\n"
       "  sluice-decap stats --iface eth0 --json\n  sluice-decap detach --iface eth0"};

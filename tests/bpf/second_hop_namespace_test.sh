@@ -12,7 +12,7 @@
 # B's program in generic (skb) mode, and with the route to A through another interface of B
 # (bpf_redirect instead of XDP_TX).
 #
-# What B needs (also written in docs/second-chance-backend.md):
+# What B needs (also written in docs/second-chance.md):
 #   - forwarding on its interface (net.ipv4.conf.b0.forwarding=1, net.ipv6...): bpf_fib_lookup
 #     refuses otherwise;
 #   - a valid neighbour entry for A (here: B pings A first);

@@ -28,7 +28,7 @@ TCP_REPAIR_OFF_NO_WP = -1
 
 def gue_with_hop(inner_is_v6, hop):
     """GUE variant 0, hlen 2 (IPv4 hop) or 5 (IPv6 hop), private data 'S', type, flags 0, 0,
-    the hop's address (docs/second-chance-backend.md)."""
+    the hop's address (docs/second-chance.md)."""
     address = ipaddress.ip_address(hop)
     hlen, kind = (2, 1) if address.version == 4 else (5, 2)
     return bytes([hlen, 41 if inner_is_v6 else 4, 0, 0, 0x53, kind, 0, 0]) + address.packed

@@ -169,7 +169,7 @@ int ingress() {
 }
 
 // GUE variant 0 with private data that names a second hop, written from the wire format in
-// docs/second-chance-backend.md (not from bpf/maps.h): 'S', type 1|2, flags, 0, address.
+// docs/second-chance.md (not from bpf/maps.h): 'S', type 1|2, flags, 0, address.
 ByteBuffer hop_gue(std::uint8_t protocol, const IpAddress& hop, std::uint8_t flags = 0) {
   const bool v4 = hop.is_v4();
   ByteBuffer out = net::gue_header(protocol, v4 ? 2 : 5);
@@ -469,7 +469,7 @@ TEST_F(SecondHopTest, HopWithoutNeighbourIsDelivered) {
 }
 
 // bpf_fib_lookup answers "forwarding disabled" on an interface without forwarding: what the
-// backend must set up (docs/second-chance-backend.md).
+// backend must set up (docs/second-chance.md).
 TEST_F(SecondHopTest, ForwardingOffOnTheInterfaceMeansNoRoute) {
   ASSERT_TRUE(run("sysctl -qw net.ipv4.conf.scd-in.forwarding=0"));
   const auto packet = inner(kStranger4, 40002);

@@ -21,9 +21,11 @@ lab_tunnel_sources() {
 # (the second hop), back out of its eth0 with XDP_TX. Two things the lab sets up for it, when
 # this sluice-decap can send packets on (or SLUICE_LAB_SECOND_HOP=1):
 # - the router's side of the veth (r-BE, a bridge port) runs an XDP program that passes
-#   everything (tools/lab/lab_xdp_pass.bpf.c, compiled once per run directory): a veth hands an
-#   XDP_TX'd frame to its peer only when the peer runs XDP (GRO on the peer is not enough here:
-#   the frames stay in the peer's ring);
+#   everything (bpf/xdp_pass.bpf.c, built with the project): a veth hands an XDP_TX'd frame to
+#   its peer only when the peer runs XDP (GRO on the peer is not enough here: the frames stay in
+#   the peer's ring);
+# - forwarding is on for the backend's eth0: bpf_fib_lookup answers only for an interface that
+#   forwards (the backend still has no route out of the lab);
 # - every backend has a permanent neighbour entry for every other backend (IPv4 and IPv6): the
 #   decap's bpf_fib_lookup needs the next hop's MAC and backends never talk to each other, so
 #   their neighbour tables would not have it (the packet would be delivered locally instead).
@@ -34,13 +36,12 @@ lab_backend_second_hop_ready() {
 lab_backend_mac() { ip -n "$(lab_backend_ns "$1")" -j link show eth0 | jq -r '.[0].address'; }
 
 lab_backend_second_hop_setup() {
-  local be=$1 object=$LAB_RUN_DIR/lab_xdp_pass.bpf.o other
+  local be=$1 object other
   lab_backend_second_hop_ready || return 0
-  if [[ ! -f $object ]]; then
-    clang -O2 -target bpf -c "$LAB_DIR/lab_xdp_pass.bpf.c" -o "$object.tmp" ||
-      lab_die "clang could not compile $LAB_DIR/lab_xdp_pass.bpf.c (clang is a build dependency)"
-    mv "$object.tmp" "$object"
-  fi
+  object=${SLUICE_XDP_PASS_OBJ:-$(lab_build_dir)/bpf/xdp_pass.bpf.o}
+  [[ -f $object ]] || lab_die "$object not found: build it (ninja -C build bpf/xdp_pass.bpf.o)"
+  lab_sysctl "$(lab_backend_ns "$be")" net.ipv4.conf.eth0.forwarding=1 \
+    net.ipv6.conf.eth0.forwarding=1
   ip -force -n "$LAB_NS_ROUTER" link set dev "r-$be" xdpdrv obj "$object" sec xdp ||
     lab_die "could not attach $object to r-$be in $LAB_NS_ROUTER"
   for other in "${LAB_BACKENDS[@]}"; do

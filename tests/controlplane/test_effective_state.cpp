@@ -179,7 +179,7 @@ TEST(EffectiveState, SameInputsGiveTheSameState) {
 TEST(EffectiveState, PreviousTableGetsLocalHealthAndExpires) {
   config::State s = desired_three();
   s.vips[0].previous = config::PreviousBackends{
-      1000, {{ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 1}, {ip("198.18.1.9"), 2}}};
+      1000, 0, 1000, {{ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 1}, {ip("198.18.1.9"), 2}}};
   const HealthMap health{{ref(s, "198.18.1.2"), false}};
   const std::uint64_t idle = s.dataplane.flow_idle_timeout_s;
   const EffectiveState live = compute_effective_state(s, health, nullptr, 1000 + idle - 1);

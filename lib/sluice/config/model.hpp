@@ -115,7 +115,9 @@ struct PreviousBackend {
 // be alive (dataplane.flow_idle_timeout_s after `replaced_at`). Every host builds the same
 // previous table from it, even one that started after the change.
 struct PreviousBackends {
-  std::uint64_t replaced_at = 0;  // unix seconds
+  std::uint64_t replaced_at = 0;    // unix seconds: when the previous table stopped being in force
+  std::uint64_t since = 0;          // ... when it came into force (0: before anything recorded)
+  std::uint64_t current_since = 0;  // when the VIP's current table came into force
   std::vector<PreviousBackend> backends;
 
   friend bool operator==(const PreviousBackends&, const PreviousBackends&) = default;

@@ -17,6 +17,18 @@ std::vector<PreviousBackend> intent_table_input(const Vip& vip) {
   return out;
 }
 
+namespace {
+
+// Whether `kept` was in force longer than the table in force from `since` to `now` (a start of
+// 0 is "before anything was recorded": longer than any known span).
+bool in_force_longer(const PreviousBackends& kept, std::uint64_t since, std::uint64_t now) {
+  if (kept.since == 0) return true;
+  if (since == 0) return false;
+  return kept.replaced_at - kept.since >= now - since;
+}
+
+}  // namespace
+
 void record_previous_backends(const State& before, State& after, std::uint64_t now_unix_s) {
   for (Vip& vip : after.vips) {
     const Vip* was = find_vip(before, key_of(vip));
@@ -26,14 +38,28 @@ void record_previous_backends(const State& before, State& after, std::uint64_t n
       vip.previous.reset();
       continue;
     }
+    // The block `before` has, unless it has expired (a pointer: no copy until one is needed).
+    const PreviousBackends* kept = was->previous ? &*was->previous : nullptr;
+    if (kept != nullptr && previous_expired(*kept, after.dataplane, now_unix_s)) kept = nullptr;
     std::vector<PreviousBackend> old_input = intent_table_input(*was);
-    if (old_input != intent_table_input(vip)) {
-      vip.previous = PreviousBackends{now_unix_s, std::move(old_input)};
-    } else {
-      vip.previous = was->previous;
+    if (old_input == intent_table_input(vip)) {
+      if (kept != nullptr) {
+        vip.previous = *kept;
+      } else {
+        vip.previous.reset();
+      }
+      continue;
     }
-    if (vip.previous && previous_expired(*vip.previous, after.dataplane, now_unix_s)) {
-      vip.previous.reset();
+    // The table this change replaces came into force at the last change (or before anything
+    // was recorded). Of it and the kept previous table, the one in force longer has pinned
+    // more of the long-lived flows: it stays the previous table. So a series of quick changes
+    // (one API call per backend) keeps the table from before the series.
+    const std::uint64_t replaced_since = was->previous ? was->previous->current_since : 0;
+    if (kept != nullptr && in_force_longer(*kept, replaced_since, now_unix_s)) {
+      vip.previous = *kept;
+      vip.previous->current_since = now_unix_s;
+    } else {
+      vip.previous = PreviousBackends{now_unix_s, replaced_since, now_unix_s, std::move(old_input)};
     }
   }
 }

@@ -16,9 +16,11 @@ namespace sluice::config {
 [[nodiscard]] std::vector<PreviousBackend> intent_table_input(const Vip& vip);
 
 // After a change from `before` to `after`: every VIP of `after` whose table input differs from
-// the same VIP's in `before` gets previous = {now, before's input}; the others keep `before`'s
-// block (whatever the change wrote there). A new VIP, or one whose maglev_table_size changed, has
-// none. Blocks that have expired (previous_expired) are dropped.
+// the same VIP's in `before` gets previous = before's input, replaced now, unless the previous
+// table it already has (not expired) was in force longer than the one being replaced, which
+// then stays (so a series of quick changes, one API call per backend, keeps the table from
+// before the series). The others keep `before`'s block, whatever the change wrote there. A new
+// VIP, or one whose maglev_table_size changed, has none. Expired blocks are dropped.
 void record_previous_backends(const State& before, State& after, std::uint64_t now_unix_s);
 
 // Whether no flow of the previous table can still be alive: flow_idle_timeout_s have passed

@@ -51,8 +51,8 @@ TEST(SecondChance, OnWithIpipIsRefusedNamingTheField) {
 TEST(SecondChance, YamlTakesOnAndOffAndRoundTrips) {
   State s = gue_state();
   s.vips[0].second_chance = false;
-  s.vips[0].previous =
-      PreviousBackends{1'700'000'000, {{ip("198.18.1.1"), 1}, {ip("198.18.1.9"), 3}}};
+  s.vips[0].previous = PreviousBackends{
+      1'700'000'000, 1'600'000'000, 1'700'000'000, {{ip("198.18.1.1"), 1}, {ip("198.18.1.9"), 3}}};
   const std::string text = to_yaml(s);
   EXPECT_THAT(text, HasSubstr("second_chance: \"off\""));
   const Result<State> back = load_yaml_string(text);
@@ -125,12 +125,36 @@ TEST(SecondChance, AChangeOfWeightsRecordsTheTableBefore) {
   later.vips[0].previous.reset();  // whatever the mutation wrote there
   record_previous_backends(after, later, 1010);
   EXPECT_EQ(later.vips[0].previous, after.vips[0].previous);
+  // A second change soon after: the table from before the first change was in force longer
+  // (since before anything was recorded) than the one just replaced, so it stays.
   State again = later;
   again.vips[0].backends[0].drained = true;
   record_previous_backends(later, again, 1020);
-  const std::vector<PreviousBackend> want2 = {{ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 7}};
-  EXPECT_EQ(again.vips[0].previous->backends, want2);
-  EXPECT_EQ(again.vips[0].previous->replaced_at, 1020u);
+  EXPECT_EQ(again.vips[0].previous->backends, want);
+  EXPECT_EQ(again.vips[0].previous->replaced_at, 1000u);
+  EXPECT_EQ(again.vips[0].previous->current_since, 1020u);
+}
+
+TEST(SecondChance, TheTableInForceLongerStaysThePreviousOne) {
+  State before = gue_state();
+  // The previous table was in force for 100 s (900..1000); the current one since 1000.
+  before.vips[0].previous = PreviousBackends{1000, 900, 1000, {{ip("198.18.1.7"), 1}}};
+  State quick = before;
+  quick.vips[0].backends[1].weight = 7;
+  record_previous_backends(before, quick, 1050);  // the current table lived 50 s: less
+  ASSERT_TRUE(quick.vips[0].previous.has_value());
+  EXPECT_EQ(quick.vips[0].previous->backends, before.vips[0].previous->backends);
+  EXPECT_EQ(quick.vips[0].previous->current_since, 1050u);
+
+  State slow = before;
+  slow.vips[0].backends[1].weight = 7;
+  record_previous_backends(before, slow, 1200);  // it lived 200 s: it becomes the previous one
+  ASSERT_TRUE(slow.vips[0].previous.has_value());
+  const std::vector<PreviousBackend> want = {{ip("198.18.1.1"), 1}, {ip("198.18.1.2"), 2}};
+  EXPECT_EQ(slow.vips[0].previous->backends, want);
+  EXPECT_EQ(slow.vips[0].previous->since, 1000u);
+  EXPECT_EQ(slow.vips[0].previous->replaced_at, 1200u);
+  EXPECT_EQ(slow.vips[0].previous->current_since, 1200u);
 }
 
 TEST(SecondChance, ExpiredBlocksAndNewTableSizesAreDropped) {

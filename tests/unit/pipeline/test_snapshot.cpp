@@ -254,7 +254,10 @@ TEST(Snapshot, SecondHopNamesThePreviousOwnerOfEveryMovedSlot) {
   config::Vip after = make_vip("198.18.0.10", 80, addresses, {3, 1, 1});
   after.encap = config::Encap::gue;
   after.previous = config::PreviousBackends{
-      1, {{address("198.18.1.1"), 1}, {address("198.18.1.2"), 1}, {address("198.18.1.3"), 1}}};
+      1,
+      0,
+      1,
+      {{address("198.18.1.1"), 1}, {address("198.18.1.2"), 1}, {address("198.18.1.3"), 1}}};
 
   BackendRegistry registry;
   auto old_snap = build_snapshot(make_state({before}), registry);

@@ -324,6 +324,10 @@ bool decode_previous_backends(Decoder<Node>& d, const Node& n, const std::string
                             [&](const Node& v, const std::string& p) {
                               return d.integer(v, p, out.replaced_at);
                             }},
+          {"since", false,
+           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.since); }},
+          {"current_since", false,
+           [&](const Node& v, const std::string& p) { return d.integer(v, p, out.current_since); }},
           {"backends", true,
            [&](const Node& v, const std::string& p) {
              return d.list(

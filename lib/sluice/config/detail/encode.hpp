@@ -65,6 +65,8 @@ J encode_vip(const Vip& v) {
   if (v.previous) {
     J previous = J::object();
     previous["replaced_at"] = v.previous->replaced_at;
+    previous["since"] = v.previous->since;
+    previous["current_since"] = v.previous->current_since;
     J list = J::array();
     for (const PreviousBackend& b : v.previous->backends) {
       J e = J::object();

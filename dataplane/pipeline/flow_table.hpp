@@ -182,6 +182,19 @@ class FlowTable {
     const std::uint64_t b = bucket_index(hash);
     return pairs_[b].bucket.deadline[0] + pairs_[b].bindings[0].check;
   }
+  // Second chance: starts fetching the cold part of every entry of the hash's bucket that has a
+  // second hop and the same signature (a hit on such an entry reads it). Reads the bucket's two
+  // lines, so call it once they are on their way (after touch()).
+  void prefetch_second_hop(std::uint32_t hash) const {
+    const std::uint64_t b = bucket_index(hash);
+    for (std::uint32_t matches = signature_matches(pairs_[b].bucket, hash); matches != 0;
+         matches &= matches - 1) {
+      const auto w = static_cast<std::uint32_t>(std::countr_zero(matches));
+      if (pairs_[b].bindings[w].has_second_hop()) {
+        __builtin_prefetch(&cold_[b * kFlowBucketWays + w], 0, 3);
+      }
+    }
+  }
   [[nodiscard]] std::uint32_t key_check(const FlowKey& key) const {
     return flow_key_check(key, check_secret_);
   }

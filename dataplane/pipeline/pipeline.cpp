@@ -546,6 +546,15 @@ void complete_burst(WorkerState& worker, const Snapshot& snapshot, ClassifiedBur
     }
   }
   asm volatile("" : : "r"(touched));
+  // An adopted flow's packets read its entry's cold part for the hop, a miss each: fetch those
+  // lines for the whole burst at once. Only on an lcore that ever adopted one.
+  if (worker.counters.second_hop_flows != 0) {
+    for (std::uint16_t i = 0; i < n; ++i) {
+      if (packets[i].kind == PacketClass::flow) {
+        worker.flows.prefetch_second_hop(packets[i].hashes.five_tuple);
+      }
+    }
+  }
 
   for (std::uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = mbufs[i];

@@ -17,6 +17,7 @@
 
 #include "sluicectl/context.hpp"
 #include "sluicectl/table.hpp"
+#include "sluicectl/top_view.hpp"
 
 namespace sluice::ctl {
 namespace {
@@ -114,13 +115,6 @@ const json* find_by(const json& items, const char* key, const std::string& value
   return nullptr;
 }
 
-// Cumulative counters of the previous frame, for rates the daemon does not compute itself
-// (SYN retransmissions, when the dataplane reports them).
-struct Previous {
-  double at = 0;
-  std::map<std::string, double> syn_retransmits;
-};
-
 std::string latency_cell(const json* b, const char* which) {
   if (b == nullptr || !b->contains("check_latency_ms") || !(*b)["check_latency_ms"].is_object())
     return "-";
@@ -128,8 +122,54 @@ std::string latency_cell(const json* b, const char* which) {
   return l.contains(which) && l[which].is_number() ? millis(l[which].get<double>()) : "-";
 }
 
-std::string render(const json& status, const json& stats, double now, const TopArgs& args,
-                   bool interactive, Previous& previous) {
+void top(Context& ctx, const TopArgs& args) {
+  const bool tty = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
+  const bool interactive = tty && !ctx.json;
+  const bool counted = args.count_option != nullptr && args.count_option->count() > 0;
+  // Not on a terminal: bounded, --count frames (default 1). On one: until q (or --count).
+  const std::uint32_t frames = counted ? args.count : (interactive ? 0 : 1);
+  g_signal = 0;
+  std::unique_ptr<Terminal> terminal;
+  if (interactive) terminal = std::make_unique<Terminal>();
+  TopHistory previous;
+  const auto interval =
+      std::chrono::milliseconds(static_cast<std::int64_t>(args.interval_s * 1000));
+  auto next_frame = std::chrono::steady_clock::now();
+  for (std::uint32_t frame = 0; frames == 0 || frame < frames; ++frame) {
+    if (frame > 0) {
+      next_frame += interval;
+      if (terminal) {
+        if (!terminal->wait_until(next_frame)) return;
+      } else {
+        std::this_thread::sleep_until(next_frame);
+      }
+    }
+    auto status = ctx.call({"GET", "/v1/status", ""});
+    if (!status) return;
+    auto stats = ctx.call({"GET", "/v1/stats", ""});
+    if (!stats) return;
+    const double now = wall_seconds();
+    if (ctx.json) {
+      // One document per line, so the output can be piped to jq.
+      const json doc{{"time", now}, {"status", *status}, {"stats", *stats}};
+      std::cout << doc.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+      continue;
+    }
+    const std::string screen =
+        render_top(*status, *stats, now, args.interval_s, interactive, previous);
+    if (terminal) {
+      std::cout << "\033[H\033[2J" << screen << std::flush;
+    } else {
+      if (frame > 0) std::cout << "\n";
+      std::cout << screen << std::flush;
+    }
+  }
+}
+
+}  // namespace
+
+std::string render_top(const json& status, const json& stats, double now, double interval_s,
+                       bool interactive, TopHistory& previous) {
   std::ostringstream out;
   char clock[32];
   const auto seconds = static_cast<std::time_t>(now);
@@ -145,10 +185,10 @@ std::string render(const json& status, const json& stats, double now, const TopA
   }
   out << "sluice top  " << clock << "  generation " << status.value("generation", 0)
       << "  dataplanes " << reachable << "/" << dataplanes.size() << " reachable, " << in_sync
-      << " in sync  every " << fmt::format("{:g}", args.interval_s) << " s"
+      << " in sync  every " << fmt::format("{:g}", interval_s) << " s"
       << (interactive ? "  (q quits)" : "") << "\n";
 
-  Previous next;
+  TopHistory next;
   next.at = now;
   const double elapsed = previous.at > 0 ? now - previous.at : 0;
   for (const auto& vip : list(status, "vips")) {
@@ -232,51 +272,6 @@ std::string render(const json& status, const json& stats, double now, const TopA
   previous = std::move(next);
   return out.str();
 }
-
-void top(Context& ctx, const TopArgs& args) {
-  const bool tty = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
-  const bool interactive = tty && !ctx.json;
-  const bool counted = args.count_option != nullptr && args.count_option->count() > 0;
-  // Not on a terminal: bounded, --count frames (default 1). On one: until q (or --count).
-  const std::uint32_t frames = counted ? args.count : (interactive ? 0 : 1);
-  g_signal = 0;
-  std::unique_ptr<Terminal> terminal;
-  if (interactive) terminal = std::make_unique<Terminal>();
-  Previous previous;
-  const auto interval =
-      std::chrono::milliseconds(static_cast<std::int64_t>(args.interval_s * 1000));
-  auto next_frame = std::chrono::steady_clock::now();
-  for (std::uint32_t frame = 0; frames == 0 || frame < frames; ++frame) {
-    if (frame > 0) {
-      next_frame += interval;
-      if (terminal) {
-        if (!terminal->wait_until(next_frame)) return;
-      } else {
-        std::this_thread::sleep_until(next_frame);
-      }
-    }
-    auto status = ctx.call({"GET", "/v1/status", ""});
-    if (!status) return;
-    auto stats = ctx.call({"GET", "/v1/stats", ""});
-    if (!stats) return;
-    const double now = wall_seconds();
-    if (ctx.json) {
-      // One document per line, so the output can be piped to jq.
-      const json doc{{"time", now}, {"status", *status}, {"stats", *stats}};
-      std::cout << doc.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
-      continue;
-    }
-    const std::string screen = render(*status, *stats, now, args, interactive, previous);
-    if (terminal) {
-      std::cout << "\033[H\033[2J" << screen << std::flush;
-    } else {
-      if (frame > 0) std::cout << "\n";
-      std::cout << screen << std::flush;
-    }
-  }
-}
-
-}  // namespace
 
 void add_top_command(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<TopArgs>();

@@ -57,10 +57,14 @@ class Terminal {
     for (std::size_t i = 0; i < kSignals.size(); ++i)
       ::sigaction(kSignals[i], &action, &saved_actions_[i]);
     std::cout << "\033[?1049h\033[?25l" << std::flush;  // alternate screen, cursor hidden
+    // What goes to stderr meanwhile (the daemon went away) is shown once the screen is back.
+    saved_cerr_ = std::cerr.rdbuf(errors_.rdbuf());
   }
   ~Terminal() {
     if (!active_) return;
     std::cout << "\033[?25h\033[?1049l" << std::flush;
+    std::cerr.rdbuf(saved_cerr_);
+    std::cerr << errors_.str() << std::flush;
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
     for (std::size_t i = 0; i < kSignals.size(); ++i)
       ::sigaction(kSignals[i], &saved_actions_[i], nullptr);
@@ -92,6 +96,8 @@ class Terminal {
   termios saved_{};
   std::array<struct sigaction, 3> saved_actions_{};
   bool active_ = false;
+  std::ostringstream errors_;
+  std::streambuf* saved_cerr_ = nullptr;
 };
 
 double number(const json& j, const char* key) {

@@ -1,6 +1,7 @@
 // sluicectl top against the real daemon (a fake dataplane serving fixed counters): bounded
 // frames when not on a terminal, one JSON document per frame with --json, and on a terminal
-// (a pseudo-terminal here) raw mode until `q` or SIGINT, with the terminal put back.
+// (a pseudo-terminal here) raw mode until `q`, SIGINT or the daemon going away, with the
+// terminal put back.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -219,6 +220,18 @@ TEST_F(TopTest, OnATerminalSigintQuitsAndTheTerminalIsRestored) {
   EXPECT_TRUE(WIFEXITED(run.status)) << "exited, not killed by the signal: " << run.status;
   EXPECT_NE(run.output.find("\033[?1049l"), std::string::npos) << "alternate screen left";
   EXPECT_TRUE(run.canonical_after) << "canonical mode and echo restored";
+}
+
+TEST_F(TopTest, OnATerminalTheDaemonGoingAwayEndsItWithTheMessageAfterTheScreen) {
+  PtyRun run = run_on_pty({"--interval", "0.2"}, [this](pid_t, int) { daemon_.reset(); });
+  ASSERT_TRUE(run.exited) << run.output;
+  EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 3) << run.status;
+  const std::size_t left = run.output.rfind("\033[?1049l");
+  ASSERT_NE(left, std::string::npos) << "alternate screen left";
+  EXPECT_NE(run.output.find("cannot reach sluice-controlplane", left), std::string::npos)
+      << "the message is shown on the normal screen:\n"
+      << run.output;
+  EXPECT_TRUE(run.canonical_after);
 }
 
 }  // namespace

@@ -44,5 +44,6 @@ void add_explain_command(CLI::App& app, Context& ctx);
 void add_health_command(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
+void add_top_command(CLI::App& app, Context& ctx);
 
 }  // namespace sluice::ctl

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_health_command(app, ctx);
   add_config_commands(app, ctx);
   add_host_commands(app, ctx);
+  add_top_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -7,6 +7,10 @@ HTTP (TCP, IPv4 and IPv6 on one socket per --http-port; the same answers on ever
   GET /health           -> "ok\\n"            (health checks)
   GET /slow?seconds=N   -> "<name> i\\n" once a second, N lines (N <= 300): a long-lived
                            connection for drain and restart tests
+With --delay-file, every HTTP answer (health checks included) waits the number of milliseconds
+that file holds (a missing or empty file: 0) before it starts: a slow backend. The file is
+read again whenever it changes, so `tools/lab/lab server BE slow MS` changes it at runtime and
+connections held open keep working.
 UDP: every datagram gets "<name> <datagram>" back. The UDP sockets are bound to each given
 address (the VIPs and the backend's own address) so that replies leave from the address the
 client used: with DSR that must be the VIP.
@@ -23,9 +27,39 @@ import time
 import urllib.parse
 
 MAX_SLOW_SECONDS = 300
+MAX_DELAY_MS = 60_000
 
 
-def make_handler(name):
+class Delay:
+    """The delay in --delay-file, read again when the file's mtime or size changes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.key = None
+        self.ms = 0
+        self.lock = threading.Lock()
+
+    def seconds(self):
+        if not self.path:
+            return 0
+        try:
+            st = os.stat(self.path)
+            key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            return 0
+        with self.lock:
+            if key != self.key:
+                try:
+                    with open(self.path) as f:
+                        text = f.read().strip()
+                    self.ms = max(0, min(MAX_DELAY_MS, int(text))) if text else 0
+                except (OSError, ValueError):
+                    self.ms = 0
+                self.key = key
+            return self.ms / 1000
+
+
+def make_handler(name, delay):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -54,6 +88,9 @@ def make_handler(name):
             self.do_GET()
 
         def do_GET(self):
+            wait = delay.seconds()
+            if wait:
+                time.sleep(wait)
             url = urllib.parse.urlparse(self.path)
             if url.path == "/health":
                 self.send_text("ok\n")
@@ -120,6 +157,8 @@ def main():
     parser.add_argument("--udp-address", action="append", default=[],
                         help="address to answer UDP on; repeat (VIPs and the backend's own)")
     parser.add_argument("--pidfile")
+    parser.add_argument("--delay-file",
+                        help="file holding the milliseconds to wait before each HTTP answer")
     args = parser.parse_args()
 
     if args.pidfile:
@@ -128,7 +167,7 @@ def main():
     if args.udp_address:
         threading.Thread(target=serve_udp, args=(args.name, args.udp_address, args.udp_port),
                          daemon=True).start()
-    servers = [DualStackHttpServer(("::", port), make_handler(args.name))
+    servers = [DualStackHttpServer(("::", port), make_handler(args.name, Delay(args.delay_file)))
                for port in args.http_port or [80]]
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()

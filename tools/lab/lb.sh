@@ -30,11 +30,13 @@ LAB_LB_STATE_FILE=$LAB_RUN_DIR/state.yaml
 LAB_LB_DATAPLANE_SOCKET=$LAB_RUN_DIR/dataplane.sock
 LAB_LB_API_SOCKET=$LAB_RUN_DIR/controlplane.sock
 LAB_LB_METRICS=127.0.0.1:9780  # inside the lb namespace
-# Health checks: a dead backend is out within fall x interval + timeout = 1700 ms.
-LAB_HC_INTERVAL_MS=500
-LAB_HC_TIMEOUT_MS=200
-LAB_HC_FALL=3
-LAB_HC_RISE=2
+# Health checks: a dead backend is out within fall x interval + timeout = 1700 ms. A test may
+# choose others (SLUICE_LAB_HC_INTERVAL_MS, _TIMEOUT_MS, _FALL, _RISE), e.g. to keep a slow or
+# blackholed backend up for a while (tests/e2e/test_slow_backends.py).
+LAB_HC_INTERVAL_MS=${SLUICE_LAB_HC_INTERVAL_MS:-500}
+LAB_HC_TIMEOUT_MS=${SLUICE_LAB_HC_TIMEOUT_MS:-200}
+LAB_HC_FALL=${SLUICE_LAB_HC_FALL:-3}
+LAB_HC_RISE=${SLUICE_LAB_HC_RISE:-2}
 LAB_WEIGHTS=(1 2 3)  # be1, be2, be3
 
 lab_lb_pidfile() { echo "$LAB_LB_DIR/lb-$1.pid"; }

@@ -2,6 +2,8 @@
 # shellcheck shell=bash
 
 lab_backend_pidfile() { echo "$LAB_RUN_DIR/$1-server.pid"; }
+# The milliseconds backend_server.py waits before each HTTP answer (`lab server BE slow MS`).
+lab_backend_delay_file() { echo "$LAB_RUN_DIR/$1-delay-ms"; }
 
 # The Sluice hosts' tunnel sources, one a line: the outer sources a backend's sluice-decap may
 # send a packet with a second hop on for (`attach --tunnel-source`). The single host's two
@@ -102,6 +104,7 @@ lab_backend_up() {
   if ! lab_pid_alive "$pidfile" "$ns"; then
     lab_in "$ns" setsid "$LAB_PYTHON" "$LAB_DIR/backend_server.py" --name "$be" \
       "${ports[@]}" --udp-port "$LAB_UDP_PORT" --pidfile "$pidfile" \
+      --delay-file "$(lab_backend_delay_file "$be")" \
       --udp-address "$LAB_VIP4" --udp-address "$LAB_VIP6" \
       --udp-address "$addr4" --udp-address "$addr6" \
       </dev/null >"$LAB_RUN_DIR/$be-server.log" 2>&1 &
@@ -125,4 +128,71 @@ lab_backends_wait() {
 lab_backend_down() {
   local be=$1
   lab_stop_pidfile "$(lab_backend_pidfile "$be")" "$(lab_backend_ns "$be")"
+}
+
+# Slow and silent backends (`lab server BE slow MS | blackhole | normal`), without netem:
+# - slow: backend_server.py waits MS ms before each HTTP answer, health checks included (it
+#   reads $LAB_RUN_DIR/BE-delay-ms whenever the file changes: no restart, held connections stay);
+# - blackhole: an nftables table in the backend's namespace drops every pure SYN (SYN without
+#   ACK) to the HTTP ports, after sluice-decap has decapsulated it: new connections through the
+#   VIP and health checks to the backend's address time out, established connections keep
+#   working (their packets carry ACK). A host that hangs, as the client and the checks see it;
+# - normal: both undone. Slow and blackhole are independent; the mode is what `lab env` and
+#   `lab status` show.
+LAB_BLACKHOLE_TABLE=sluice_lab_blackhole
+
+lab_backend_slow() {
+  local be=$1 ms=$2 file
+  [[ $ms =~ ^[0-9]+$ ]] && ((ms <= 60000)) || lab_die "slow: expected milliseconds 0..60000, got '$ms'"
+  file=$(lab_backend_delay_file "$be")
+  mkdir -p "$LAB_RUN_DIR"
+  echo "$ms" >"$file.tmp"
+  mv "$file.tmp" "$file"  # a new inode: the server sees the change at its next request
+}
+
+lab_backend_blackholed() {
+  lab_in "$(lab_backend_ns "$1")" nft list table inet "$LAB_BLACKHOLE_TABLE" >/dev/null 2>&1
+}
+
+lab_backend_blackhole() {
+  local be=$1 ns ports
+  ns=$(lab_backend_ns "$be")
+  command -v nft >/dev/null || lab_die "nft not found: install nftables (tools/install-deps)"
+  lab_backend_blackholed "$be" && return 0
+  ports=$(lab_backend_http_ports | paste -sd, | sed 's/,/, /g')
+  lab_in "$ns" nft -f - <<EOF || lab_die "$be: could not install the nftables blackhole in $ns"
+table inet $LAB_BLACKHOLE_TABLE {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    tcp dport { $ports } tcp flags & (fin | syn | rst | ack) == syn counter drop
+  }
+}
+EOF
+}
+
+# SYNs the blackhole dropped so far (0 without one).
+lab_backend_blackhole_drops() {
+  lab_backend_blackholed "$1" || { echo 0; return 0; }
+  lab_in "$(lab_backend_ns "$1")" nft -j list table inet "$LAB_BLACKHOLE_TABLE" |
+    jq '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add // 0'
+}
+
+lab_backend_normal() {
+  local be=$1
+  rm -f "$(lab_backend_delay_file "$be")"
+  if lab_backend_blackholed "$be"; then
+    lab_in "$(lab_backend_ns "$be")" nft delete table inet "$LAB_BLACKHOLE_TABLE"
+  fi
+}
+
+# One word: normal, slow:MS, blackhole or slow:MS+blackhole.
+lab_backend_mode() {
+  local be=$1 file ms=0 mode=()
+  file=$(lab_backend_delay_file "$be")
+  [[ -s $file ]] && ms=$(<"$file")
+  ((ms > 0)) && mode+=("slow:$ms")
+  lab_ns_exists "$(lab_backend_ns "$be")" && lab_backend_blackholed "$be" && mode+=(blackhole)
+  ((${#mode[@]})) || mode=(normal)
+  local IFS=+
+  echo "${mode[*]}"
 }

@@ -156,7 +156,9 @@ struct Vip {
 [[nodiscard]] inline bool second_chance_enabled(const Vip& v) {
   return v.second_chance.value_or(true) && second_chance_supported(v);
 }
-[[nodiscard]] inline bool syn_rescue_enabled(const Vip& v) { return v.syn_rescue.value_or(true); }
+[[nodiscard]] inline bool syn_rescue_enabled(const Vip& v) {
+  return v.syn_rescue.value_or(true);
+}
 
 struct DataplaneSettings {
   std::array<std::uint8_t, 6> next_hop_mac{};   // L2 destination of encapsulated packets

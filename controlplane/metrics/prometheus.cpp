@@ -107,6 +107,20 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
        &control::VipCounters::active_flows, &control::BackendCounters::active_flows},
       {"rescheduled_flows", "counter", "Flows moved to the backend from a backend gone or down",
        nullptr, &control::BackendCounters::rescheduled_flows},
+      {"syns", "counter", "Pure SYNs (SYN without ACK) forwarded to the backend", nullptr,
+       &control::BackendCounters::syns},
+      {"syn_retransmits", "counter",
+       "Pure SYNs on an open entry of the backend (the client still waits for the SYN-ACK)",
+       nullptr, &control::BackendCounters::syn_retransmits},
+      {"handshakes", "counter",
+       "Entries of the backend that went open -> established by the client's first ACK", nullptr,
+       &control::BackendCounters::handshakes},
+      {"unanswered", "counter",
+       "Open TCP entries of the backend expired or evicted without the client's ACK", nullptr,
+       &control::BackendCounters::unanswered},
+      {"syn_rescued", "counter",
+       "SYN rescue: retransmitted SYNs moved away from the backend (it took no new flows)", nullptr,
+       &control::BackendCounters::syn_rescued},
       {"dropped", "counter",
        "Packets for the VIP that reached no backend (no_backend, too_big_no_df, ...)",
        &control::VipCounters::dropped, nullptr},
@@ -141,6 +155,34 @@ void traffic_metrics(Writer& w, const std::vector<DataplaneReport>& dataplanes) 
           w.sample(backend_name, {{"dataplane", d.name}, {"vip", v.vip}, {"backend", b.address}},
                    b.*(f.backend));
         }
+      }
+    }
+  }
+
+  // The dataplane's handshake-time buckets ([i] = [2^(i-1), 2^i) ms), cumulative; the sum of
+  // the times is not kept, so the family has buckets and a count only.
+  w.family("sluice_backend_handshake_seconds", "histogram",
+           "Handshake time seen by the dataplane: the client's SYN to its first ACK");
+  for (const auto& d : dataplanes) {
+    if (!d.counters) continue;
+    for (const auto& v : d.counters->counters.per_vip) {
+      for (const auto& b : v.per_backend) {
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i + 1 < b.handshake_ms_buckets.size(); ++i) {
+          cumulative += b.handshake_ms_buckets[i];
+          w.sample("sluice_backend_handshake_seconds_bucket",
+                   {{"dataplane", d.name},
+                    {"vip", v.vip},
+                    {"backend", b.address},
+                    {"le", fmt::format("{}", static_cast<double>(1u << i) / 1000.0)}},
+                   cumulative);
+        }
+        cumulative += b.handshake_ms_buckets.back();
+        w.sample("sluice_backend_handshake_seconds_bucket",
+                 {{"dataplane", d.name}, {"vip", v.vip}, {"backend", b.address}, {"le", "+Inf"}},
+                 cumulative);
+        w.sample("sluice_backend_handshake_seconds_count",
+                 {{"dataplane", d.name}, {"vip", v.vip}, {"backend", b.address}}, cumulative);
       }
     }
   }

@@ -47,6 +47,7 @@ void add_events(std::map<std::string, std::uint64_t>& events, const LcoreCounter
   events["flows_expired"] += c.flows_expired;
   events["second_hop_flows"] += c.second_hop_flows;
   events["second_hop_packets"] += c.second_hop_packets;
+  events["flows_rescued"] += c.flows_rescued;
 }
 
 }  // namespace
@@ -81,6 +82,13 @@ control::Counters sum_counters(const Snapshot& snapshot,
         b.bytes += c.bytes;
         b.new_flows += c.new_flows;
         b.rescheduled_flows += c.rescheduled_flows;
+        b.syns += c.syns;
+        b.syn_retransmits += c.syn_retransmits;
+        b.handshakes += c.handshakes;
+        b.unanswered += c.unanswered;
+        b.syn_rescued += c.syn_rescued;
+        for (std::size_t k = 0; k < kHandshakeBuckets; ++k)
+          b.handshake_ms_buckets[k] += c.handshake_ms_buckets[k];
         b.active_flows += w->scheduler.active_flows[id];
       }
       v.packets += b.packets;

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <array>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 
 #include "pipeline/limits.hpp"
@@ -18,12 +20,31 @@
 
 namespace sluice::pipeline {
 
+inline constexpr std::size_t kHandshakeBuckets = 16;
+
+// The handshake-time bucket of `ms` milliseconds: 0 for < 1 ms, i for [2^(i-1), 2^i) ms, 15 for
+// >= 16384 ms (2^14).
+[[nodiscard]] constexpr std::size_t handshake_bucket(std::uint32_t ms) {
+  const auto width = static_cast<std::size_t>(std::bit_width(ms));  // 0 for 0, i for [2^(i-1), 2^i)
+  return width < kHandshakeBuckets ? width : kHandshakeBuckets - 1;
+}
+
 // Per stable backend id. A VIP's packets, bytes and new flows are the sums over its backends.
-struct BackendCounters {
+// The first line holds what the packets of established flows and of SYNs touch; the rest is
+// written once per flow at most.
+struct alignas(64) BackendCounters {
   std::uint64_t packets = 0;            // forwarded to it
   std::uint64_t bytes = 0;              // frame bytes as received, before encapsulation
   std::uint64_t new_flows = 0;          // new flows (and new connections on a reused 5-tuple)
   std::uint64_t rescheduled_flows = 0;  // flows moved to it from a backend gone or down
+  // Passive signals (docs/dataplane.md), from the client's packets only.
+  std::uint64_t syns = 0;             // pure SYNs (SYN without ACK) forwarded to it
+  std::uint64_t syn_retransmits = 0;  // ... on an `open` entry of it (a client still waiting)
+  std::uint64_t handshakes = 0;       // its entries that went open -> established (first ACK)
+  std::uint64_t unanswered = 0;       // its open TCP entries expired or evicted without an ACK
+  std::uint64_t syn_rescued = 0;      // retransmitted SYNs moved away from it (SYN rescue)
+  // Handshake time (the client's first SYN to its first ACK), handshake_bucket().
+  std::array<std::uint64_t, kHandshakeBuckets> handshake_ms_buckets{};
 };
 
 // Per stable VIP id: what reached the VIP but none of its backends.
@@ -64,6 +85,8 @@ struct alignas(64) LcoreCounters {
   std::uint64_t flows_not_tracked = 0;  // a SYN forwarded without an entry: its bucket was full
                                         // of established entries, which a SYN never evicts
   std::uint64_t flows_expired = 0;      // reclaimed after its idle timeout
+  std::uint64_t flows_rescued = 0;      // SYN rescue: retransmitted SYNs moved to a backend that
+                                        // takes new flows (docs/dataplane.md)
   // Second chance (docs/second-chance.md).
   std::uint64_t second_hop_flows = 0;    // non-SYN misses adopted with the slot's previous owner
   std::uint64_t second_hop_packets = 0;  // packets sent naming a second hop

@@ -122,6 +122,13 @@ control::ExplainResult explain(const Snapshot& snapshot,
                    ": its next packet moves it; ";
       break;
     }
+    case FlowAction::rescue: {
+      const BackendSlot& old = snapshot.backends[entry.backend];
+      out.reason = where + " is still waiting for the SYN-ACK of " + old.address.to_string() +
+                   backend_note(old) +
+                   ", which takes no new flows: a retransmitted SYN moves it (syn_rescue); ";
+      break;
+    }
     case FlowAction::new_connection:
       out.reason = where +
                    ": a SYN after the client's ACK or FIN starts a new connection on "

@@ -20,6 +20,10 @@ enum class FlowAction : std::uint8_t {
                    // reused 5-tuple, scheduled like a new flow (DSR: Sluice never sees the
                    // backend's RST, so "established" may be stale)
   new_flow,        // no entry: schedule and insert
+  rescue,          // SYN rescue: a SYN retransmission on an `open` entry whose backend keeps
+                   // its flows but takes no new ones (weight 0: draining, or taken out), with
+                   // the VIP's syn_rescue on: scheduled again like a new flow (the client never
+                   // got a SYN-ACK, so no connection moves)
   no_backend,      // a backend is needed and none takes new flows (an entry, if any, is freed)
 };
 
@@ -33,6 +37,8 @@ enum class FlowAction : std::uint8_t {
       return "new_connection";
     case FlowAction::new_flow:
       return "new_flow";
+    case FlowAction::rescue:
+      return "rescue";
     case FlowAction::no_backend:
       return "no_backend";
   }
@@ -51,16 +57,26 @@ struct FlowDecision {
                                               const FlowHashes& hashes, SchedulerState& scheduler) {
   FlowAction needs = FlowAction::new_flow;
   if (entry != nullptr) {
-    // A SYN on an `open` entry is the client retransmitting it: it stays.
+    // A SYN on an `open` entry is the client retransmitting it: it stays, unless its backend
+    // takes no new flows and the VIP rescues such SYNs.
     const bool new_connection = pure_syn && entry->state() != FlowState::open;
     if (!new_connection && snapshot.keeps_flows(entry->backend, entry->incarnation, vip.id))
         [[likely]] {
-      return FlowDecision{FlowAction::hit, entry->backend};
+      if (!pure_syn || !vip.syn_rescue || snapshot.backends[entry->backend].weight != 0)
+          [[likely]] {
+        return FlowDecision{FlowAction::hit, entry->backend};
+      }
+      needs = FlowAction::rescue;
+    } else {
+      needs = new_connection ? FlowAction::new_connection : FlowAction::reschedule;
     }
-    needs = new_connection ? FlowAction::new_connection : FlowAction::reschedule;
   }
   const BackendId backend = schedule(vip, scheduler, hashes);
-  if (backend == kNoBackendId) return FlowDecision{FlowAction::no_backend, kNoBackendId};
+  if (backend == kNoBackendId) {
+    // Nowhere better to go: a rescue keeps the SYN where it was.
+    if (needs == FlowAction::rescue) return FlowDecision{FlowAction::hit, entry->backend};
+    return FlowDecision{FlowAction::no_backend, kNoBackendId};
+  }
   return FlowDecision{needs, backend};
 }
 

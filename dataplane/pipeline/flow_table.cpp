@@ -72,6 +72,7 @@ FlowRef FlowTable::insert(const FlowKey& key, std::uint32_t hash, std::uint32_t 
     displaced.vip = cold.vip;
     displaced.deadline = victim_deadline;
     displaced.state = binding.state();
+    displaced.protocol = cold.key.protocol;
   }
   bucket->signature[victim] = hash;
   bucket->deadline[victim] = deadline;

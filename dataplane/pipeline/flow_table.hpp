@@ -5,7 +5,8 @@
 //                 the bucket line: 8 signatures (the 5-tuple CRC32C hash) and 8 deadlines;
 //                 the bindings line: per slot 8 B, a second, keyed 29-bit hash of the key, the
 //                 second-hop flag, the state, the backend id and its incarnation
-//   cold          48 B per slot: the full key, the VIP id and the second hop, written on insert
+//   cold          48 B per slot: the full key, the VIP id, the second hop and the time the
+//                 entry was opened (16-bit milliseconds), written on insert
 //                 and read only on insert/eviction, expiry, reschedule, explain() and for the
 //                 packets of a flow adopted with a second hop (docs/second-chance.md)
 //
@@ -91,7 +92,10 @@ struct FlowColdEntry {
   // incarnation), named in each of its packets.
   BackendId second_hop = kNoBackendId;
   std::uint16_t second_hop_incarnation = 0;
-  std::uint8_t reserved[2] = {};
+  // When the entry was opened (its client's first SYN): the worker's clock in milliseconds,
+  // modulo 65536. Written on insert and on a new connection, read once, when the entry turns
+  // established (the handshake time; docs/dataplane.md).
+  std::uint16_t opened_ms = 0;
 };
 static_assert(sizeof(FlowColdEntry) == 48);
 
@@ -120,6 +124,7 @@ struct Displaced {
   BackendId backend = kNoBackendId;
   VipId vip = kNoVipId;
   FlowState state = FlowState::open;
+  std::uint8_t protocol = 0;  // its key's
 };
 
 // Whether an insert may take the slot of an established entry.

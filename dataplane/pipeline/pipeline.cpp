@@ -34,6 +34,9 @@ struct Burst {
   BurstResult& out;
   std::uint32_t now_s;
   std::uint64_t now_ticks;
+  // clock_ms(), computed on first use in the burst (a division).
+  std::uint16_t now_ms = 0;
+  bool have_ms = false;
 };
 
 bool is_icmp(const ParsedPacket& p) {
@@ -148,10 +151,11 @@ std::byte* reframe_for_encap(rte_mbuf* m, const ClassifiedPacket& pkt, std::size
 }
 
 // Encapsulates towards `backend` (or answers too-big). `icmp_error`: never answer an ICMP
-// error with another one (RFC 1122 3.2.2). `second_hop` (kNoBackendId: none): the previous
-// owner named in the GUE header (second chance).
+// error with another one (RFC 1122 3.2.2). `syn`: a pure SYN (counted in `syns` once sent).
+// `second_hop` (kNoBackendId: none): the previous owner named in the GUE header (second chance).
 void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt, BackendId backend,
-             std::uint32_t encap_hash, bool icmp_error, BackendId second_hop = kNoBackendId) {
+             std::uint32_t encap_hash, bool icmp_error, bool syn = false,
+             BackendId second_hop = kNoBackendId) {
   const EncapTemplate& encap = b.snapshot.backends[backend].encap;
   const IpAddress* hop =
       second_hop != kNoBackendId ? &b.snapshot.backends[second_hop].address : nullptr;
@@ -186,6 +190,7 @@ void forward(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt
   BackendCounters& bc = b.worker.counters.backends[backend];
   ++bc.packets;
   bc.bytes += bytes;
+  bc.syns += syn ? 1u : 0u;
   if (pkt.has_ipv4_options) ++b.worker.counters.ipv4_options_forwarded;
   if (pkt.has_ipv6_extensions) ++b.worker.counters.ipv6_extensions_forwarded;
   emit_tx(b, m, i, Verdict::forward);
@@ -230,6 +235,23 @@ BackendId kept_second_hop(const Snapshot& snap, FlowRef ref, VipId vip) {
                                                                              : kNoBackendId;
 }
 
+// The worker's clock in milliseconds, modulo 65536 (FlowColdEntry::opened_ms).
+std::uint16_t clock_ms(Burst& b) {
+  if (!b.have_ms) [[unlikely]] {
+    const auto ms = static_cast<unsigned __int128>(b.now_ticks) * 1000u / b.worker.ticks_per_second;
+    b.now_ms = static_cast<std::uint16_t>(ms);
+    b.have_ms = true;
+  }
+  return b.now_ms;
+}
+
+// An open TCP entry that leaves the table (expired or evicted) without the client's ACK.
+void count_unanswered(LcoreCounters& c, FlowState state, std::uint8_t protocol, BackendId backend) {
+  if (state == FlowState::open && protocol == net::kIpProtoTcp && backend != kNoBackendId) {
+    ++c.backends[backend].unanswered;
+  }
+}
+
 // Carries out `decision` on the flow table; returns the flow's entry, empty for no_backend and
 // for a SYN whose bucket holds established entries only (it is forwarded without an entry).
 FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const FlowDecision& d,
@@ -244,9 +266,18 @@ FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const F
       ++c.backends[d.backend].rescheduled_flows;
       bind(w, b.snapshot, found, d.backend, vip);
       return found;
+    case FlowAction::rescue:
+      // The SYN leaves a backend that takes no new flows; the entry keeps its opening time,
+      // so the new backend's handshake time includes the client's wait.
+      ++c.flows_rescued;
+      ++c.backends[found.binding->backend].syn_rescued;
+      ++c.backends[d.backend].new_flows;
+      bind(w, b.snapshot, found, d.backend, vip);
+      return found;
     case FlowAction::new_connection:
       ++c.backends[d.backend].new_flows;
       bind(w, b.snapshot, found, d.backend, vip);
+      found.cold->opened_ms = clock_ms(b);
       return found;
     case FlowAction::new_flow: {
       ++c.backends[d.backend].new_flows;
@@ -260,6 +291,7 @@ FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const F
       }
       if (displaced.any) {
         release(w.scheduler, displaced.backend);
+        count_unanswered(c, displaced.state, displaced.protocol, displaced.backend);
         if (displaced.deadline < b.now_s) {
           ++c.flows_expired;
         } else if (displaced.state == FlowState::established) {
@@ -269,6 +301,7 @@ FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const F
         }
       }
       bind(w, b.snapshot, ref, d.backend, vip);
+      ref.cold->opened_ms = clock_ms(b);
       return ref;
     }
     case FlowAction::no_backend:
@@ -284,10 +317,11 @@ FlowRef apply_flow(Burst& b, const ClassifiedPacket& pkt, FlowRef found, const F
 // Progress as the client's packets show it. TCP: open until the client's first ACK, closing
 // after FIN or RST. UDP: open for the first packet, established from the second (a spoofed
 // one-packet flow stays open, so it is evicted before a flow the client keeps using).
-void track_state(FlowBinding& e, const ClassifiedPacket& pkt, bool pure_syn, bool fresh) {
+// True when a TCP entry turns established (the client's first ACK).
+bool track_state(FlowBinding& e, const ClassifiedPacket& pkt, bool pure_syn, bool fresh) {
   if (pkt.key().protocol != net::kIpProtoTcp) {
     if (!fresh) e.set_state(FlowState::established);
-    return;
+    return false;
   }
   const std::uint8_t flags = pkt.headers.tcp_flags;
   if ((flags & (net::kTcpFin | net::kTcpRst)) != 0) {
@@ -296,7 +330,18 @@ void track_state(FlowBinding& e, const ClassifiedPacket& pkt, bool pure_syn, boo
     e.set_state(FlowState::open);  // a new connection, or a SYN retransmission
   } else if ((flags & net::kTcpAck) != 0 && e.state() == FlowState::open) {
     e.set_state(FlowState::established);
+    return true;
   }
+  return false;
+}
+
+// The handshake of an entry that stayed on its backend: the client's SYN to its first ACK.
+// Reads the entry's cold part, once per flow.
+void count_handshake(Burst& b, FlowRef ref) {
+  BackendCounters& bc = b.worker.counters.backends[ref.binding->backend];
+  const auto ms = static_cast<std::uint16_t>(clock_ms(b) - ref.cold->opened_ms);
+  ++bc.handshakes;
+  ++bc.handshake_ms_buckets[handshake_bucket(ms)];
 }
 
 std::uint32_t flow_timeout(const config::DataplaneSettings& s, const FlowKey& key,
@@ -315,6 +360,9 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket&
   const VipEntry& vip = b.snapshot.vips[pkt.vip];
   const bool pure_syn = is_pure_syn(pkt);
   const FlowRef found = b.worker.flows.find(pkt.key(), pkt.hashes.five_tuple, b.now_s);
+  if (pure_syn && found && found.binding->state() == FlowState::open) {
+    ++b.worker.counters.backends[found.binding->backend].syn_retransmits;  // still waiting
+  }
   const FlowDecision decision =
       decide_flow(b.snapshot, vip, found.binding, pure_syn, pkt.hashes, b.worker.scheduler);
   if (decision.action == FlowAction::no_backend) {
@@ -347,11 +395,17 @@ void handle_flow(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket&
     hop = kept_second_hop(b.snapshot, ref, vip.id);
   }
   if (ref) {
-    track_state(*ref.binding, pkt, pure_syn, decision.action == FlowAction::new_flow);
+    const bool handshake =
+        track_state(*ref.binding, pkt, pure_syn, decision.action == FlowAction::new_flow);
+    // Only an entry a SYN opened on this backend: not a flow adopted by its first ACK (new_flow)
+    // nor one moved by it (reschedule).
+    if (handshake && decision.action == FlowAction::hit) [[unlikely]] {
+      count_handshake(b, ref);
+    }
     *ref.deadline = std::max<std::uint32_t>(
         1, b.now_s + flow_timeout(b.snapshot.settings, pkt.key(), ref.binding->state()));
   }
-  forward(b, m, i, pkt, decision.backend, pkt.hashes.five_tuple, false, hop);
+  forward(b, m, i, pkt, decision.backend, pkt.hashes.five_tuple, false, pure_syn, hop);
 }
 
 void handle_fragment(Burst& b, rte_mbuf* m, std::uint16_t i, const ClassifiedPacket& pkt) {
@@ -533,7 +587,7 @@ void complete_burst(WorkerState& worker, const Snapshot& snapshot, ClassifiedBur
   out.pass_count = 0;
   out.drop_count = 0;
   worker.now_s = classified.now_s;
-  Burst b{worker, snapshot, out, classified.now_s, classified.now};
+  Burst b{worker, snapshot, out, classified.now_s, classified.now, 0, false};
   for (std::uint16_t i = 0; i < n; ++i)
     out.verdicts[i] = PacketVerdict{};
 
@@ -607,8 +661,12 @@ void drop_burst(WorkerState& worker, rte_mbuf** pkts, std::uint16_t n, DropReaso
 void expire_flows(WorkerState& worker, std::uint64_t now, std::uint32_t max_buckets) {
   const auto now_s = static_cast<std::uint32_t>(now / worker.ticks_per_second);
   SchedulerState& scheduler = worker.scheduler;
-  worker.counters.flows_expired += worker.flows.expire(
-      now_s, max_buckets, [&scheduler](const FlowEntry& e) { release(scheduler, e.backend); });
+  LcoreCounters& counters = worker.counters;
+  worker.counters.flows_expired +=
+      worker.flows.expire(now_s, max_buckets, [&scheduler, &counters](const FlowEntry& e) {
+        release(scheduler, e.backend);
+        count_unanswered(counters, e.state, e.key.protocol, e.backend);
+      });
 }
 
 }  // namespace sluice::pipeline

@@ -134,6 +134,7 @@ Result<std::unique_ptr<const Snapshot>> build_snapshot(const config::State& stat
     e.encap = cv.encap;
     e.fragments = cv.fragments;
     e.new_flows_per_s = cv.new_flows_per_s;
+    e.syn_rescue = config::syn_rescue_enabled(cv);
 
     std::vector<lb::MaglevBackend> maglev_input;
     for (std::size_t b = 0; b < cv.backends.size(); ++b, ++backend_index) {

@@ -37,6 +37,7 @@ struct VipEntry {
   config::Encap encap = config::Encap::ipip;
   config::FragmentPolicy fragments = config::FragmentPolicy::forward;
   std::uint32_t new_flows_per_s = 0;  // 0: no limit
+  bool syn_rescue = true;  // a retransmitted SYN leaves a backend that takes no new flows
   // Every configured backend of the VIP in config order, whatever its state: stable ids.
   std::vector<BackendId> backends;
   // Backends that take new flows (up, weight > 0), config order, with their weights and the

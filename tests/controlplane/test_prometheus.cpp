@@ -61,6 +61,14 @@ class PrometheusTest : public ::testing::Test {
     v.active_flows = 3;
     v.dropped = 7;
     v.per_backend.push_back({"198.18.1.1", config::BackendState::up, 100, 6400, 10, 2, 3});
+    v.per_backend[0].syns = 12;
+    v.per_backend[0].syn_retransmits = 4;
+    v.per_backend[0].handshakes = 6;
+    v.per_backend[0].handshake_ms_buckets[0] = 1;   // < 1 ms
+    v.per_backend[0].handshake_ms_buckets[6] = 3;   // [32, 64) ms
+    v.per_backend[0].handshake_ms_buckets[15] = 2;  // >= 16.384 s
+    v.per_backend[0].unanswered = 2;
+    v.per_backend[0].syn_rescued = 1;
     c.per_vip.push_back(v);
     c.drops["no_backend"] = 7;
     c.events["flows_rescheduled"] = 2;
@@ -114,6 +122,33 @@ TEST_F(PrometheusTest, TrafficCountersAreLabelledByDataplane) {
       << "a backend-only family";
   EXPECT_TRUE(has_line(
       text, R"(sluice_dataplane_events_total{dataplane="dp1",event="flows_rescheduled"} 2)"));
+}
+
+TEST_F(PrometheusTest, PassiveSignalsPerBackendAndTheHandshakeHistogram) {
+  const std::string labels = R"(dataplane="dp1",vip="198.18.0.10:80/tcp",backend="198.18.1.1")";
+  for (const auto& [name, value] : {std::pair{"syns", 12},
+                                    {"syn_retransmits", 4},
+                                    {"handshakes", 6},
+                                    {"unanswered", 2},
+                                    {"syn_rescued", 1}}) {
+    EXPECT_TRUE(has_line(text, "sluice_backend_" + std::string(name) + "_total{" + labels + "} " +
+                                   std::to_string(value)))
+        << name << "\n"
+        << text;
+  }
+  EXPECT_TRUE(has_line(text, "# TYPE sluice_backend_handshake_seconds histogram"));
+  EXPECT_TRUE(
+      has_line(text, "sluice_backend_handshake_seconds_bucket{" + labels + R"(,le="0.001"} 1)"));
+  EXPECT_TRUE(
+      has_line(text, "sluice_backend_handshake_seconds_bucket{" + labels + R"(,le="0.032"} 1)"));
+  EXPECT_TRUE(
+      has_line(text, "sluice_backend_handshake_seconds_bucket{" + labels + R"(,le="0.064"} 4)"));
+  EXPECT_TRUE(
+      has_line(text, "sluice_backend_handshake_seconds_bucket{" + labels + R"(,le="16.384"} 4)"));
+  EXPECT_TRUE(
+      has_line(text, "sluice_backend_handshake_seconds_bucket{" + labels + R"(,le="+Inf"} 6)"));
+  EXPECT_TRUE(has_line(text, "sluice_backend_handshake_seconds_count{" + labels + "} 6"));
+  EXPECT_FALSE(text.find("sluice_vip_syns_total") != std::string::npos) << "backend-only";
 }
 
 TEST_F(PrometheusTest, EveryReceivedPacketHasOneFate) {

@@ -17,6 +17,7 @@ import cases_forward  # noqa: E402
 import cases_fragments  # noqa: E402
 import cases_icmp  # noqa: E402
 import cases_malformed  # noqa: E402
+import cases_passive  # noqa: E402
 import cases_second_chance  # noqa: E402
 import cases_state  # noqa: E402
 from golden import Failure, run_case  # noqa: E402
@@ -24,7 +25,7 @@ from golden import Failure, run_case  # noqa: E402
 
 def all_cases():
     for module in (cases_forward, cases_icmp, cases_malformed, cases_fragments, cases_state,
-                   cases_flood, cases_second_chance,
+                   cases_flood, cases_second_chance, cases_passive,
                    cases_burst):
         yield from module.cases()
 

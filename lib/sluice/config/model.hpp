@@ -142,6 +142,9 @@ struct Vip {
   // encap gue and scheduler maglev, off otherwise (second_chance_enabled()).
   std::optional<bool> second_chance;
   std::optional<PreviousBackends> previous;
+  // SYN rescue (docs/dataplane.md): a retransmitted SYN of a flow whose backend takes no new
+  // flows is scheduled again. Unset means on (syn_rescue_enabled()).
+  std::optional<bool> syn_rescue;
 
   friend bool operator==(const Vip&, const Vip&) = default;
 };
@@ -152,6 +155,9 @@ struct Vip {
 }
 [[nodiscard]] inline bool second_chance_enabled(const Vip& v) {
   return v.second_chance.value_or(true) && second_chance_supported(v);
+}
+[[nodiscard]] inline bool syn_rescue_enabled(const Vip& v) {
+  return v.syn_rescue.value_or(true);
 }
 
 struct DataplaneSettings {

@@ -108,6 +108,26 @@ class Reader {
     }
   }
 
+  // An array of exactly N counts at `key` (absent: all 0).
+  template <std::size_t N>
+  void count_array(std::string_view key, std::array<std::uint64_t, N>& out) {
+    const json* v = find(key, false);
+    if (v == nullptr) return;
+    if (!v->is_array() || v->size() != N) {
+      return fail(at(key),
+                  "expected an array of " + std::to_string(N) + " counts, got " + describe(*v));
+    }
+    for (std::size_t i = 0; i < N; ++i) {
+      const json& count = (*v)[i];
+      if (!count.is_number_unsigned() &&
+          !(count.is_number_integer() && count.get<std::int64_t>() >= 0)) {
+        return fail(at(key) + "[" + std::to_string(i) + "]",
+                    "expected a count, got " + describe(count));
+      }
+      out[i] = count.get<std::uint64_t>();
+    }
+  }
+
   // Each element of the array at `key` (absent: none) read by fn(Reader&, T&).
   template <typename T, typename Fn>
   void list(std::string_view key, std::vector<T>& out, Fn&& fn) {
@@ -185,6 +205,12 @@ void read_backend_counters(Reader& r, BackendCounters& c) {
   r.integer("new_flows", c.new_flows);
   r.integer("rescheduled_flows", c.rescheduled_flows);
   r.integer("active_flows", c.active_flows);
+  r.integer("syns", c.syns);
+  r.integer("syn_retransmits", c.syn_retransmits);
+  r.integer("handshakes", c.handshakes);
+  r.count_array("handshake_ms_buckets", c.handshake_ms_buckets);
+  r.integer("unanswered", c.unanswered);
+  r.integer("syn_rescued", c.syn_rescued);
 }
 
 void read_vip_counters(Reader& r, VipCounters& c) {
@@ -434,7 +460,13 @@ json to_json(const Counters& v) {
                              {"bytes", b.bytes},
                              {"new_flows", b.new_flows},
                              {"rescheduled_flows", b.rescheduled_flows},
-                             {"active_flows", b.active_flows}});
+                             {"active_flows", b.active_flows},
+                             {"syns", b.syns},
+                             {"syn_retransmits", b.syn_retransmits},
+                             {"handshakes", b.handshakes},
+                             {"handshake_ms_buckets", b.handshake_ms_buckets},
+                             {"unanswered", b.unanswered},
+                             {"syn_rescued", b.syn_rescued}});
     }
     per_vip.push_back({{"vip", c.vip},
                        {"packets", c.packets},

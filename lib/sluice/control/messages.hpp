@@ -8,6 +8,7 @@
 // fields without breaking an older control plane.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -171,6 +172,8 @@ struct LcoreCounters {
 // Every lcore's counters added up (`lcore` 0): the dataplane's totals.
 [[nodiscard]] LcoreCounters total_of(const std::vector<LcoreCounters>& lcores);
 
+inline constexpr std::size_t kHandshakeBucketCount = 16;
+
 struct BackendCounters {
   std::string address;                                    // "198.18.1.1"
   config::BackendState state = config::BackendState::up;  // in the dataplane's running state
@@ -179,6 +182,14 @@ struct BackendCounters {
   std::uint64_t new_flows = 0;
   std::uint64_t rescheduled_flows = 0;  // flows moved to it from a backend gone or down
   std::uint64_t active_flows = 0;       // a gauge: flow-table entries now pinned to it
+  // Passive signals (docs/dataplane.md): counters, summed over the dataplane's lcores.
+  std::uint64_t syns = 0;             // pure SYNs forwarded to it
+  std::uint64_t syn_retransmits = 0;  // ... on an open entry (the client still waits)
+  std::uint64_t handshakes = 0;       // entries open -> established by the client's first ACK
+  std::uint64_t unanswered = 0;       // open TCP entries expired or evicted without an ACK
+  std::uint64_t syn_rescued = 0;      // retransmitted SYNs moved away from it (syn_rescue)
+  // Handshake time: [i] counts [2^(i-1), 2^i) ms, [0] < 1 ms, [15] >= 16384 ms.
+  std::array<std::uint64_t, kHandshakeBucketCount> handshake_ms_buckets{};
 
   friend bool operator==(const BackendCounters&, const BackendCounters&) = default;
 };

@@ -247,7 +247,7 @@ TEST(YamlErrors, UnknownKeyIsNamedWithTheAllowedOnes) {
   EXPECT_THAT(e,
               HasSubstr("sluice.yaml:4:5: vips[0].protocl: unknown key (allowed here: "
                         "address, port, protocol, scheduler, encap, maglev_table_size, "
-                        "fragments, backends, health_check, all_down, new_flows_per_s, announce, second_chance, previous)"));
+                        "fragments, backends, health_check, all_down, new_flows_per_s, announce, second_chance, syn_rescue, previous)"));
   EXPECT_THAT(e, HasSubstr("did you mean \"protocol\"?"));
 }
 

@@ -196,6 +196,14 @@ Counters sample_counters() {
   v.replied = 1;
   v.per_backend = {{"198.18.1.1", config::BackendState::up, 60, 3840, 6, 1, 4},
                    {"198.18.1.2", config::BackendState::down, 40, 2560, 4, 0, 3}};
+  BackendCounters& passive = v.per_backend[0];
+  passive.syns = 9;
+  passive.syn_retransmits = 3;
+  passive.handshakes = 5;
+  passive.handshake_ms_buckets[0] = 1;
+  passive.handshake_ms_buckets[6] = 4;
+  passive.unanswered = 2;
+  passive.syn_rescued = 1;
   c.per_vip.push_back(v);
   for (const auto& info : kDropReasons)
     c.drops[std::string(info.name)] = 0;
@@ -228,6 +236,13 @@ TEST(Messages, CountersRoundTrip) {
   EXPECT_EQ(j["per_vip"][0]["per_backend"][1]["state"], "down");
   EXPECT_EQ(j["per_lcore"][0]["forward"], 80);
   EXPECT_EQ(j["events"]["flows_rescheduled"], 1);
+  const json& passive = j["per_vip"][0]["per_backend"][0];
+  EXPECT_EQ(passive["syns"], 9);
+  EXPECT_EQ(passive["syn_retransmits"], 3);
+  EXPECT_EQ(passive["handshakes"], 5);
+  EXPECT_EQ(passive["handshake_ms_buckets"], json::parse("[1,0,0,0,0,0,4,0,0,0,0,0,0,0,0,0]"));
+  EXPECT_EQ(passive["unanswered"], 2);
+  EXPECT_EQ(passive["syn_rescued"], 1);
   const LcoreCounters total = total_of(c.per_lcore);
   EXPECT_EQ(total.rx_polls, 1010u);
   EXPECT_EQ(total.forward, 80u);
@@ -253,6 +268,18 @@ TEST(Messages, RepliesToleratUnknownKeysButNotWrongTypes) {
   EXPECT_EQ(bad.error().message,
             "malformed reply: per_vip[0].per_backend[0].packets: expected an integer "
             "(0..18446744073709551615), got \"many\"");
+  j = to_json(sample_counters());
+  j["per_vip"][0]["per_backend"][0]["handshake_ms_buckets"] = {1, 2};
+  bad = counters_from_json(j);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "malformed reply: per_vip[0].per_backend[0].handshake_ms_buckets: expected an array "
+            "of 16 counts, got [1,2]");
+  j = to_json(sample_counters());
+  j["per_vip"][0]["per_backend"][0].erase("handshake_ms_buckets");  // an older dataplane
+  auto older = counters_from_json(j);
+  ASSERT_TRUE(older.ok()) << older.error().message;
+  EXPECT_EQ(older->per_vip[0].per_backend[0].handshake_ms_buckets[6], 0u);
   j = to_json(sample_counters());
   j["drops"]["no_backend"] = -1;
   bad = counters_from_json(j);

@@ -4,19 +4,22 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 
 namespace sluice::pipeline {
 namespace {
 
 using config::BackendState;
 
-config::State state_with(BackendState first, BackendState second) {
+config::State state_with(BackendState first, BackendState second,
+                         std::optional<bool> syn_rescue = {}) {
   config::State s;
   s.dataplane.tunnel_source_v4 = *IpAddress::parse("198.18.0.1");
   config::Vip v;
   v.address = *IpAddress::parse("198.18.0.10");
   v.port = 80;
   v.scheduler = config::Scheduler::round_robin;  // the pick is predictable: the next in turn
+  v.syn_rescue = syn_rescue;
   for (const auto& [address, state] : {std::pair{"198.18.1.1", first}, {"198.18.1.2", second}}) {
     config::Backend b;
     b.address = *IpAddress::parse(address);
@@ -30,8 +33,8 @@ config::State state_with(BackendState first, BackendState second) {
 
 class FlowDecisionTest : public ::testing::Test {
  protected:
-  void load(BackendState first, BackendState second) {
-    auto built = build_snapshot(state_with(first, second), registry_);
+  void load(BackendState first, BackendState second, std::optional<bool> syn_rescue = {}) {
+    auto built = build_snapshot(state_with(first, second, syn_rescue), registry_);
     ASSERT_TRUE(built.ok()) << built.error().message;
     snapshot_ = std::move(built.value());
   }
@@ -88,6 +91,35 @@ TEST_F(FlowDecisionTest, ASynAfterTheClientsAckIsANewConnectionAnOpenOneARetrans
     EXPECT_EQ(d.action, FlowAction::new_connection);
     EXPECT_NE(d.backend, kNoBackendId);
   }
+}
+
+TEST_F(FlowDecisionTest, ARetransmittedSynLeavesABackendThatTakesNoNewFlows) {
+  load(BackendState::draining, BackendState::up);  // syn_rescue unset: on
+  const FlowBinding waiting = entry(0, FlowState::open);
+  const FlowDecision d = decide(&waiting, true);
+  EXPECT_EQ(d.action, FlowAction::rescue);
+  EXPECT_EQ(d.backend, id(1)) << "the only backend that takes new flows";
+  EXPECT_EQ(to_string(d.action), "rescue");
+  EXPECT_EQ(decide(&waiting, false).action, FlowAction::hit) << "only a SYN moves it";
+  const FlowBinding established = entry(0, FlowState::established);
+  EXPECT_EQ(decide(&established, false).action, FlowAction::hit) << "established never moves";
+  const FlowBinding closing = entry(0, FlowState::closing);
+  EXPECT_EQ(decide(&closing, false).action, FlowAction::hit);
+
+  load(BackendState::draining, BackendState::up, true);
+  EXPECT_EQ(decide(&waiting, true).action, FlowAction::rescue);
+  load(BackendState::draining, BackendState::up, false);
+  const FlowDecision off = decide(&waiting, true);
+  EXPECT_EQ(off.action, FlowAction::hit) << "syn_rescue off: it stays";
+  EXPECT_EQ(off.backend, id(0));
+}
+
+TEST_F(FlowDecisionTest, ARescueWithNowhereToGoStays) {
+  load(BackendState::draining, BackendState::draining);
+  const FlowBinding waiting = entry(0, FlowState::open);
+  const FlowDecision d = decide(&waiting, true);
+  EXPECT_EQ(d.action, FlowAction::hit) << "not no_backend: the entry and the SYN stay";
+  EXPECT_EQ(d.backend, id(0));
 }
 
 TEST_F(FlowDecisionTest, NoEntryIsANewFlowAndNothingUpIsNoBackend) {

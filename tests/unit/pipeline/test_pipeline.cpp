@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <optional>
 
 #include "pipeline/counter_report.hpp"
@@ -196,6 +197,83 @@ TEST_F(PipelineTest, AnUnansweredSynIsForgottenAfterTheOpenTimeout) {
   EXPECT_EQ(vip_counters().new_flows, 1u);
   run(tcp(3000, kTcpSyn), 11 * kSecond);  // 6 s after the last one: gone
   EXPECT_EQ(vip_counters().new_flows, 2u);
+}
+
+TEST_F(PipelineTest, HandshakeTimeLandsInItsPowerOfTwoBucket) {
+  constexpr std::uint64_t kMs = kSecond / 1000;
+  const PacketVerdict syn = run(tcp(4000, kTcpSyn), 1000 * kSecond);
+  run(tcp(4000, kTcpAck), 1000 * kSecond + 50 * kMs);  // 50 ms: [32, 64)
+  run(tcp(4000, kTcpAck | kTcpPsh), 1000 * kSecond + 60 * kMs);
+  const BackendCounters& c = worker_->counters.backends[syn.backend];
+  EXPECT_EQ(c.syns, 1u);
+  EXPECT_EQ(c.handshakes, 1u) << "once per flow";
+  EXPECT_EQ(c.handshake_ms_buckets[6], 1u);
+
+  // A retransmission keeps the first SYN's time: 3.5 s is [2048, 4096) ms.
+  run(tcp(4001, kTcpSyn), 2000 * kSecond);
+  const PacketVerdict again = run(tcp(4001, kTcpSyn), 2000 * kSecond + 3000 * kMs);
+  run(tcp(4001, kTcpAck), 2000 * kSecond + 3500 * kMs);
+  const BackendCounters& d = worker_->counters.backends[again.backend];
+  EXPECT_EQ(d.syn_retransmits, 1u);
+  EXPECT_EQ(d.handshake_ms_buckets[12], 1u);
+  // Under 1 ms: bucket 0.
+  const PacketVerdict quick = run(tcp(4002, kTcpSyn), 3000 * kSecond);
+  run(tcp(4002, kTcpAck), 3000 * kSecond + kMs / 2);
+  EXPECT_EQ(worker_->counters.backends[quick.backend].handshake_ms_buckets[0], 1u);
+  // Summed on read, on the wire form.
+  std::uint64_t handshakes = 0;
+  std::uint64_t syns = 0;
+  for (const auto& b : vip_counters().per_backend) {
+    handshakes += b.handshakes;
+    syns += b.syns;
+    EXPECT_EQ(std::accumulate(b.handshake_ms_buckets.begin(), b.handshake_ms_buckets.end(),
+                              std::uint64_t{0}),
+              b.handshakes);
+  }
+  EXPECT_EQ(handshakes, 3u);
+  EXPECT_EQ(syns, 4u);
+}
+
+TEST_F(PipelineTest, AFlowAdoptedByItsAckIsNoHandshake) {
+  const PacketVerdict v = run(tcp(4100, kTcpAck), kSecond);
+  EXPECT_EQ(worker_->counters.backends[v.backend].handshakes, 0u);
+  EXPECT_EQ(worker_->counters.backends[v.backend].syns, 0u);
+}
+
+TEST_F(PipelineTest, AnOpenEntryThatExpiresIsUnansweredAUdpOneIsNot) {
+  const PacketVerdict syn = run(tcp(4200, kTcpSyn), 0);
+  const PacketVerdict acked = run(tcp(4201, kTcpSyn), 0);
+  run(tcp(4201, kTcpAck), 0);
+  expire_flows(*worker_, 20 * kSecond, worker_->flows.bucket_count());  // open: 5 s
+  EXPECT_EQ(worker_->counters.backends[syn.backend].unanswered, 1u);
+  if (acked.backend != syn.backend) {
+    EXPECT_EQ(worker_->counters.backends[acked.backend].unanswered, 0u);
+  }
+  std::uint64_t unanswered = 0;
+  for (const auto& b : vip_counters().per_backend)
+    unanswered += b.unanswered;
+  EXPECT_EQ(unanswered, 1u) << "the established one is no unanswered SYN";
+}
+
+TEST_F(PipelineTest, ARetransmittedSynLeavesADrainedBackendAndIsCounted) {
+  const PacketVerdict first = run(tcp(4300, kTcpSyn), 0);
+  const std::string chosen = backend_of(first);
+  const std::string other = chosen == "198.18.1.1" ? "198.18.1.2" : "198.18.1.1";
+  load(state_with({{chosen.c_str(), 0}, {other.c_str(), 1}}));  // drained
+  const PacketVerdict rescued = run(tcp(4300, kTcpSyn), kSecond);
+  EXPECT_EQ(backend_of(rescued), other);
+  EXPECT_EQ(worker_->counters.backends[first.backend].syn_retransmits, 1u);
+  EXPECT_EQ(worker_->counters.backends[first.backend].syn_rescued, 1u);
+  EXPECT_EQ(worker_->counters.backends[rescued.backend].syns, 1u);
+  EXPECT_EQ(worker_->counters.flows_rescued, 1u);
+  EXPECT_EQ(worker_->counters.flows_rescheduled, 0u);
+  EXPECT_EQ(worker_->scheduler.active_flows[first.backend], 0u);
+  EXPECT_EQ(worker_->scheduler.active_flows[rescued.backend], 1u);
+  EXPECT_EQ(backend_of(run(tcp(4300, kTcpAck), 2 * kSecond)), other) << "stays moved";
+  EXPECT_EQ(worker_->counters.backends[rescued.backend].handshakes, 1u);
+  expect_gauges_match_the_table();
+  const WorkerState* workers[] = {worker_.get()};
+  EXPECT_EQ(sum_counters(*snapshot_, workers).events.at("flows_rescued"), 1u);
 }
 
 TEST_F(PipelineTest, RstShortensExpiryToo) {

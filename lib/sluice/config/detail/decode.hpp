@@ -408,6 +408,10 @@ bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& o
            [&](const Node& v, const std::string& p) {
              return d.on_off(v, p, out.second_chance.emplace());
            }},
+          {"syn_rescue", false,
+           [&](const Node& v, const std::string& p) {
+             return d.on_off(v, p, out.syn_rescue.emplace());
+           }},
           {"previous", false,
            [&](const Node& v, const std::string& p) {
              return decode_previous_backends(d, v, p, out.previous.emplace());

@@ -57,6 +57,7 @@ J encode_vip(const Vip& v) {
   j["new_flows_per_s"] = v.new_flows_per_s;
   j["announce"] = std::string(to_string(v.announce));
   if (v.second_chance) j["second_chance"] = *v.second_chance ? "on" : "off";
+  if (v.syn_rescue) j["syn_rescue"] = *v.syn_rescue ? "on" : "off";
   if (v.health_check) j["health_check"] = encode_health_check<J>(*v.health_check);
   J backends = J::array();
   for (const Backend& b : v.backends)

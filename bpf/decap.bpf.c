@@ -88,15 +88,21 @@ static __always_inline int inner_family_of_protocol(__u8 protocol) {
   return 0;
 }
 
-static __always_inline int is_local_address(const struct sluice_decap_config* config,
-                                            const void* address, __u8 family) {
-  if (config->match_any_address) return 1;
+/* The key of an address in the decap_addrs and decap_sources maps. */
+static __always_inline struct sluice_addr_key addr_key_of(const void* address, __u8 family) {
   struct sluice_addr_key key = {};
   if (family == SLUICE_FAMILY_V4)
     __builtin_memcpy(key.address, address, 4);
   else
     __builtin_memcpy(key.address, address, 16);
   key.family = family;
+  return key;
+}
+
+static __always_inline int is_local_address(const struct sluice_decap_config* config,
+                                            const void* address, __u8 family) {
+  if (config->match_any_address) return 1;
+  struct sluice_addr_key key = addr_key_of(address, family);
   return bpf_map_lookup_elem(&decap_addrs, &key) != 0;
 }
 
@@ -297,12 +303,7 @@ static __always_inline __u16 checksum_replace(__u16 check, const __u16* old, con
 }
 
 static __always_inline int is_tunnel_source(const void* address, __u8 family) {
-  struct sluice_addr_key key = {};
-  if (family == SLUICE_FAMILY_V4)
-    __builtin_memcpy(key.address, address, 4);
-  else
-    __builtin_memcpy(key.address, address, 16);
-  key.family = family;
+  struct sluice_addr_key key = addr_key_of(address, family);
   return bpf_map_lookup_elem(&decap_sources, &key) != 0;
 }
 

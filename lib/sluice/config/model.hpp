@@ -102,6 +102,27 @@ enum class AllDownPolicy : std::uint8_t {
   drop,               // push an empty set: packets are counted as no_backend
 };
 
+// How a VIP's effective weights are set (docs/adaptive-weights.md).
+enum class WeightPolicy : std::uint8_t {
+  static_weights,  // effective weight = configured weight while up (default)
+  adaptive,        // configured weight x a factor from latency, agent, slow start, passive signals
+};
+
+// On an adaptive VIP the pushed effective_weight is in hundredths of the configured weight
+// (weight 3 at 40% is 120), so that a factor applies to a weight of 1 as well. The dataplane
+// only compares weights within a VIP, so the scale does not change the shares.
+inline constexpr std::uint32_t kAdaptiveWeightScale = 100;
+
+// HAProxy-compatible agent check (docs/adaptive-weights.md): a TCP port on the backend that
+// answers one line ("75%", "weight:N", "drain", "down", "up", "ready", ...).
+struct AgentCheck {
+  std::uint16_t port = 0;
+  std::uint32_t interval_ms = 2000;
+  std::uint32_t timeout_ms = 1000;
+
+  friend bool operator==(const AgentCheck&, const AgentCheck&) = default;
+};
+
 // A backend of a VIP's Maglev table input before the VIP's latest change (second chance).
 struct PreviousBackend {
   IpAddress address;
@@ -145,9 +166,29 @@ struct Vip {
   // SYN rescue (docs/dataplane.md): a retransmitted SYN of a flow whose backend takes no new
   // flows is scheduled again. Unset means on (syn_rescue_enabled()).
   std::optional<bool> syn_rescue;
+  // Adaptive weights (docs/adaptive-weights.md); slow_start_s, agent_check and passive_failure
+  // need weights: adaptive.
+  WeightPolicy weights = WeightPolicy::static_weights;
+  std::uint32_t slow_start_s = 0;  // 0: a backend that comes up takes its full weight at once
+  std::optional<AgentCheck> agent_check;
+  // A backend most of whose new flows retransmit their SYN is taken out of new-flow
+  // scheduling until its active checks pass again. Unset means on (passive_failure_enabled()).
+  std::optional<bool> passive_failure;
 
   friend bool operator==(const Vip&, const Vip&) = default;
 };
+
+[[nodiscard]] inline bool adaptive_weights(const Vip& v) {
+  return v.weights == WeightPolicy::adaptive;
+}
+// What a backend's effective_weight is measured in: 1 per configured weight unit, or
+// kAdaptiveWeightScale on an adaptive VIP.
+[[nodiscard]] inline std::uint32_t weight_scale(const Vip& v) {
+  return adaptive_weights(v) ? kAdaptiveWeightScale : 1;
+}
+[[nodiscard]] inline bool passive_failure_enabled(const Vip& v) {
+  return adaptive_weights(v) && v.passive_failure.value_or(true);
+}
 
 // Whether non-SYN packets of flows this host has not seen carry the slot's previous owner.
 [[nodiscard]] inline bool second_chance_supported(const Vip& v) {

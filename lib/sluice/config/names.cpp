@@ -17,6 +17,7 @@ constexpr std::string_view kHealthCheckTypeNames[] = {"none", "tcp", "http", "ht
 constexpr std::string_view kAllDownPolicyNames[] = {"keep-last-healthy", "drop"};
 constexpr std::string_view kBackendStateNames[] = {"up", "draining", "down"};
 constexpr std::string_view kAnnouncePolicyNames[] = {"when-healthy", "always", "never"};
+constexpr std::string_view kWeightPolicyNames[] = {"static", "adaptive"};
 
 // Compares with '_' and '-' treated alike, so "round_robin" finds "round-robin".
 bool same_name(std::string_view a, std::string_view b) {
@@ -105,6 +106,16 @@ std::optional<AnnouncePolicy> parse_announce_policy(std::string_view text) {
 }
 std::span<const std::string_view> announce_policy_names() {
   return kAnnouncePolicyNames;
+}
+
+std::string_view to_string(WeightPolicy w) {
+  return kWeightPolicyNames[static_cast<std::size_t>(w)];
+}
+std::optional<WeightPolicy> parse_weight_policy(std::string_view text) {
+  return parse_name<WeightPolicy>(kWeightPolicyNames, text);
+}
+std::span<const std::string_view> weight_policy_names() {
+  return kWeightPolicyNames;
 }
 
 std::span<const std::string_view> protocol_names() {

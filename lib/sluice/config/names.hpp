@@ -42,6 +42,9 @@ namespace sluice::config {
 [[nodiscard]] std::string_view to_string(AnnouncePolicy a);
 [[nodiscard]] std::optional<AnnouncePolicy> parse_announce_policy(std::string_view text);
 [[nodiscard]] std::span<const std::string_view> announce_policy_names();
+[[nodiscard]] std::string_view to_string(WeightPolicy w);
+[[nodiscard]] std::optional<WeightPolicy> parse_weight_policy(std::string_view text);
+[[nodiscard]] std::span<const std::string_view> weight_policy_names();
 
 // "up" | "draining" | "down"
 [[nodiscard]] std::string_view to_string(BackendState s);

@@ -312,6 +312,7 @@ class Checker {
                 std::string(to_string(v.protocol)) + ", encap " + std::string(to_string(v.encap)) +
                 ", scheduler " + std::string(to_string(v.scheduler)));
       }
+      adaptive_keys(path, v);
       if (v.previous) {
         if (v.previous->backends.size() > lb::kMaxMaglevBackends) {
           add(path + ".previous.backends", std::to_string(v.previous->backends.size()) +
@@ -367,18 +368,37 @@ class Checker {
           add(bpath + ".weight",
               std::to_string(b.weight) + " is out of range 0.." + std::to_string(kMaxWeight));
         }
-        pushed_layer(bpath, b);
+        pushed_layer(bpath, b, weight_scale(v));
         if (b.health_check) health_check(bpath + ".health_check", *b.health_check, v.port);
       }
     }
   }
 
   // state / effective_weight must agree with each other and with the intent.
-  void pushed_layer(const std::string& bpath, const Backend& b) {
-    if (b.effective_weight && *b.effective_weight > b.weight) {
-      add(bpath + ".effective_weight", std::to_string(*b.effective_weight) +
-                                           " is above the configured weight " +
-                                           std::to_string(b.weight));
+  // slow_start_s, agent_check and passive_failure act through adaptive weights.
+  void adaptive_keys(const std::string& path, const Vip& v) {
+    if (!adaptive_weights(v)) {
+      const auto needs = [&](const char* key) {
+        add(path + "." + key, "needs weights: adaptive (this VIP's weights are static)");
+      };
+      if (v.slow_start_s != 0) needs("slow_start_s");
+      if (v.agent_check) needs("agent_check");
+      if (v.passive_failure.value_or(false)) needs("passive_failure");
+    }
+    if (v.agent_check && v.agent_check->timeout_ms >= v.agent_check->interval_ms) {
+      add(path + ".agent_check.timeout_ms",
+          std::to_string(v.agent_check->timeout_ms) + " must be below interval_ms " +
+              std::to_string(v.agent_check->interval_ms));
+    }
+  }
+
+  // `scale`: what one unit of configured weight is in effective_weight (weight_scale()).
+  void pushed_layer(const std::string& bpath, const Backend& b, std::uint32_t scale) {
+    if (b.effective_weight && *b.effective_weight > b.weight * scale) {
+      add(bpath + ".effective_weight",
+          std::to_string(*b.effective_weight) + " is above the configured weight " +
+              std::to_string(b.weight) +
+              (scale == 1 ? std::string() : " (x" + std::to_string(scale) + " on an adaptive VIP)"));
     }
     if (!b.state) return;
     const std::string state(to_string(*b.state));

@@ -23,6 +23,7 @@ inline constexpr std::uint16_t kMinMtuV4 = 576;
 inline constexpr std::uint16_t kMinMtuV6 = 1280;  // when any VIP or backend is IPv6
 inline constexpr std::uint16_t kMaxMtu = 9000;
 inline constexpr std::uint32_t kMaxWeight = 65535;
+inline constexpr std::uint32_t kMaxSlowStartS = 3600;  // vips[].slow_start_s
 inline constexpr std::uint32_t kMaxNewFlowsPerS = 100'000'000;  // vips[].new_flows_per_s
 inline constexpr std::uint32_t kMinFlowTableEntries = 1024;
 inline constexpr std::uint32_t kMaxFlowTableEntries = 1u << 27;

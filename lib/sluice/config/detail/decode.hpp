@@ -306,9 +306,32 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
            }},
           {"effective_weight", false,
            [&](const Node& v, const std::string& p) {
-             return d.integer(v, p, out.effective_weight.emplace(), 0, kMaxWeight);
+             return d.integer(v, p, out.effective_weight.emplace(), 0,
+                              kMaxWeight * kAdaptiveWeightScale);
            }},
       });
+}
+
+template <typename Node>
+bool decode_agent_check(Decoder<Node>& d, const Node& n, const std::string& path,
+                        AgentCheck& out) {
+  using D = Decoder<Node>;
+  out = AgentCheck{};
+  return d.fields(n, path,
+                  {
+                      typename D::Field{"port", true,
+                                        [&](const Node& v, const std::string& p) {
+                                          return d.integer(v, p, out.port, 1, 65535);
+                                        }},
+                      {"interval_ms", false,
+                       [&](const Node& v, const std::string& p) {
+                         return d.integer(v, p, out.interval_ms, 100, 3600000);
+                       }},
+                      {"timeout_ms", false,
+                       [&](const Node& v, const std::string& p) {
+                         return d.integer(v, p, out.timeout_ms, 10, 3600000);
+                       }},
+                  });
 }
 
 // The pushed `previous` block (docs/second-chance.md).
@@ -340,7 +363,8 @@ bool decode_previous_backends(Decoder<Node>& d, const Node& n, const std::string
                                                          }},
                                        {"weight", true,
                                         [&](const Node& x, const std::string& xp) {
-                                          return d.integer(x, xp, b.weight, 0, kMaxWeight);
+                                          return d.integer(x, xp, b.weight, 0,
+                                                           kMaxWeight * kAdaptiveWeightScale);
                                         }},
                                    });
                  });
@@ -415,6 +439,22 @@ bool decode_vip(Decoder<Node>& d, const Node& n, const std::string& path, Vip& o
           {"previous", false,
            [&](const Node& v, const std::string& p) {
              return decode_previous_backends(d, v, p, out.previous.emplace());
+           }},
+          {"weights", false,
+           [&](const Node& v, const std::string& p) {
+             return d.name(v, p, out.weights, parse_weight_policy, weight_policy_names());
+           }},
+          {"slow_start_s", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.slow_start_s, 0, kMaxSlowStartS);
+           }},
+          {"agent_check", false,
+           [&](const Node& v, const std::string& p) {
+             return decode_agent_check(d, v, p, out.agent_check.emplace());
+           }},
+          {"passive_failure", false,
+           [&](const Node& v, const std::string& p) {
+             return d.on_off(v, p, out.passive_failure.emplace());
            }},
       });
 }

@@ -58,6 +58,16 @@ J encode_vip(const Vip& v) {
   j["announce"] = std::string(to_string(v.announce));
   if (v.second_chance) j["second_chance"] = *v.second_chance ? "on" : "off";
   if (v.syn_rescue) j["syn_rescue"] = *v.syn_rescue ? "on" : "off";
+  if (v.weights != WeightPolicy::static_weights) j["weights"] = std::string(to_string(v.weights));
+  if (v.slow_start_s != 0) j["slow_start_s"] = v.slow_start_s;
+  if (v.agent_check) {
+    J a = J::object();
+    a["port"] = v.agent_check->port;
+    a["interval_ms"] = v.agent_check->interval_ms;
+    a["timeout_ms"] = v.agent_check->timeout_ms;
+    j["agent_check"] = std::move(a);
+  }
+  if (v.passive_failure) j["passive_failure"] = *v.passive_failure ? "on" : "off";
   if (v.health_check) j["health_check"] = encode_health_check<J>(*v.health_check);
   J backends = J::array();
   for (const Backend& b : v.backends)

@@ -3,14 +3,16 @@
 // reconcile, and the example agent tools/agent/sluice-agent (SLUICE_AGENT) read by the monitor.
 #include "health/agent_check.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -196,6 +198,47 @@ TEST(AgentRead, AtMost512Bytes) {
   EXPECT_EQ(r.error, "no newline in the first 512 bytes");
 }
 
+// RLIMIT_NOFILE lowered to the descriptors in use, for one scope: the next socket() fails
+// with EMFILE (as in tests/controlplane/test_probes.cpp).
+class NoMoreDescriptors {
+ public:
+  NoMoreDescriptors() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ::close(lowest_free);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = static_cast<rlim_t>(lowest_free);
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~NoMoreDescriptors() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  NoMoreDescriptors(const NoMoreDescriptors&) = delete;
+  NoMoreDescriptors& operator=(const NoMoreDescriptors&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+TEST(AgentRead, OutOfDescriptorsIsALocalError) {
+  FakeAgent agent;
+  asio::io_context io;
+  asio::steady_timer reactor_created_now(io);  // as in the monitor
+  AgentRead out;
+  bool done = false;
+  {
+    NoMoreDescriptors limit;
+    start_agent_read(io, target_at(agent.port()), [&](AgentRead r) {
+      out = std::move(r);
+      done = true;
+    });
+    io.run_for(2s);
+  }
+  ASSERT_TRUE(done);
+  EXPECT_FALSE(out.ok);
+  EXPECT_TRUE(out.local_error);
+  EXPECT_EQ(out.error.rfind("local error: connect: ", 0), 0u) << out.error;
+  EXPECT_NE(out.error.find("Too many open files"), std::string::npos) << out.error;
+}
+
 // --- AgentMonitor -------------------------------------------------------------------------
 
 config::Vip agent_vip(const char* address, std::uint16_t agent_port,
@@ -377,6 +420,35 @@ TEST(AgentMonitor, NeverAnsweredMeansNoReply) {
   EXPECT_EQ(s.error.rfind("connect: ", 0), 0u) << s.error;
   EXPECT_EQ(s.failures, s.checks);
   EXPECT_EQ(s.replied_at, std::chrono::system_clock::time_point{});
+}
+
+TEST(AgentMonitor, LocalErrorsKeepTheReplyAndAreNotFailures) {
+  FakeAgent agent;
+  agent.set(FakeAgent::Mode::reply_and_close, "60%\n");
+  AgentMonitor monitor;
+  config::State state = testing::base_state();
+  state.vips.push_back(agent_vip("198.18.0.10", agent.port()));
+  const BackendRef ref = ref_of(state.vips[0]);
+  monitor.reconcile(state);
+  monitor.start();
+  wait_for(
+      monitor, ref, [](const AgentStatus& st) { return st.reply.has_value(); }, "60%");
+  AgentStatus s;
+  {
+    NoMoreDescriptors limit;
+    s = wait_for(
+        monitor, ref, [](const AgentStatus& st) { return st.local_errors >= 1; }, "a local error");
+  }
+  ASSERT_TRUE(s.reply);
+  EXPECT_EQ(s.reply->percent, 60u);
+  EXPECT_EQ(s.failures, 0u);
+  EXPECT_EQ(s.consecutive_failures, 0u);
+  EXPECT_NE(s.error.find("Too many open files"), std::string::npos) << s.error;
+  // Descriptors back: the next check clears the error.
+  s = wait_for(
+      monitor, ref, [](const AgentStatus& st) { return st.error.empty(); }, "a good check");
+  EXPECT_EQ(s.reply->percent, 60u);
+  monitor.stop();
 }
 
 TEST(AgentMonitor, ReconcileFollowsTheState) {

@@ -101,7 +101,10 @@ void add_backend_signals(json& entry, const config::Vip& vip, const config::Back
   json latency{{"ewma", nullptr}, {"p50", nullptr}, {"p99", nullptr}};
   if (weight != nullptr && weight->check_latency_ms)
     latency["ewma"] = rounded(*weight->check_latency_ms);
-  if (health != nullptr) {
+  if (weight != nullptr && weight->check_p50_ms) {  // adaptive: the last checks, as the weights
+    latency["p50"] = rounded(*weight->check_p50_ms);
+    latency["p99"] = rounded(*weight->check_p99_ms);
+  } else if (health != nullptr) {  // the cumulative histogram's bucket bounds
     latency["p50"] = check_latency_quantile(health->latency, 0.5);
     latency["p99"] = check_latency_quantile(health->latency, 0.99);
   }

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
+#include <deque>
+#include <vector>
 
 #include "sluice/config/names.hpp"
 #include "sluice/lb/maglev.hpp"
@@ -60,6 +63,15 @@ std::string describe(const lb::BackendWeight& w) {
   std::string out = w.down ? std::string("down") : std::to_string(w.percent) + "%";
   if (!w.reason.empty()) out += " (" + w.reason + ")";
   return out;
+}
+
+// Nearest-rank quantile of the window; nullopt when empty.
+std::optional<double> quantile(const std::deque<double>& window, double q) {
+  if (window.empty()) return std::nullopt;
+  std::vector<double> sorted(window.begin(), window.end());
+  std::sort(sorted.begin(), sorted.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 }  // namespace
@@ -195,7 +207,7 @@ void WeightController::step(std::chrono::steady_clock::time_point now) {
       auto kept = tracks_.find(ref);
       BackendTrack track = kept != tracks_.end()
                                ? std::move(kept->second)
-                               : BackendTrack{lb::PeakEwma(options_.latency_tau_ms), {}, {}};
+                               : BackendTrack{lb::PeakEwma(options_.latency_tau_ms), {}, {}, {}};
       const auto h = health.find(ref);
       const BackendHealth* checked = h != health.end() ? &h->second : nullptr;
       lb::BackendSignals s;
@@ -204,7 +216,10 @@ void WeightController::step(std::chrono::steady_clock::time_point now) {
       s.serving = (checked == nullptr || checked->healthy) && s.weight > 0;
       if (checked != nullptr && checked->type != config::HealthCheckType::none) {
         if (checked->last && checked->last->success && checked->last_checked != track.last_probe) {
-          track.latency.add(static_cast<double>(checked->last->latency.count()) / 1000.0, now_ms);
+          const double ms = static_cast<double>(checked->last->latency.count()) / 1000.0;
+          track.latency.add(ms, now_ms);
+          track.recent_ms.push_back(ms);
+          if (track.recent_ms.size() > kLatencyWindow) track.recent_ms.pop_front();
           track.last_probe = checked->last_checked;
         }
         s.has_active_check = true;
@@ -238,6 +253,8 @@ void WeightController::step(std::chrono::steady_clock::time_point now) {
       const double window_s = std::max(std::chrono::duration<double>(now - base.at).count(), 1e-3);
       WeightReport report;
       report.check_latency_ms = s.latency_ms;
+      report.check_p50_ms = quantile(track.recent_ms, 0.5);
+      report.check_p99_ms = quantile(track.recent_ms, 0.99);
       report.syns_per_s = base.at == now ? 0 : static_cast<double>(s.window_syns) / window_s;
       report.syn_retransmits_per_s =
           base.at == now ? 0 : static_cast<double>(window_retransmits) / window_s;

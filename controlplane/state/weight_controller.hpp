@@ -84,6 +84,7 @@ class WeightController {
   struct BackendTrack {
     lb::PeakEwma latency;
     std::chrono::system_clock::time_point last_probe{};
+    std::deque<double> recent_ms;  // the last kLatencyWindow check latencies, oldest first
     std::deque<Sample> samples;
   };
 

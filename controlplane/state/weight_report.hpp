@@ -2,6 +2,7 @@
 // and the agent signal it reads (docs/adaptive-weights.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -21,11 +22,16 @@ struct AgentSignal {
 };
 using AgentSignals = std::map<BackendRef, AgentSignal>;
 
+// Check latencies kept per backend for the windowed p50 / p99.
+inline constexpr std::size_t kLatencyWindow = 64;
+
 // What status and metrics show of one backend of an adaptive VIP.
 struct WeightReport {
   lb::BackendWeight weight;
   std::optional<double> check_latency_ms;  // peak EWMA
-  double syns_per_s = 0;                   // over the passive window, every dataplane
+  std::optional<double> check_p50_ms;      // over the last kLatencyWindow checks
+  std::optional<double> check_p99_ms;
+  double syns_per_s = 0;  // over the passive window, every dataplane
   double syn_retransmits_per_s = 0;
   std::string agent;  // the agent's last reply, "" without one
 };

@@ -89,13 +89,16 @@ AdaptiveVip::AdaptiveVip(AdaptiveTuning tuning, std::uint32_t slow_start_s, bool
 std::uint32_t AdaptiveVip::latency_target(const BackendSignals& s,
                                           const std::vector<BackendSignals>& all) const {
   if (!s.latency_ms || !s.serving) return 100;
-  std::vector<double> peers;
+  // The reference is the lower median of every serving backend, this one included: one fast
+  // backend among three does not make the other two slow, and one slow one is compared with
+  // the typical latency.
+  std::vector<double> latencies;
   for (const BackendSignals& p : all) {
-    if (&p != &s && participates(p) && p.serving && p.latency_ms) peers.push_back(*p.latency_ms);
+    if (participates(p) && p.serving && p.latency_ms) latencies.push_back(*p.latency_ms);
   }
-  if (peers.empty()) return 100;
-  std::sort(peers.begin(), peers.end());
-  const double reference = peers[(peers.size() - 1) / 2];  // lower median: the faster middle
+  if (latencies.size() < 2) return 100;
+  std::sort(latencies.begin(), latencies.end());
+  const double reference = latencies[(latencies.size() - 1) / 2];
   const double latency = *s.latency_ms;
   if (latency - reference < kMinLatencyGapMs) return 100;
   const double ratio = latency / std::max(reference, 1e-3);
@@ -105,7 +108,18 @@ std::uint32_t AdaptiveVip::latency_target(const BackendSignals& s,
 }
 
 void AdaptiveVip::update_latency(Track& t, std::uint32_t target, std::uint64_t now_ms) const {
-  if (target == t.latency_percent) return;
+  if (target == t.latency_percent) {
+    t.pending_direction = 0;
+    return;
+  }
+  // The target must point the same way for confirm_ms: a latency that only briefly crosses
+  // the threshold (two slow checks in a row) moves nothing.
+  const int pointing = target > t.latency_percent ? 1 : -1;
+  if (pointing != t.pending_direction) {
+    t.pending_direction = pointing;
+    t.pending_since_ms = now_ms;
+  }
+  if (now_ms - t.pending_since_ms < tuning_.confirm_ms) return;
   const std::uint32_t gap =
       target > t.latency_percent ? target - t.latency_percent : t.latency_percent - target;
   const bool bound = target == 100 || target == tuning_.floor_percent;
@@ -185,6 +199,9 @@ BackendWeight AdaptiveVip::target_weight(const Track& t, const BackendSignals& s
     return w;
   }
   std::uint32_t ramp = 100;
+  // A backend that is not serving will start its ramp when it comes up: publish the ramp's
+  // start now, so that the push of its health flip (before the next step) does not carry 100%.
+  if (slow_start_ms_ != 0 && !s.serving && !t.ramping) ramp = tuning_.slow_start_min_percent;
   if (t.ramping) {
     const double progress =
         static_cast<double>(t.ramp_progress_ms) / static_cast<double>(slow_start_ms_);

@@ -22,6 +22,7 @@ struct AdaptiveTuning {
   std::uint32_t quantum_percent = 5;      // latency and slow-start factors move in these steps
   std::uint32_t hysteresis_percent = 10;  // a smaller latency move is not published
   std::uint64_t dwell_ms = 5000;          // after a latency move, none the other way for this long
+  std::uint64_t confirm_ms = 1000;        // a latency move waits until its target held this long
   double max_moved_share = 0.10;          // of the table per step (urgent changes excepted)
   std::uint32_t slow_start_min_percent = 10;
   std::uint32_t passive_min_retransmits = 5;  // in the window, and
@@ -78,6 +79,8 @@ class AdaptiveVip {
     std::uint32_t latency_percent = 100;  // after hysteresis and dwell
     std::uint64_t latency_changed_ms = 0;
     int latency_direction = 0;  // -1 down, +1 up: the last move
+    int pending_direction = 0;  // the way the target has pointed since pending_since_ms
+    std::uint64_t pending_since_ms = 0;
     bool was_serving = false;
     bool ramping = false;
     std::uint64_t ramp_progress_ms = 0;

@@ -78,10 +78,31 @@ TEST(AdaptiveWeights, SubMillisecondDifferencesAreNoise) {
   EXPECT_EQ(vip.weight("198.18.1.1").percent, 100u);
 }
 
+TEST(AdaptiveWeights, OneFasterBackendDoesNotMakeTheOthersSlow) {
+  AdaptiveVip vip;
+  int publications = 0;
+  run(vip, 0, 8000, three(1.4, 11.4, 11.4), &publications);
+  EXPECT_EQ(publications, 0);
+  for (const char* k : {"198.18.1.1", "198.18.1.2", "198.18.1.3"})
+    EXPECT_EQ(vip.weight(k).percent, 100u) << k;
+}
+
+TEST(AdaptiveWeights, ABriefCrossingMovesNothing) {
+  AdaptiveVip vip;
+  std::uint64_t t = run(vip, 0, 1000, three(5, 5, 5));
+  t = run(vip, t, 1750, three(50, 5, 5));  // 750 ms slow: under confirm_ms
+  int publications = 0;
+  run(vip, t, 6000, three(5, 5, 5), &publications);
+  EXPECT_EQ(publications, 0);
+  EXPECT_EQ(vip.weight("198.18.1.1").percent, 100u);
+}
+
 TEST(AdaptiveWeights, OneStepMovesAtMostTheCappedShare) {
   AdaptiveVip vip;
   vip.step(0, three(5, 5, 5));
-  const StepResult r = vip.step(250, three(50, 5, 5));
+  EXPECT_FALSE(vip.step(250, three(50, 5, 5)).changed) << "not before confirm_ms";
+  EXPECT_FALSE(vip.step(1000, three(50, 5, 5)).changed);
+  const StepResult r = vip.step(1250, three(50, 5, 5));
   // Full target: 33% -> 2.4%, about 31% of the table; the cap is 10%.
   EXPECT_TRUE(r.changed);
   EXPECT_LE(r.moved_share, 0.1 + 1e-9);
@@ -93,11 +114,11 @@ TEST(AdaptiveWeights, OneStepMovesAtMostTheCappedShare) {
 TEST(AdaptiveWeights, RecoveryWaitsForTheDwellThenComesBack) {
   AdaptiveVip vip;
   vip.step(0, three(5, 5, 5));
-  std::uint64_t t = run(vip, 250, 2000, three(50, 5, 5));
+  std::uint64_t t = run(vip, 250, 3000, three(50, 5, 5));
   ASSERT_EQ(vip.weight("198.18.1.1").percent, 5u);
-  t = run(vip, t, 4000, three(5, 5, 5));  // recovered, but within 5 s of the last move down
+  t = run(vip, t, 5000, three(5, 5, 5));  // recovered, but within 5 s of the last move down
   EXPECT_EQ(vip.weight("198.18.1.1").percent, 5u);
-  run(vip, t, 12000, three(5, 5, 5));
+  run(vip, t, 13000, three(5, 5, 5));
   EXPECT_EQ(vip.weight("198.18.1.1").percent, 100u);
   EXPECT_EQ(vip.weight("198.18.1.1").reason, "");
 }
@@ -138,6 +159,8 @@ TEST(AdaptiveWeights, SlowStartRampsPausesAndFinishes) {
   EXPECT_EQ(vip.weight("198.18.1.1").percent, 100u) << "nothing ramps at start-up";
   s[0].serving = false;
   run(vip, 250, 2000, s);
+  EXPECT_EQ(vip.weight("198.18.1.1").percent, 10u)
+      << "published while down, so that the push of its health flip starts at the ramp";
   s[0].serving = true;
   std::uint64_t t = run(vip, 2000, 2250, s);
   EXPECT_EQ(vip.weight("198.18.1.1").percent, 10u);

@@ -116,11 +116,12 @@ HttpResponse take_error(Decoded<T>& d) {
 class Router {
  public:
   Router(StateStore& store, HealthTable& health, DataplaneSync& sync, Announcer* announcer,
-         const HttpRequest& request, RequestTarget target)
+         const WeightController* weights, const HttpRequest& request, RequestTarget target)
       : store_(store),
         health_(health),
         sync_(sync),
         announcer_(announcer),
+        weights_(weights),
         request_(request),
         target_(std::move(target)) {}
 
@@ -330,9 +331,15 @@ class Router {
     const EffectiveState effective = sync_.effective();
     const HealthSnapshot health = health_.snapshot();
     const std::vector<DataplaneReport> dataplanes = sync_.reports();
+    const std::map<BackendRef, WeightReport> weights =
+        weights_ != nullptr ? weights_->reports() : std::map<BackendRef, WeightReport>{};
+    const auto publications =
+        weights_ != nullptr ? weights_->publications()
+                            : std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>{};
     json view = status_view(StatusInputs{desired, effective, sync_.generation(), store_.revision(),
-                                         health, dataplanes});
+                                         health, dataplanes, &weights, &publications});
     view["state_store"] = state_store_view(store_.status());
+    view["weight_source"] = weights_ != nullptr ? weights_->source() : std::string("local");
     if (announcer_ != nullptr) add_announcements(view, announcer_->report());
     return respond(http::status::ok, view);
   }
@@ -444,6 +451,7 @@ class Router {
   HealthTable& health_;
   DataplaneSync& sync_;
   Announcer* announcer_;
+  const WeightController* weights_;
   const HttpRequest& request_;
   RequestTarget target_;
 };
@@ -454,7 +462,8 @@ HttpResponse ApiRoutes::handle(const HttpRequest& request) {
   const auto raw = request.target();
   Result<RequestTarget> target = parse_request_target(std::string_view(raw.data(), raw.size()));
   if (!target.ok()) return error(http::status::bad_request, target.error().message);
-  return Router(store_, health_, sync_, announcer_, request, std::move(target.value())).route();
+  return Router(store_, health_, sync_, announcer_, weights_, request, std::move(target.value()))
+      .route();
 }
 
 }  // namespace sluice::cp

@@ -8,6 +8,7 @@
 #include "dataplanes/dataplane_sync.hpp"
 #include "health/health_table.hpp"
 #include "state/state_store.hpp"
+#include "state/weight_controller.hpp"
 
 namespace sluice::cp {
 
@@ -18,6 +19,9 @@ class ApiRoutes {
             Announcer* announcer = nullptr)
       : store_(store), health_(health), sync_(sync), announcer_(announcer) {}
 
+  // Adaptive weights to show in /v1/status (may stay null). Before serving.
+  void set_weights(const WeightController* weights) { weights_ = weights; }
+
   // Thread-safe.
   [[nodiscard]] HttpResponse handle(const HttpRequest& request);
 
@@ -26,6 +30,7 @@ class ApiRoutes {
   HealthTable& health_;
   DataplaneSync& sync_;
   Announcer* announcer_;
+  const WeightController* weights_ = nullptr;
 };
 
 }  // namespace sluice::cp

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "api/signals_view.hpp"
 #include "dataplanes/lcore_load.hpp"
 #include "sluice/config/names.hpp"
 #include "sluice/lb/maglev.hpp"
@@ -37,6 +38,9 @@ std::uint64_t delta(std::uint64_t now, std::uint64_t before) {
 struct Totals {
   std::uint64_t packets = 0, bytes = 0, new_flows = 0, active_flows = 0;
   double pps = 0, bps = 0, new_flows_per_s = 0;
+  // Backends only: the passive signals (docs/dataplane.md), counters and rates.
+  std::uint64_t syns = 0, syn_retransmits = 0, handshakes = 0, unanswered = 0, syn_rescued = 0;
+  double syn_retransmits_per_s = 0;
 };
 
 void add(Totals& t, std::uint64_t packets, std::uint64_t bytes, std::uint64_t new_flows,
@@ -153,7 +157,12 @@ json status_view(const StatusInputs& in) {
       // Not pushed yet (a change in flight): what the intent alone says.
       const config::Backend& view = pushed != nullptr ? *pushed : b;
       const auto share = shares.find(b.address);
-      backends.push_back(json{
+      const WeightReport* weight = nullptr;
+      if (in.weights != nullptr && config::adaptive_weights(vip)) {
+        const auto it = in.weights->find(BackendRef{key, b.address});
+        if (it != in.weights->end()) weight = &it->second;
+      }
+      json entry{
           {"address", b.address.to_string()},
           {"weight", b.weight},
           {"drained", b.drained},
@@ -162,7 +171,14 @@ json status_view(const StatusInputs& in) {
           {"effective_weight", config::scheduling_weight(view)},
           {"maglev_share", share != shares.end() ? json(share->second) : json(nullptr)},
           {"active_flows", active_flows(in.dataplanes, key_text, b.address.to_string())},
-      });
+      };
+      add_backend_signals(entry, vip, view, h, weight, in.dataplanes);
+      backends.push_back(std::move(entry));
+    }
+    std::pair<std::uint64_t, std::uint64_t> published{0, 0};
+    if (in.publications != nullptr) {
+      const auto it = in.publications->find(key_text);
+      if (it != in.publications->end()) published = it->second;
     }
     // Second chance: the previous table in force on this host (the effective state drops it
     // once it has expired), and until when.
@@ -178,6 +194,10 @@ json status_view(const StatusInputs& in) {
                         {"all_down_policy", config::to_string(vip.all_down)},
                         {"all_down", all_down},
                         {"active_flows", active_flows(in.dataplanes, key_text, "")},
+                        {"weights", config::to_string(vip.weights)},
+                        {"slow_start_s", vip.slow_start_s},
+                        {"weight_publications", published.first},
+                        {"weight_slots_moved", published.second},
                         {"backends", std::move(backends)}});
   }
   std::uint64_t local_errors = 0;
@@ -227,6 +247,12 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
         const control::BackendCounters* pb = find_backend_counters(pv, b.address);
         Totals& bt = backends[v.vip][b.address];
         add(bt, b.packets, b.bytes, b.new_flows, b.active_flows);
+        bt.syns += b.syns;
+        bt.syn_retransmits += b.syn_retransmits;
+        bt.handshakes += b.handshakes;
+        bt.unanswered += b.unanswered;
+        bt.syn_rescued += b.syn_rescued;
+        if (pb != nullptr) bt.syn_retransmits_per_s += rate(b.syn_retransmits, pb->syn_retransmits);
         if (pb != nullptr) {
           bt.pps += rate(b.packets, pb->packets);
           bt.bps += rate(b.bytes, pb->bytes) * 8;
@@ -274,6 +300,12 @@ json stats_view(const std::vector<DataplaneReport>& dataplanes) {
     for (const auto& [address, bt] : backends[vip]) {
       json b = totals_json(bt);
       b["address"] = address;
+      b["syns"] = bt.syns;
+      b["syn_retransmits"] = bt.syn_retransmits;
+      b["syn_retransmits_per_s"] = bt.syn_retransmits_per_s;
+      b["handshakes"] = bt.handshakes;
+      b["unanswered"] = bt.unanswered;
+      b["syn_rescued"] = bt.syn_rescued;
       backend_list.push_back(std::move(b));
     }
     entry["backends"] = std::move(backend_list);

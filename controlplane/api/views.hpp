@@ -13,6 +13,7 @@
 #include "health/health_table.hpp"
 #include "sluice/config/model.hpp"
 #include "state/effective_state.hpp"
+#include "state/weight_report.hpp"
 
 namespace sluice::cp {
 
@@ -30,6 +31,9 @@ struct StatusInputs {
   std::uint64_t revision;
   const HealthSnapshot& health;
   const std::vector<DataplaneReport>& dataplanes;
+  // Adaptive VIPs (WeightController): per backend, and publications per VIP.
+  const std::map<BackendRef, WeightReport>* weights = nullptr;
+  const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>* publications = nullptr;
 };
 [[nodiscard]] nlohmann::json status_view(const StatusInputs& in);
 

@@ -16,6 +16,7 @@
 #include "api/http_server.hpp"
 #include "dataplanes/dataplane_sync.hpp"
 #include "etcd/etcd_state.hpp"
+#include "etcd/weight_share.hpp"
 #include "health/health_monitor.hpp"
 #include "metrics/prometheus.hpp"
 #include "sluice/atomic_file.hpp"
@@ -23,6 +24,7 @@
 #include "sluice/control/caller_policy.hpp"
 #include "sluice/control/unix_socket.hpp"
 #include "state/state_store.hpp"
+#include "state/weight_controller.hpp"
 
 namespace sluice::cp {
 namespace {
@@ -33,6 +35,7 @@ constexpr int kServerThreads = 2;
 
 HttpResponse metrics_response(const HttpRequest& request, StateStore& store, HealthTable& health,
                               DataplaneSync& sync, const Announcer& announcer,
+                              const WeightController& weights,
                               std::vector<HttpServerReport> servers) {
   HttpResponse response{http::status::ok, 11};
   response.set(http::field::server, "sluice-controlplane");
@@ -51,6 +54,7 @@ HttpResponse metrics_response(const HttpRequest& request, StateStore& store, Hea
       MetricsInputs{desired, effective, sync.generation(), checks, dataplanes, std::move(servers)});
   response.body() += render_announce_metrics(announcer.report());
   response.body() += render_state_store_metrics(store.status());
+  response.body() += render_weight_metrics(weights.reports(), weights.publications());
   return response;
 }
 
@@ -134,6 +138,18 @@ int run_daemon(const DaemonOptions& options) {
     store.use_shared(shared.get(), shared_start.mod_revision, effective_host_name(settings));
   HealthTable health;
   DataplaneSync sync(store, health, desired.dataplanes);
+  WeightController weights(store, health, sync);
+  sync.set_weights_source([&weights] { return weights.published(); });
+  // A tier computes adaptive weights on one host (docs/adaptive-weights.md, "In a tier").
+  std::unique_ptr<EtcdWeightShare> weight_share;
+  if (etcd) {
+    weight_share = std::make_unique<EtcdWeightShare>(*settings.etcd, effective_host_name(settings));
+    if (Status ok = weight_share->init(); !ok.ok()) {
+      spdlog::error("refusing to start: {}", ok.error().message);
+      return kExitRefusedConfig;
+    }
+    weights.set_share(weight_share.get());
+  }
   HealthMonitor monitor(health, [&sync] { sync.notify(); });
   store.add_listener([&] {
     monitor.reconcile(store.desired());
@@ -151,6 +167,7 @@ int run_daemon(const DaemonOptions& options) {
     return kExitRefusedConfig;
   }
   ApiRoutes routes(store, health, sync, announcer->get());
+  routes.set_weights(&weights);
 
   asio::io_context io;
   Result<UniqueFd> api_fd = open_api_socket(settings.api_socket, options.api_group);
@@ -205,7 +222,7 @@ int run_daemon(const DaemonOptions& options) {
   HttpServer<asio::ip::tcp> metrics(
       io, std::move(metrics_acceptor),
       [&](const HttpRequest& r) {
-        return metrics_response(r, store, health, sync, **announcer,
+        return metrics_response(r, store, health, sync, **announcer, weights,
                                 {api.report(), metrics_server->report()});
       },
       "metrics", metrics_limits);
@@ -224,6 +241,8 @@ int run_daemon(const DaemonOptions& options) {
   (*announcer)->start();  // the main thread: BIRD (bird_command) lives as long as it
   monitor.start();
   sync.start();
+  if (weight_share) weight_share->start();
+  weights.start();
   if (shared) shared->start(store, shared_start.header_revision + 1);
   api.start();
   metrics.start();
@@ -243,6 +262,8 @@ int run_daemon(const DaemonOptions& options) {
 
   (*announcer)->stop();
   if (shared) shared->stop();
+  weights.stop();
+  if (weight_share) weight_share->stop();
   sync.stop();
   monitor.stop();
   std::error_code ignored;

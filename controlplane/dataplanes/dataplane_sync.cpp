@@ -10,6 +10,9 @@
 namespace sluice::cp {
 namespace {
 
+// Rates (stats, top, Prometheus) are over about this long, whatever the poll interval.
+constexpr std::chrono::milliseconds kRateBase{1000};
+
 // "up weight 2", "draining", "down": what the dataplanes act on.
 std::string describe_state(const config::Backend& b) {
   const config::BackendState state = config::pushed_state(b);
@@ -106,7 +109,7 @@ DataplaneSync::DataplaneSync(StateStore& store, HealthTable& health,
     report.name = endpoint.name;
     report.socket = endpoint.control_socket;
     reports_.push_back(std::move(report));
-    links_.push_back(Link{std::move(endpoint), {}, {}, {}, {}, {}});
+    links_.push_back(Link{std::move(endpoint), {}, {}, {}, {}, {}, {}});
   }
   recompute();
 }
@@ -151,6 +154,15 @@ std::uint64_t DataplaneSync::generation() const {
   return generation_;
 }
 
+void DataplaneSync::set_weights_source(std::function<WeightFactors()> source) {
+  weights_source_ = std::move(source);
+}
+
+void DataplaneSync::set_poll_interval(std::chrono::milliseconds interval) {
+  std::lock_guard lock(mutex_);
+  options_.poll_interval = interval;
+}
+
 std::uint64_t shared_generation(std::uint64_t revision, std::uint64_t local_changes,
                                 std::uint64_t current) {
   const std::uint64_t n = std::min<std::uint64_t>(local_changes, kGenerationsPerRevision - 1);
@@ -162,12 +174,13 @@ void DataplaneSync::recompute() {
   const DesiredSnapshot snapshot = store_.snapshot();
   const config::State& desired = snapshot.desired;
   const HealthMap health = health_.healthy_map();
+  const WeightFactors weights = weights_source_ ? weights_source_() : WeightFactors{};
   std::lock_guard lock(mutex_);
   const config::State* previous = have_effective_ ? &effective_.state : nullptr;
   const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  EffectiveState next = compute_effective_state(desired, health, previous,
-                                                static_cast<std::uint64_t>(unix_now.count()));
+  EffectiveState next = compute_effective_state(
+      desired, health, previous, static_cast<std::uint64_t>(unix_now.count()), &weights);
   // etcd: a new shared revision is a new generation even when the content is the same, so
   // that every host numbers the same shared state alike.
   const bool new_revision = snapshot.shared_revision && *snapshot.shared_revision != base_revision_;
@@ -369,8 +382,15 @@ void DataplaneSync::sync_one(Link& link, DataplaneReport& report) {
   Result<control::Counters> counters = link.client->get_counters();
   if (!counters.ok())
     return mark_unreachable(link, report, "get_counters: " + counters.error().message);
-  report.previous_counters = std::move(report.counters);
-  report.counters = CountersSample{std::move(counters.value()), std::chrono::steady_clock::now()};
+  // Rates are over about a second whatever the poll interval: the base is the newest sample
+  // at least that old (or the oldest kept).
+  const auto now = std::chrono::steady_clock::now();
+  if (report.counters) link.history.push_back(std::move(*report.counters));
+  while (link.history.size() > 1 && now - link.history[1].at >= kRateBase) {
+    link.history.pop_front();
+  }
+  if (!link.history.empty()) report.previous_counters = link.history.front();
+  report.counters = CountersSample{std::move(counters.value()), now};
 }
 
 Result<std::pair<std::string, control::ExplainResult>> DataplaneSync::explain(

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -77,6 +79,12 @@ class DataplaneSync {
   DataplaneSync(const DataplaneSync&) = delete;
   DataplaneSync& operator=(const DataplaneSync&) = delete;
 
+  // Adaptive weights: where recompute() reads them (the WeightController). Set before start().
+  void set_weights_source(std::function<WeightFactors()> source);
+  // How often every dataplane is polled for status and counters (the passive signals of
+  // adaptive VIPs need samples faster than once a second). Rates stay over about a second.
+  void set_poll_interval(std::chrono::milliseconds interval);
+
   void start();
   void stop();
   // The desired state or a backend's health changed: recompute and push now.
@@ -98,6 +106,7 @@ class DataplaneSync {
     std::optional<std::uint64_t> last_uptime_ms;
     std::chrono::steady_clock::time_point next_attempt{};
     std::chrono::milliseconds backoff{0};
+    std::deque<CountersSample> history;  // the last ~2 s of samples: the base of rates
   };
 
   void run();
@@ -108,6 +117,7 @@ class DataplaneSync {
   StateStore& store_;
   HealthTable& health_;
   SyncOptions options_;
+  std::function<WeightFactors()> weights_source_;
 
   std::thread thread_;
   mutable std::mutex mutex_;  // guards everything below except links_

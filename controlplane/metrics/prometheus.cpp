@@ -305,7 +305,8 @@ void health_metrics(Writer& w, const MetricsInputs& in) {
   for (const Row& r : rows)
     w.sample("sluice_backend_weight", {{"vip", r.vip}, {"backend", r.backend}}, r.weight);
   w.family("sluice_backend_effective_weight", "gauge",
-           "Weight new flows see in the dataplanes (0 unless the backend is up)");
+           "Weight new flows see in the dataplanes (0 unless the backend is up; hundredths of "
+           "the configured weight on adaptive VIPs)");
   for (const Row& r : rows)
     w.sample("sluice_backend_effective_weight", {{"vip", r.vip}, {"backend", r.backend}},
              r.effective_weight);
@@ -431,6 +432,45 @@ std::string render_announce_metrics(const AnnounceReport& report) {
   w.family("sluice_bird_configure_failures_total", "counter",
            "Failed attempts to write the include files or reconfigure BIRD");
   w.sample("sluice_bird_configure_failures_total", {}, report.configure_failures);
+  return w.take();
+}
+
+std::string render_weight_metrics(
+    const std::map<BackendRef, WeightReport>& weights,
+    const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>& publications) {
+  Writer w;
+  w.family(
+      "sluice_backend_weight_percent", "gauge",
+      "Adaptive VIPs: percent of the configured weight new flows see (docs/adaptive-weights.md)");
+  for (const auto& [ref, r] : weights) {
+    w.sample("sluice_backend_weight_percent",
+             {{"vip", config::to_string(ref.vip)}, {"backend", ref.backend.to_string()}},
+             r.weight.percent);
+  }
+  w.family("sluice_backend_passive_out", "gauge",
+           "Adaptive VIPs: 1 while the backend is out of new-flow scheduling for retransmitted "
+           "SYNs, until its active checks pass again");
+  for (const auto& [ref, r] : weights) {
+    w.sample("sluice_backend_passive_out",
+             {{"vip", config::to_string(ref.vip)}, {"backend", ref.backend.to_string()}},
+             r.weight.passive_out ? 1 : 0);
+  }
+  w.family("sluice_backend_check_latency_ewma_seconds", "gauge",
+           "Adaptive VIPs: windowed health-check latency (peak EWMA) the weights follow");
+  for (const auto& [ref, r] : weights) {
+    if (!r.check_latency_ms) continue;
+    w.sample("sluice_backend_check_latency_ewma_seconds",
+             {{"vip", config::to_string(ref.vip)}, {"backend", ref.backend.to_string()}},
+             *r.check_latency_ms / 1000.0);
+  }
+  w.family("sluice_weight_publications_total", "counter",
+           "Adaptive VIPs: changes of effective weights published to the dataplanes");
+  for (const auto& [vip, p] : publications)
+    w.sample("sluice_weight_publications_total", {{"vip", vip}}, p.first);
+  w.family("sluice_weight_slots_moved_total", "counter",
+           "Adaptive VIPs: Maglev slots those weight changes moved to another backend");
+  for (const auto& [vip, p] : publications)
+    w.sample("sluice_weight_slots_moved_total", {{"vip", vip}}, p.second);
   return w.take();
 }
 

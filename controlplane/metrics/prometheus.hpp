@@ -3,6 +3,7 @@
 // per-lcore load, dataplane generation and reachability. Pure: built from snapshots.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "api/views.hpp"
 #include "dataplanes/dataplane_sync.hpp"
 #include "state/effective_state.hpp"
+#include "state/weight_report.hpp"
 
 namespace sluice::cp {
 
@@ -33,6 +35,13 @@ struct MetricsInputs {
 // The desired state's store (docs/tier.md): sluice_state_store_info{kind,host},
 // sluice_state_store_connected, sluice_state_store_revision, sluice_state_store_refused.
 [[nodiscard]] std::string render_state_store_metrics(const StateStoreStatus& status);
+
+// Adaptive weights (docs/adaptive-weights.md): sluice_backend_weight_percent,
+// sluice_backend_passive_out, sluice_backend_check_latency_ewma_seconds,
+// sluice_weight_publications_total{vip}, sluice_weight_slots_moved_total{vip}.
+[[nodiscard]] std::string render_weight_metrics(
+    const std::map<BackendRef, WeightReport>& weights,
+    const std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>& publications);
 
 // Escapes a label value (backslash, double quote, newline).
 [[nodiscard]] std::string escape_label(std::string_view value);

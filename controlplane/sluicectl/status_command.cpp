@@ -1,5 +1,6 @@
 // sluicectl status: per VIP its backends, health, weight, Maglev share and active flows; then
 // the dataplanes and whether they run the current generation.
+#include <cstdio>
 #include <ctime>
 
 #include "sluicectl/context.hpp"
@@ -95,16 +96,57 @@ void status(Context& ctx) {
                 << ")";
     }
     std::cout << "\n";
-    Table table(
-        {"BACKEND", "STATE", "HEALTH", "WEIGHT", "EFFECTIVE", "MAGLEV SHARE", "ACTIVE FLOWS"});
+    const bool adaptive = vip.value("weights", std::string("static")) == "adaptive";
+    if (adaptive) {
+      std::cout << "  adaptive weights";
+      if (vip.value("slow_start_s", 0u) > 0)
+        std::cout << ", slow start " << vip["slow_start_s"] << " s";
+      std::cout << ", " << vip.value("weight_publications", std::uint64_t{0}) << " publication(s), "
+                << vip.value("weight_slots_moved", std::uint64_t{0}) << " slot(s) moved\n";
+    }
+    std::vector<std::string> columns = {"BACKEND",   "STATE",        "HEALTH",      "WEIGHT",
+                                        "EFFECTIVE", "MAGLEV SHARE", "ACTIVE FLOWS"};
+    if (adaptive) {
+      for (const char* c : {"CHECK EWMA", "HANDSHAKE P50/P99", "NEW/S", "SYN RETX/S", "REASON"})
+        columns.emplace_back(c);
+    }
+    Table table(columns);
     for (const auto& b : vip["backends"]) {
       std::string weight = std::to_string(b["weight"].get<std::uint32_t>());
       if (b["drained"].get<bool>()) weight += " (drained)";
-      table.add({b["address"].get<std::string>(), b["state"].get<std::string>(),
-                 b["health"].get<std::string>(), weight,
-                 std::to_string(b["effective_weight"].get<std::uint32_t>()),
-                 b["maglev_share"].is_null() ? "-" : percent(b["maglev_share"].get<double>()),
-                 std::to_string(b["active_flows"].get<std::uint64_t>())});
+      std::string effective = std::to_string(b["effective_weight"].get<std::uint32_t>());
+      if (adaptive) effective = std::to_string(b.value("weight_percent", 0u)) + "%";
+      std::vector<std::string> row = {
+          b["address"].get<std::string>(),
+          b["state"].get<std::string>(),
+          b["health"].get<std::string>(),
+          weight,
+          effective,
+          b["maglev_share"].is_null() ? "-" : percent(b["maglev_share"].get<double>()),
+          std::to_string(b["active_flows"].get<std::uint64_t>())};
+      if (adaptive) {
+        const auto ms = [](const nlohmann::json& v) {
+          if (!v.is_number()) return std::string("-");
+          char text[32];
+          std::snprintf(text, sizeof text, "%.1f ms", v.get<double>());
+          return std::string(text);
+        };
+        const auto rate = [](const nlohmann::json& v) {
+          char text[32];
+          std::snprintf(text, sizeof text, "%.0f", v.is_number() ? v.get<double>() : 0.0);
+          return std::string(text);
+        };
+        const nlohmann::json none;
+        const auto& check = b.contains("check_latency_ms") ? b["check_latency_ms"] : none;
+        const auto& hs = b.contains("handshake_ms") ? b["handshake_ms"] : none;
+        row.push_back(check.is_object() ? ms(check["ewma"]) : "-");
+        row.push_back(hs.is_object() ? ms(hs["p50"]) + " / " + ms(hs["p99"]) : "-");
+        row.push_back(rate(b.value("new_flows_per_s", nlohmann::json(0))));
+        row.push_back(rate(b.value("syn_retransmits_per_s", nlohmann::json(0))));
+        const std::string reason = b.value("weight_reason", std::string());
+        row.push_back(reason.empty() ? "-" : reason);
+      }
+      table.add(row);
     }
     if (table.empty()) {
       std::cout << "  no backends\n";

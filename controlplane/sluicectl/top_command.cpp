@@ -233,8 +233,11 @@ std::string render_top(const json& status, const json& stats, double now, double
       const json* bs = vs ? find_by(list(*vs, "backends"), "address", address) : nullptr;
       std::string weight = fmt::format("{}", b.value("weight", 0));
       if (b.value("drained", false)) weight += " (drained)";
-      std::vector<std::string> row{address, text(b, "state"), text(b, "health"), weight,
-                                   fmt::format("{}", b.value("effective_weight", 0))};
+      // Adaptive VIPs push hundredths of the weight: the percent reads better.
+      const std::string effective = text(vip, "weights") == "adaptive"
+                                        ? fmt::format("{}%", b.value("weight_percent", 0))
+                                        : fmt::format("{}", b.value("effective_weight", 0));
+      std::vector<std::string> row{address, text(b, "state"), text(b, "health"), weight, effective};
       if (any_reason) {
         const std::string reason = text(b, "weight_reason");
         row.push_back(reason.empty() ? "-" : reason);

@@ -17,6 +17,12 @@ struct VipAddArgs {
   std::optional<std::string> all_down;
   std::optional<std::string> fragments;
   std::optional<std::uint32_t> maglev_table_size;
+  std::optional<std::string> weights;
+  std::optional<std::uint32_t> slow_start_s;
+  std::optional<std::uint16_t> agent_port;
+  std::optional<std::uint32_t> agent_interval_ms;
+  std::optional<std::string> passive_failure;
+  std::optional<std::string> syn_rescue;
   std::vector<std::string> backends;
   HealthCheckFlags check;
 };
@@ -55,6 +61,14 @@ void vip_add(Context& ctx, const VipAddArgs& args) {
   if (args.all_down) body["all_down"] = *args.all_down;
   if (args.fragments) body["fragments"] = *args.fragments;
   if (args.maglev_table_size) body["maglev_table_size"] = *args.maglev_table_size;
+  if (args.weights) body["weights"] = *args.weights;
+  if (args.slow_start_s) body["slow_start_s"] = *args.slow_start_s;
+  if (args.agent_port) {
+    body["agent_check"] = nlohmann::json{{"port", *args.agent_port}};
+    if (args.agent_interval_ms) body["agent_check"]["interval_ms"] = *args.agent_interval_ms;
+  }
+  if (args.passive_failure) body["passive_failure"] = *args.passive_failure;
+  if (args.syn_rescue) body["syn_rescue"] = *args.syn_rescue;
   if (auto check = args.check.to_json()) body["health_check"] = *check;
   nlohmann::json backends = nlohmann::json::array();
   for (const std::string& text : args.backends) {
@@ -132,6 +146,21 @@ void add_vip_commands(CLI::App& app, Context& ctx) {
                   "when every backend is down: keep-last-healthy (default) or drop");
   add->add_option("--fragments", args->fragments, "forward (default) or drop");
   add->add_option("--maglev-table-size", args->maglev_table_size, "prime, default 65537");
+  add->add_option("--weights", args->weights,
+                  "static (default) or adaptive: weights follow latency, agent, slow start and "
+                  "passive signals (docs/adaptive-weights.md)");
+  add->add_option("--slow-start", args->slow_start_s,
+                  "seconds a backend that comes up takes to reach its weight (adaptive)");
+  add->add_option("--agent-port", args->agent_port,
+                  "TCP port of the backends' HAProxy-style agent (adaptive; docs/agent-check.md)");
+  add->add_option("--agent-interval-ms", args->agent_interval_ms,
+                  "between agent checks, default 2000 (with --agent-port)");
+  add->add_option("--passive-failure", args->passive_failure,
+                  "on (default on adaptive VIPs) or off: take a backend whose SYNs go "
+                  "unanswered out of new flows at once");
+  add->add_option("--syn-rescue", args->syn_rescue,
+                  "on (default) or off: reschedule retransmitted SYNs of a backend that takes "
+                  "no new flows");
   add->add_option("--backend", args->backends, "ADDRESS or ADDRESS,weight=N (repeatable)");
   args->check.add_to(add);
   add->callback([&ctx, args] { vip_add(ctx, *args); });

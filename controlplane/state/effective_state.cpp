@@ -15,20 +15,24 @@ bool is_healthy(const HealthMap& health, const config::VipKey& vip, const IpAddr
 }
 
 // The backend as the dataplanes get it: the intent, plus the state and weight they act on.
-// `serving`: healthy, or kept by the all-down policy.
-config::Backend pushed_backend(const config::Backend& desired, bool serving) {
+// `serving`: healthy, or kept by the all-down policy. `factor`: the adaptive weight of a
+// backend of an adaptive VIP (nullptr: full weight, or a static VIP).
+config::Backend pushed_backend(const config::Backend& desired, bool serving, bool adaptive,
+                               const lb::BackendWeight* factor) {
   config::Backend out;
   out.address = desired.address;
   out.weight = desired.weight;
   out.drained = desired.drained;
-  if (!serving) {
+  const std::uint32_t percent = factor != nullptr ? factor->percent : 100;
+  if (!serving || (factor != nullptr && factor->down)) {
     out.state = config::BackendState::down;
-  } else if (desired.drained || desired.weight == 0) {
+  } else if (desired.drained || desired.weight == 0 || (adaptive && percent == 0)) {
     out.state = config::BackendState::draining;
   } else {
     out.state = config::BackendState::up;
   }
-  out.effective_weight = *out.state == config::BackendState::up ? desired.weight : 0;
+  const std::uint32_t up_weight = adaptive ? desired.weight * percent : desired.weight;
+  out.effective_weight = *out.state == config::BackendState::up ? up_weight : 0;
   return out;
 }
 
@@ -48,7 +52,8 @@ std::set<IpAddress> previously_serving(const config::State* previous, const conf
 
 EffectiveState compute_effective_state(const config::State& desired, const HealthMap& health,
                                        const config::State* previous,
-                                       std::optional<std::uint64_t> now_unix_s) {
+                                       std::optional<std::uint64_t> now_unix_s,
+                                       const WeightFactors* weights) {
   EffectiveState result;
   result.state.dataplane = desired.dataplane;
   result.state.vips.reserve(desired.vips.size());
@@ -79,9 +84,15 @@ EffectiveState compute_effective_state(const config::State& desired, const Healt
       }
       result.all_down.push_back(std::move(note));
     }
+    const bool adaptive = config::adaptive_weights(vip);
     for (const config::Backend& b : vip.backends) {
       const bool serving = is_healthy(health, key, b.address) || kept.contains(b.address);
-      out.backends.push_back(pushed_backend(b, serving));
+      const lb::BackendWeight* factor = nullptr;
+      if (adaptive && weights != nullptr) {
+        const auto it = weights->find(BackendRef{key, b.address});
+        if (it != weights->end()) factor = &it->second;
+      }
+      out.backends.push_back(pushed_backend(b, serving, adaptive, factor));
     }
     if (out.previous && now_unix_s &&
         config::previous_expired(*out.previous, desired.dataplane, *now_unix_s)) {

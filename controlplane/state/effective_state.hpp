@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sluice/config/model.hpp"
+#include "sluice/lb/adaptive_weights.hpp"
 #include "state/backend_ref.hpp"
 
 namespace sluice::cp {
@@ -20,6 +21,10 @@ namespace sluice::cp {
 // Dampened health per backend; a backend without an entry counts as healthy (no check
 // configured, or not decided yet).
 using HealthMap = std::map<BackendRef, bool>;
+
+// Adaptive weights (WeightController, docs/adaptive-weights.md): per backend of an adaptive VIP,
+// the percent of its configured weight that new flows see. A backend without an entry: 100%.
+using WeightFactors = std::map<BackendRef, lb::BackendWeight>;
 
 // A VIP none of whose backends is healthy, and what the all-down policy did about it.
 struct AllDownVip {
@@ -41,8 +46,11 @@ struct EffectiveState {
 // A VIP's `previous` block (second chance) is dropped once it has expired at `now_unix_s`
 // (config::previous_expired; nullopt: kept), and its backends that this host sees down get
 // weight 0, as in the current table.
+//
+// On an adaptive VIP a backend's effective_weight is weight x percent (hundredths of its
+// weight, config::kAdaptiveWeightScale) from `weights`; 0% makes it draining, `down` down.
 [[nodiscard]] EffectiveState compute_effective_state(
     const config::State& desired, const HealthMap& health, const config::State* previous,
-    std::optional<std::uint64_t> now_unix_s = std::nullopt);
+    std::optional<std::uint64_t> now_unix_s = std::nullopt, const WeightFactors* weights = nullptr);
 
 }  // namespace sluice::cp

@@ -155,18 +155,21 @@ TEST_F(TopTest, NotATerminalPrintsCountFramesWithVipsBackendsAndDrops) {
   EXPECT_NE(out.text.find("dataplanes 1/1 reachable, 1 in sync"), std::string::npos) << out.text;
   EXPECT_NE(line_with(out.text, "VIP 198.18.0.10:80/tcp").find("4 active"), std::string::npos)
       << out.text;
-  // BACKEND STATE HEALTH WEIGHT EFFECTIVE PACKETS/S NEW FLOWS/S ACTIVE
-  EXPECT_NE(out.text.find("BACKEND"), std::string::npos) << out.text;
+  // BACKEND STATE HEALTH WEIGHT EFFECTIVE PACKETS/S NEW FLOWS/S ACTIVE SYN RTX/S CHECK EWMA
+  // CHECK P50 CHECK P99 (the daemon reports the SYN counters and check latencies)
+  EXPECT_NE(out.text.find("SYN RTX/S  CHECK EWMA  CHECK P50  CHECK P99"), std::string::npos)
+      << out.text;
   std::istringstream second(line_with(out.text, "198.18.1.2 "));
   std::vector<std::string> cells;
   for (std::string cell; second >> cell;)
     cells.push_back(cell);
-  ASSERT_EQ(cells.size(), 8u) << out.text;
+  ASSERT_EQ(cells.size(), 12u) << out.text;
   EXPECT_EQ(cells[1], "up");
   EXPECT_EQ(cells[2], "unchecked");
   EXPECT_EQ(cells[3], "2");
   EXPECT_EQ(cells[4], "2");
   EXPECT_EQ(cells[7], "3") << out.text;  // active flows, from the dataplane counters
+  EXPECT_EQ(cells[9], "-") << "unchecked: no check latency";
   EXPECT_NE(line_with(out.text, "drops:").find("no_backend"), std::string::npos) << out.text;
   EXPECT_NE(line_with(out.text, "drops:").find("(3 in all)"), std::string::npos) << out.text;
 

@@ -193,5 +193,54 @@ TEST(EffectiveState, PreviousTableGetsLocalHealthAndExpires) {
   EXPECT_FALSE(expired.state.vips[0].previous.has_value());
 }
 
+// Adaptive VIP: effective weights are weight x percent (hundredths of the configured weight);
+// 0% drains, an agent's down is down; a static VIP ignores factors.
+TEST(EffectiveState, AdaptiveFactorsScaleDrainAndDown) {
+  config::State s = desired_three();
+  s.vips[0].weights = config::WeightPolicy::adaptive;
+  lb::BackendWeight slow;
+  slow.percent = 40;
+  lb::BackendWeight out;
+  out.percent = 0;
+  out.passive_out = true;
+  lb::BackendWeight agent_down;
+  agent_down.percent = 0;
+  agent_down.down = true;
+  WeightFactors factors{{ref(s, "198.18.1.1"), slow}, {ref(s, "198.18.1.2"), out}};
+  EffectiveState e = compute_effective_state(s, {}, nullptr, std::nullopt, &factors);
+  EXPECT_EQ(
+      pushed(e.state.vips[0]),
+      (std::vector<std::string>{"198.18.1.1 up/40", "198.18.1.2 draining/0", "198.18.1.3 up/100"}));
+  EXPECT_TRUE(config::validate(e.state).ok()) << config::validate(e.state).error().message;
+
+  factors[ref(s, "198.18.1.2")] = agent_down;
+  e = compute_effective_state(s, {}, nullptr, std::nullopt, &factors);
+  EXPECT_EQ(pushed(e.state.vips[0])[1], "198.18.1.2 down/0");
+
+  s.vips[0].weights = config::WeightPolicy::static_weights;
+  e = compute_effective_state(s, {}, nullptr, std::nullopt, &factors);
+  EXPECT_EQ(pushed(e.state.vips[0]),
+            (std::vector<std::string>{"198.18.1.1 up/1", "198.18.1.2 up/3", "198.18.1.3 up/1"}));
+}
+
+// The scale is what validation allows: weight x 100 on an adaptive VIP, the weight otherwise.
+TEST(EffectiveState, AdaptiveScaleIsValidatedPerVip) {
+  config::State s = desired_three();
+  s.vips[0].weights = config::WeightPolicy::adaptive;
+  EffectiveState e = compute_effective_state(s, {}, nullptr);
+  EXPECT_EQ(pushed(e.state.vips[0])[1], "198.18.1.2 up/300");
+  EXPECT_TRUE(config::validate(e.state).ok());
+  e.state.vips[0].backends[1].effective_weight = 301;
+  ASSERT_FALSE(config::validate(e.state).ok());
+  EXPECT_NE(config::validate(e.state).error().message.find(
+                "vips[0].backends[1].effective_weight: 301 is above the configured weight 3 (x100 "
+                "on an adaptive VIP)"),
+            std::string::npos)
+      << config::validate(e.state).error().message;
+  e.state.vips[0].weights = config::WeightPolicy::static_weights;
+  e.state.vips[0].backends[1].effective_weight = 4;
+  EXPECT_FALSE(config::validate(e.state).ok());
+}
+
 }  // namespace
 }  // namespace sluice::cp

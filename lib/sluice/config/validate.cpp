@@ -385,10 +385,17 @@ class Checker {
       if (v.agent_check) needs("agent_check");
       if (v.passive_failure.value_or(false)) needs("passive_failure");
     }
-    if (v.agent_check && v.agent_check->timeout_ms >= v.agent_check->interval_ms) {
-      add(path + ".agent_check.timeout_ms",
-          std::to_string(v.agent_check->timeout_ms) + " must be below interval_ms " +
-              std::to_string(v.agent_check->interval_ms));
+    range(path + ".slow_start_s", v.slow_start_s, 0, kMaxSlowStartS, " s");
+    if (!v.agent_check) return;
+    range(path + ".agent_check.port", v.agent_check->port, 1, 65535);
+    range(path + ".agent_check.interval_ms", v.agent_check->interval_ms, kMinAgentIntervalMs,
+          kMaxAgentIntervalMs, " ms");
+    range(path + ".agent_check.timeout_ms", v.agent_check->timeout_ms, kMinAgentTimeoutMs,
+          kMaxAgentIntervalMs, " ms");
+    if (v.agent_check->timeout_ms >= v.agent_check->interval_ms) {
+      add(path + ".agent_check.timeout_ms", std::to_string(v.agent_check->timeout_ms) +
+                                                " must be below interval_ms " +
+                                                std::to_string(v.agent_check->interval_ms));
     }
   }
 
@@ -398,7 +405,8 @@ class Checker {
       add(bpath + ".effective_weight",
           std::to_string(*b.effective_weight) + " is above the configured weight " +
               std::to_string(b.weight) +
-              (scale == 1 ? std::string() : " (x" + std::to_string(scale) + " on an adaptive VIP)"));
+              (scale == 1 ? std::string()
+                          : " (x" + std::to_string(scale) + " on an adaptive VIP)"));
     }
     if (!b.state) return;
     const std::string state(to_string(*b.state));

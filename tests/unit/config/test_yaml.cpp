@@ -247,8 +247,66 @@ TEST(YamlErrors, UnknownKeyIsNamedWithTheAllowedOnes) {
   EXPECT_THAT(e,
               HasSubstr("sluice.yaml:4:5: vips[0].protocl: unknown key (allowed here: "
                         "address, port, protocol, scheduler, encap, maglev_table_size, "
-                        "fragments, backends, health_check, all_down, new_flows_per_s, announce, second_chance, syn_rescue, previous)"));
+                        "fragments, backends, health_check, all_down, new_flows_per_s, announce, "
+                        "second_chance, syn_rescue, previous, weights, slow_start_s, agent_check, "
+                        "passive_failure)"));
   EXPECT_THAT(e, HasSubstr("did you mean \"protocol\"?"));
+}
+
+TEST(YamlAdaptive, KeysLoadWithTheirValues) {
+  auto r = load_yaml_string(
+      R"(dataplane: {next_hop_mac: "02:00:00:00:00:fe", tunnel_source_v4: 198.18.0.1}
+vips:
+  - address: 198.18.0.10
+    port: 80
+    protocol: tcp
+    weights: adaptive
+    slow_start_s: 20
+    agent_check: {port: 8090, interval_ms: 500, timeout_ms: 300}
+    backends: [{address: 198.18.1.1}]
+)",
+      "sluice.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Vip& v = r->vips[0];
+  EXPECT_EQ(v.weights, WeightPolicy::adaptive);
+  EXPECT_EQ(v.slow_start_s, 20u);
+  EXPECT_EQ(v.agent_check, (AgentCheck{8090, 500, 300}));
+  EXPECT_TRUE(passive_failure_enabled(v)) << "on by default under adaptive";
+  EXPECT_EQ(weight_scale(v), 100u);
+}
+
+TEST(YamlAdaptive, KeysThatNeedAdaptiveAreRefusedOnAStaticVip) {
+  const std::string e =
+      load_error(R"(dataplane: {next_hop_mac: "02:00:00:00:00:fe", tunnel_source_v4: 198.18.0.1}
+vips:
+  - address: 198.18.0.10
+    port: 80
+    protocol: tcp
+    slow_start_s: 20
+    agent_check: {port: 8090}
+    passive_failure: on
+    backends: [{address: 198.18.1.1}]
+)");
+  EXPECT_THAT(e, HasSubstr("vips[0].slow_start_s: needs weights: adaptive"));
+  EXPECT_THAT(e, HasSubstr("vips[0].agent_check: needs weights: adaptive"));
+  EXPECT_THAT(e, HasSubstr("vips[0].passive_failure: needs weights: adaptive"));
+}
+
+TEST(YamlAdaptive, BadValuesNameTheField) {
+  EXPECT_THAT(load_error("vips:\n  - {address: 198.18.0.10, port: 80, protocol: tcp, weights: "
+                         "dynamic}\n"),
+              HasSubstr("vips[0].weights"));
+  EXPECT_THAT(load_error("dataplane: {next_hop_mac: \"02:00:00:00:00:fe\", tunnel_source_v4: "
+                         "198.18.0.1}\nvips:\n  - {address: 198.18.0.10, port: 80, protocol: tcp, "
+                         "weights: adaptive, slow_start_s: 3601}\n"),
+              HasSubstr("vips[0].slow_start_s"));
+  EXPECT_THAT(load_error("vips:\n  - {address: 198.18.0.10, port: 80, protocol: tcp, weights: "
+                         "adaptive, agent_check: {port: 8090, interval_ms: 500, timeout_ms: "
+                         "500}}\n"),
+              HasSubstr("vips[0].agent_check.timeout_ms: 500 must be below interval_ms 500"));
+  EXPECT_THAT(load_error("vips:\n  - {address: 198.18.0.10, port: 80, protocol: tcp, weights: "
+                         "adaptive, agent_check: {interval_ms: 500}}\n"),
+              HasSubstr("vips[0].agent_check: missing required key \"port\""));
 }
 
 TEST(YamlErrors, UnknownTopLevelKey) {
@@ -497,6 +555,10 @@ State rich_state() {
   udp.udp_request = std::string("\x01\x02 true\n80", 9);
   udp.udp_expect = "yes";
   web.backends[0].health_check = udp;
+  web.weights = WeightPolicy::adaptive;
+  web.slow_start_s = 30;
+  web.agent_check = AgentCheck{8090, 1000, 250};
+  web.passive_failure = false;
   Vip any;  // a v4 VIP on a v6 backend (4in6), any port
   any.address = ip("198.18.0.20");
   any.port = 0;

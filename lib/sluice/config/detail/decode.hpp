@@ -313,25 +313,25 @@ bool decode_backend(Decoder<Node>& d, const Node& n, const std::string& path, Ba
 }
 
 template <typename Node>
-bool decode_agent_check(Decoder<Node>& d, const Node& n, const std::string& path,
-                        AgentCheck& out) {
+bool decode_agent_check(Decoder<Node>& d, const Node& n, const std::string& path, AgentCheck& out) {
   using D = Decoder<Node>;
   out = AgentCheck{};
-  return d.fields(n, path,
-                  {
-                      typename D::Field{"port", true,
-                                        [&](const Node& v, const std::string& p) {
-                                          return d.integer(v, p, out.port, 1, 65535);
-                                        }},
-                      {"interval_ms", false,
-                       [&](const Node& v, const std::string& p) {
-                         return d.integer(v, p, out.interval_ms, 100, 3600000);
-                       }},
-                      {"timeout_ms", false,
-                       [&](const Node& v, const std::string& p) {
-                         return d.integer(v, p, out.timeout_ms, 10, 3600000);
-                       }},
-                  });
+  return d.fields(
+      n, path,
+      {
+          typename D::Field{"port", true,
+                            [&](const Node& v, const std::string& p) {
+                              return d.integer(v, p, out.port, 1, 65535);
+                            }},
+          {"interval_ms", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.interval_ms, kMinAgentIntervalMs, kMaxAgentIntervalMs);
+           }},
+          {"timeout_ms", false,
+           [&](const Node& v, const std::string& p) {
+             return d.integer(v, p, out.timeout_ms, kMinAgentTimeoutMs, kMaxAgentIntervalMs);
+           }},
+      });
 }
 
 // The pushed `previous` block (docs/second-chance.md).

@@ -119,7 +119,8 @@ def main():
     poller.wait("every backend at 100%", full, 30)
     _, view = poller.latest()
     others_p50 = [view[vip]["backends"][be]["p50"] for be in backends if be != "be1"]
-    slow_ms = int(min(150, max(30, math.ceil(10 * max(p or 0 for p in others_p50)))))
+    numeric = [p for p in others_p50 if isinstance(p, (int, float))]
+    slow_ms = int(min(150, max(30, math.ceil(10 * max(numeric, default=3)))))
 
     jsonl = os.path.join(args.workdir, "adaptive-requests.jsonl")
     load = subprocess.Popen(

@@ -344,8 +344,9 @@ class AdaptiveWeights(unittest.TestCase):
         counters_before = be1_counters(lab, {self.vip_on, self.vip_off})
         try:
             time.sleep(3)
-            t_bh = time.time()
+            t_cmd = time.time()
             self.server("be1", "blackhole")
+            t_bh = time.time()  # the nftables rule is in place
 
             def out(vip):
                 return lambda v: (self.be1(v, vip)["passive_out"] or
@@ -366,27 +367,35 @@ class AdaptiveWeights(unittest.TestCase):
             if load.records is None:
                 load.stop()
         counters_after = be1_counters(lab, {self.vip_on, self.vip_off})
-        result = {"active_checks_alone_s": active_bound_s,
+        result = {"blackhole_command_s": r3(t_bh - t_cmd),
+                  "syn_retransmit_times_s": (load.summary or {}).get("syn_retransmit_times_s"),
+                  "active_checks_alone_s": active_bound_s,
                   "active_checks_fall_x_interval_s": hc["fall"] * hc["interval_ms"] / 1000,
                   "rate_per_vip": 300}
         for vip, port in ((self.vip_on, self.port), (self.vip_off, self.off_port)):
             def count(t0, t1, port=port):
                 chosen = [r for r in records if r["port"] == port and t0 <= r["t"] < t1]
                 ok = [r for r in chosen if r["outcome"] == "ok"]
+                retransmits = {}
+                for r in ok:
+                    retransmits[r["syn_retransmits"]] = retransmits.get(r["syn_retransmits"], 0) + 1
                 return {"connections": len(chosen),
                         "failed": len(chosen) - len(ok),
                         "failed_kinds": conn_load.window([r for r in chosen if r["outcome"] != "ok"], t0, t1),
-                        "retransmits_1": sum(1 for r in ok if r["syn_retransmits"] == 1),
-                        "retransmits_2plus": sum(1 for r in ok if r["syn_retransmits"] >= 2),
+                        "delayed_1_retransmit": retransmits.get(1, 0),
+                        "delayed_2plus_retransmits": sum(n for k, n in retransmits.items() if k >= 2),
+                        "by_syn_retransmits": {str(k): retransmits[k] for k in sorted(retransmits)},
+                        "max_connect_ms": max((r["connect_ms"] for r in ok), default=None),
                         "be1_answered": sum(1 for r in ok if r["backend"] == "be1")}
             t_det = detected[vip]
             result[vip] = {
                 "detected_s": r3(t_det - t_bh),
+                "detected_from_command_s": r3(t_det - t_cmd),
                 "detected_as": {k: first[vip][1].get(k) for k in
                                 ("passive_out", "weight_percent", "weight_reason", "state", "health")},
                 "health_down_s": r3(down[vip] - t_bh),
-                "before_blackhole": count(t_bh - 3, t_bh),
-                "blackhole_to_detection": count(t_bh, t_det),
+                "before_blackhole": count(t_cmd - 3, t_cmd),
+                "blackhole_to_detection": count(t_cmd, t_det),
                 "after_detection": count(t_det, t_det + 60),
                 "be1_counters_delta": {
                     k: (counters_after[vip][k] - counters_before[vip][k]

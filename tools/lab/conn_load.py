@@ -11,9 +11,12 @@ asyncio). Prints one JSON summary on stdout (and to --json FILE).
             "backend": "be2", "connect_ms": 1.2, "ms": 3.4, "syn_retransmits": 0}
          outcome: ok | timeout | refused | reset | error (then "error": text). connect_ms is the
          time to the end of the handshake; syn_retransmits estimates how many SYN
-         retransmissions it took from that time (Linux resends an unanswered SYN after 1 s,
-         then 2 s, 4 s ...: >= 0.9 s is one, >= 2.9 s two, >= 6.9 s three). The summary counts
-         outcomes, backends and retransmissions per port and per --bucket seconds.
+         retransmissions it took from that time: Linux resends an unanswered SYN 1 s after it,
+         and with net.ipv4.tcp_syn_linear_timeouts = N (Linux 6.5 and later, default 4) the
+         first N retransmissions come 1 s apart (at 1, 2, 3, 4 s, then 6, 10 s), without it
+         they double (1, 3, 7, 15 s); a connect time within 100 ms of the k-th counts k. The
+         summary (with "syn_retransmit_times_s") counts outcomes, backends and
+         retransmissions per port and per --bucket seconds.
   held   --connections K keep-alive connections to --target:--port, one `GET /` on each every
          --interval seconds until --duration or SIGTERM/SIGINT. With --backend, only
          connections whose first answer came from that backend are kept (others are closed and
@@ -38,11 +41,33 @@ import time
 MAX_RATE = 5000
 MAX_DURATION_S = 600
 MAX_HELD = 2000
-RETRANSMIT_STEPS_MS = (900, 2900, 6900, 14900, 30900)
+
+
+def syn_retransmit_times(linear=None, count=6):
+    """When Linux sends its SYN retransmissions (seconds after the first SYN): the initial RTO
+    is 1 s; the first net.ipv4.tcp_syn_linear_timeouts (Linux 6.5 and later, default 4) keep
+    it, the later ones double it: 1, 2, 3, 4, 6, 10 s; without that sysctl 1, 3, 7, 15 s."""
+    if linear is None:
+        try:
+            with open("/proc/sys/net/ipv4/tcp_syn_linear_timeouts") as f:
+                linear = int(f.read())
+        except (OSError, ValueError):
+            linear = 0
+    times, t, rto = [], 0, 1
+    for k in range(1, count + 1):
+        t += rto
+        times.append(t)
+        if k >= linear:
+            rto *= 2
+    return times
+
+
+RETRANSMIT_TIMES_S = syn_retransmit_times()
 
 
 def syn_retransmits(connect_ms):
-    return sum(1 for step in RETRANSMIT_STEPS_MS if connect_ms >= step)
+    """SYN retransmissions a connect of connect_ms took (100 ms of slack per step)."""
+    return sum(1 for t in RETRANSMIT_TIMES_S if connect_ms >= t * 1000 - 100)
 
 
 def raise_fd_limit(wanted):
@@ -195,7 +220,7 @@ async def run_rate(args):
         jsonl.close()
     return {"mode": "rate", "target": args.target, "rate_per_port": args.rate,
             "duration_s": round(time.monotonic() - started, 3), "timeout_s": args.timeout,
-            "bucket_s": args.bucket, "start": round(summary.start, 4),
+            "syn_retransmit_times_s": RETRANSMIT_TIMES_S, "bucket_s": args.bucket, "start": round(summary.start, 4),
             "connections": done_records, "ports": summary.ports}
 
 

@@ -17,6 +17,8 @@
 #include "dataplanes/dataplane_sync.hpp"
 #include "etcd/etcd_state.hpp"
 #include "etcd/weight_share.hpp"
+#include "health/agent_check.hpp"
+#include "health/agent_signal.hpp"
 #include "health/health_monitor.hpp"
 #include "metrics/prometheus.hpp"
 #include "sluice/atomic_file.hpp"
@@ -151,8 +153,12 @@ int run_daemon(const DaemonOptions& options) {
     weights.set_share(weight_share.get());
   }
   HealthMonitor monitor(health, [&sync] { sync.notify(); });
+  // Agent checks of adaptive VIPs (docs/agent-check.md): read by the weight controller.
+  AgentMonitor agents;
+  weights.set_agent_source([&agents] { return agent_signals(agents.snapshot()); });
   store.add_listener([&] {
     monitor.reconcile(store.desired());
+    agents.reconcile(store.desired());
     sync.notify();
   });
   AnnouncerSettings announce_settings;
@@ -238,8 +244,10 @@ int run_daemon(const DaemonOptions& options) {
   });
 
   monitor.reconcile(desired);
+  agents.reconcile(desired);
   (*announcer)->start();  // the main thread: BIRD (bird_command) lives as long as it
   monitor.start();
+  agents.start();
   sync.start();
   if (weight_share) weight_share->start();
   weights.start();
@@ -265,6 +273,7 @@ int run_daemon(const DaemonOptions& options) {
   weights.stop();
   if (weight_share) weight_share->stop();
   sync.stop();
+  agents.stop();
   monitor.stop();
   std::error_code ignored;
   std::filesystem::remove(settings.api_socket, ignored);

@@ -161,7 +161,10 @@ void EtcdWeightShare::lead_or_follow() {
                                                          {"lease", std::to_string(*lease_)}}}}})},
       {"failure", json::array({json{{"request_range", json{{"key", key}}}}})}};
   Result<json> answer = client_->post("/v3/kv/txn", txn, options_.budget);
-  if (!answer.ok()) return note_error(answer.error().message);
+  if (!answer.ok()) {
+    lease_.reset();  // it may be the lease that etcd refused: a new one next round
+    return note_error(answer.error().message);
+  }
   std::string leader = host_;
   const bool won = answer->value("succeeded", false);
   if (!won) {
@@ -189,19 +192,22 @@ void EtcdWeightShare::round() {
     std::lock_guard lock(mutex_);
     leading = leading_;
   }
-  if (leading && Clock::now() >= next_keepalive_) {
+  // Followers keep their lease alive too, so that theirs is valid when the leader's expires.
+  if (lease_ && Clock::now() >= next_keepalive_) {
     Result<json> alive = client_->post("/v3/lease/keepalive", json{{"ID", std::to_string(*lease_)}},
                                        options_.budget);
     const bool kept = alive.ok() && i64_of(alive->value("result", json::object()), "TTL") > 0;
     if (!kept) {
       note_error(alive.ok() ? "the lease expired" : alive.error().message);
-      spdlog::warn("weights: this host ({}) lost the lease; another host computes the weights",
-                   host_);
-      lease_.reset();
-      std::lock_guard lock(mutex_);
-      leading_ = false;
-      leader_.clear();
-      leading = false;
+      lease_.reset();  // a new one next round
+      if (leading) {
+        spdlog::warn("weights: this host ({}) lost the lease; another host computes the weights",
+                     host_);
+        std::lock_guard lock(mutex_);
+        leading_ = false;
+        leader_.clear();
+        leading = false;
+      }
     } else {
       next_keepalive_ = Clock::now() + options_.keepalive;
     }

@@ -169,5 +169,29 @@ TEST_F(WeightControllerTest, AStaticVipIsLeftAlone) {
   EXPECT_TRUE(pushed_weight("198.18.1.1", 1, "up"));
 }
 
+TEST_F(WeightControllerTest, AnAgentsPercentAndDrainAreItsBackendsWeight) {
+  AgentSignals agents;
+  agents[ref("198.18.1.2")] = AgentSignal{50, std::nullopt, lb::AgentWord::none, "50%"};
+  agents[ref("198.18.1.3")] =
+      AgentSignal{std::nullopt, std::nullopt, lb::AgentWord::drain, "drain"};
+  controller_.set_agent_source([&agents] { return agents; });
+  const auto t0 = Clock::now();
+  for (int i = 0; i <= 10; ++i) {
+    checked(5, 5, 5);
+    controller_.step(t0 + ms(100 * i));
+  }
+  const WeightFactors w = controller_.published();
+  EXPECT_EQ(w.at(ref("198.18.1.1")).percent, 100u);
+  EXPECT_EQ(w.at(ref("198.18.1.2")).percent, 50u);
+  EXPECT_EQ(w.at(ref("198.18.1.2")).reason, "agent 50%");
+  EXPECT_EQ(w.at(ref("198.18.1.3")).percent, 0u);
+  EXPECT_EQ(w.at(ref("198.18.1.3")).reason, "agent drain");
+  sync_.notify();
+  EXPECT_TRUE(pushed_weight("198.18.1.2", 50, "up"));
+  EXPECT_TRUE(pushed_weight("198.18.1.3", 0, "draining")) << "drained: keeps its flows";
+  const auto reports = controller_.reports();
+  EXPECT_EQ(reports.at(ref("198.18.1.2")).agent, "50%");
+}
+
 }  // namespace
 }  // namespace sluice::cp::testing

@@ -6,19 +6,25 @@ and passive failure detection. New connections come from tools/lab/conn_load.py 
 namespace (a backend's share is counted from the answers' X-Backend); the control plane's view
 from `sluicectl status --json`, polled every 100 ms (50 ms around the blackhole).
 
-Phases, in this order, each starting with every backend at 100%:
+First, the idle lab: weight publications over SLUICE_E2E_ADAPTIVE_IDLE_S (15) s with no added
+latency and no traffic (measured, not asserted: the checks' own 2-7 ms with noise of the same
+size move the latency factors). Then every backend gets a base latency of
+SLUICE_E2E_ADAPTIVE_BASE_MS (10) ms for the rest of the run (reached in steps of at most 2x),
+and "normal" below means that base. Phases, in this order, each starting with every backend at
+100%:
 - slow: be1's answers (health checks included) made ~10x slower than the others' check latency
-  (`lab server be1 slow MS`, MS from the others' measured p50, 30..150 ms): be1 loses >= 70% of
-  its share of new connections within 5 s; `normal`: it regains >= 90% within 15 s. K
-  keep-alive connections to be1 opened before it keep answering from be1 throughout.
+  (`lab server be1 slow MS`, MS = 10 x the others' check-latency EWMA, 30..150 ms): be1 loses
+  >= 70% of its share of new connections within 5 s; back to normal: it regains >= 90% within
+  15 s. K keep-alive connections to be1 opened before it keep answering from be1 throughout.
 - agent: `lab agent be1 50%`: be1's new connections 0.35..0.65 of each other backend's;
   `drain`: none; `clear`: back. Skipped (the rest still runs) when status shows no `agent`
   within 10 s (a control plane without the agent check).
 - blackhole at 300 new connections/s on each of :80 and :8083: be1 blackholed (its SYNs
   dropped); time until the control plane takes it out (passive_out or weight 0; bound 1.5 s;
   the active checks alone would need fall x interval + timeout); per VIP the connections started
-  between the blackhole and that detection: failed, delayed by one SYN retransmission (~1 s), by
-  two or more. Asserts: rescue on (:80): none failed.
+  between the blackhole and that detection: failed, delayed by one SYN retransmission (1 s), by
+  two or more (conn_load.py reads the kernel's retransmission times). Asserts: rescue on (:80):
+  none failed.
 - slow start: be1 stopped, down, started: its weight_percent rises through several intermediate
   values, never down, to 100 within slow_start_s + 3 s of the start.
 - stability: every backend at 20 ms +- 20% per answer (reached in <= 2x steps): over

@@ -5,11 +5,14 @@ adaptive VIP 198.18.0.10:80) gets --rate new connections a second (tools/lab/con
 while
   1. be1 is made slow (`lab server be1 slow MS`, MS about 10x the others' check latency,
      30..150 ms): the control plane lowers its weight and it loses its share;
-  2. be1 is back to normal: it regains its share;
+  2. be1 is back to normal (the base latency): it regains its share;
   3. be1's servers are stopped: down after the health checks; then started: it comes back
      through the slow-start ramp (slow_start_s).
-The control plane's view (`sluicectl status --json`, every 100 ms) and every connection are
-recorded. Prints the timings; --json FILE writes them, --plot FILE.png draws each backend's
+Every backend answers with a base delay (--base-ms, default 10 ms, reached in steps of at most
+2x before the traffic starts, and left in place at the end): the lab's own check latencies of
+a few ms, with noise of the same size on a loaded 2-core machine, would otherwise move the
+latency factors by themselves. The control plane's view (`sluicectl status --json`, every
+100 ms) and every connection are recorded. Prints the timings; --json FILE writes them, --plot FILE.png draws each backend's
 share of new connections per second with the events and be1's weight_percent
 (python3-matplotlib). Exit 77 when the lab's VIP is not adaptive (no weight_percent).
 """
@@ -90,6 +93,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=150, help="new connections per second")
     parser.add_argument("--slow-s", type=float, default=8, help="seconds be1 stays slow")
+    parser.add_argument("--base-ms", type=int, default=10,
+                        help="every backend's delay outside the slow phase (ms)")
     parser.add_argument("--workdir", default="/tmp")
     parser.add_argument("--json", help="write the numbers here")
     parser.add_argument("--plot", help="PNG: share of new connections per backend over time")
@@ -114,12 +119,18 @@ def main():
         return view[vip]["backends"]["be1"]
 
     poller.start()
+    ms = 1
+    while ms < args.base_ms:
+        ms = min(args.base_ms, ms * 2)
+        for be in backends:
+            lab("server", be, "slow", str(ms))
+        time.sleep(1.0)
     full = lambda v: all(b["weight_percent"] == 100 and b["state"] == "up"  # noqa: E731
                          for b in v[vip]["backends"].values())
     poller.wait("every backend at 100%", full, 30)
     _, view = poller.latest()
-    others_p50 = [view[vip]["backends"][be]["p50"] for be in backends if be != "be1"]
-    numeric = [p for p in others_p50 if isinstance(p, (int, float))]
+    others_ms = [view[vip]["backends"][be]["ewma"] for be in backends if be != "be1"]
+    numeric = [p for p in others_ms if isinstance(p, (int, float))]
     slow_ms = int(min(150, max(30, math.ceil(10 * max(numeric, default=3)))))
 
     jsonl = os.path.join(args.workdir, "adaptive-requests.jsonl")
@@ -148,7 +159,7 @@ def main():
         low = dict(b1(view))
         time.sleep(max(0.0, marks["slow"] + args.slow_s - time.time()))
         marks["normal"] = event("be1 normal")
-        lab("server", "be1", "normal")
+        lab("server", "be1", "slow", str(args.base_ms))
         marks["back"] = poller.wait("be1 back at 100%", lambda v: b1(v)["weight_percent"] == 100,
                                     30, after=marks["normal"])
         time.sleep(3)
@@ -170,7 +181,7 @@ def main():
         load.send_signal(signal.SIGTERM)
         load.communicate(timeout=30)
         poller.stop()
-        subprocess.run([LAB, "server", "be1", "normal"], capture_output=True)
+        subprocess.run([LAB, "server", "be1", "slow", str(args.base_ms)], capture_output=True)
         subprocess.run([LAB, "server", "be1", "start"], capture_output=True)
 
     end = time.time()
@@ -202,7 +213,8 @@ def main():
     lost = first_end(marks["slow"], marks["normal"], 1.0, lambda s: s <= 0.3 * s0)
     regained = first_end(marks["normal"], marks["stop"], 2.0, lambda s: s >= 0.9 * s0)
     numbers = {
-        "rate": args.rate, "slow_ms": slow_ms, "others_check_p50_ms": others_p50,
+        "rate": args.rate, "base_ms": args.base_ms, "slow_ms": slow_ms,
+        "others_check_ewma_ms": others_ms,
         "be1_when_slow": {k: low[k] for k in ("weight_percent", "weight_reason", "p50", "ewma")},
         "share_before": round(s0, 3),
         "weight_lowered_s": round(marks["lowered"] - marks["slow"], 2),
@@ -220,7 +232,8 @@ def main():
     }
     print(f"  {len(records)} new connections at {args.rate}/s to {vip} (weights 1:1:1, adaptive), "
           f"{numbers['failed']} failed")
-    print(f"  be1 slow {slow_ms} ms (others' check p50 {others_p50} ms): weight below 100% after "
+    print(f"  every backend {args.base_ms} ms; be1 slow {slow_ms} ms (others' check latency "
+          f"{others_ms} ms): weight below 100% after "
           f"{numbers['weight_lowered_s']} s, {low['weight_percent']}% ({low['weight_reason']}); "
           f"share {s0:.1%} -> under 30% of it after {numbers['share_lost_70pct_s']} s")
     print(f"  be1 normal: weight 100% after {numbers['weight_back_100_s']} s, share back to 90% "

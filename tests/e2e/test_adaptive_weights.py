@@ -21,7 +21,8 @@ and "normal" below means that base. Phases, in this order, each starting with ev
   within 10 s (a control plane without the agent check).
 - blackhole at 300 new connections/s on each of :80 and :8083: be1 blackholed (its SYNs
   dropped); time until the control plane takes it out (passive_out or weight 0; bound 1.5 s;
-  the active checks alone would need fall x interval + timeout); per VIP the connections started
+  the active checks alone need fall x interval + timeout, here 6 x 500 + 200 ms: the lab's
+  health checks get fall 6 in this test); per VIP the connections started
   between the blackhole and that detection: failed, delayed by one SYN retransmission (1 s), by
   two or more (conn_load.py reads the kernel's retransmission times). Asserts: rescue on (:80):
   none failed.
@@ -53,6 +54,10 @@ from adaptive_status import Poller  # noqa: E402
 os.environ.setdefault("SLUICE_LAB_ADAPTIVE", "1")
 os.environ.setdefault("SLUICE_LAB_SLOW_START_S", "10")
 os.environ.setdefault("SLUICE_LAB_WEIGHTS", "1 1 1")
+# fall 6 x 500 ms: the active checks alone take a blackholed backend out after 3.2 s, so the
+# blackhole shows the passive signal and SYN rescue on their own (with the lab's fall 3 the
+# checks arrive within 0.1 s of the passive mark).
+os.environ.setdefault("SLUICE_LAB_HC_FALL", "6")
 
 CONN_LOAD = os.path.join(REPO, "tools", "lab", "conn_load.py")
 STABILITY_S = float(os.environ.get("SLUICE_E2E_ADAPTIVE_STABILITY_S", "60"))
@@ -244,7 +249,7 @@ class AdaptiveWeights(unittest.TestCase):
             t_back = self.poller.wait("be1 back at 100%",
                                       lambda v: self.be1(v)["weight_percent"] == 100, 25,
                                       after=t_normal)
-            time.sleep(2.5)
+            time.sleep(4)  # 2 s windows of the share after the weight is back, with room for noise
         finally:
             records = load.stop()
             held.send_signal(signal.SIGTERM)

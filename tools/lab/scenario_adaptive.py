@@ -228,10 +228,13 @@ def main():
         "slow_start_s": slow_start_s, "slow_start_ramp": ramp,
         "connections": len(records),
         "failed": sum(1 for r in records if r["outcome"] != "ok"),
+        "failed_stop_to_down": sum(1 for r in records if r["outcome"] != "ok"
+                                   and marks["stop"] <= r["t"] < marks["down"]),
         "events": [(round(t, 2), text) for t, text in events],
     }
     print(f"  {len(records)} new connections at {args.rate}/s to {vip} (weights 1:1:1, adaptive), "
-          f"{numbers['failed']} failed")
+          f"{numbers['failed']} failed, {numbers['failed_stop_to_down']} of them started between be1's "
+          "stop and its down")
     print(f"  every backend {args.base_ms} ms; be1 slow {slow_ms} ms (others' check latency "
           f"{others_ms} ms): weight below 100% after "
           f"{numbers['weight_lowered_s']} s, {low['weight_percent']}% ({low['weight_reason']}); "

@@ -428,15 +428,21 @@ class AdaptiveWeights(unittest.TestCase):
         self.server("be1", "start")
         t_up = self.poller.wait("be1 up", lambda v: self.be1(v)["state"] == "up" and
                                 self.be1(v)["health"] == "up", 15, after=t_start)
+        # The ramp starts with the first sample below 100% (status may show one sample at 100%
+        # as the backend comes up, before the controller's next step: reported, not counted).
+        t_ramp = self.poller.wait("be1's slow-start ramp", lambda v: self.be1(v)["state"] == "up"
+                                  and self.be1(v)["weight_percent"] < 100, 5, after=t_up)
         t_full = self.poller.wait("be1 at 100% again", lambda v: self.be1(v)["weight_percent"] == 100
                                   and self.be1(v)["state"] == "up", self.slow_start_s + 15,
-                                  after=t_up)
-        ramp = []
+                                  after=t_ramp)
+        ramp, at_up = [], []
         for t, v in self.poller.since(t_up):
             if t > t_full:
                 break
             b = self.be1(v)
-            if b["state"] == "up" and (not ramp or ramp[-1][1] != b["weight_percent"]):
+            if t < t_ramp:
+                at_up.append((r3(t - t_start), b["weight_percent"], b["weight_reason"]))
+            elif b["state"] == "up" and (not ramp or ramp[-1][1] != b["weight_percent"]):
                 ramp.append((r3(t - t_start), b["weight_percent"], b["weight_reason"]))
         percents = [p for _, p, _ in ramp]
         intermediate = sorted({p for p in percents if 0 < p < 100})
@@ -444,7 +450,7 @@ class AdaptiveWeights(unittest.TestCase):
         result_ss = {"slow_start_s": self.slow_start_s, "up_after_start_s": r3(t_up - t_start),
                      "full_after_start_s": r3(t_full - t_start), "full_after_up_s": r3(t_full - t_up),
                      "intermediate_values": len(intermediate), "monotone": monotone,
-                     "ramp": ramp}
+                     "samples_at_up_before_ramp": at_up, "ramp": ramp}
         RESULTS["slow_start"] = result_ss
         log(f"slow start: {json.dumps(result_ss)}")
 

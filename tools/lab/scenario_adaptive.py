@@ -173,9 +173,15 @@ def main():
         lab("server", "be1", "start")
         marks["up"] = poller.wait("be1 up", lambda v: b1(v)["state"] == "up", 15,
                                   after=marks["start"])
+        # The ramp: status may show one sample at 100% as be1 comes up, before the controller's
+        # next step.
+        ramp_start = marks["up"]
+        if slow_start_s:
+            ramp_start = poller.wait("be1's slow-start ramp", lambda v: b1(v)["state"] == "up"
+                                     and b1(v)["weight_percent"] < 100, 5, after=marks["up"])
         marks["full"] = poller.wait("be1 at 100% again",
                                     lambda v: b1(v)["weight_percent"] == 100 and b1(v)["state"] == "up",
-                                    slow_start_s + 20, after=marks["up"])
+                                    slow_start_s + 20, after=ramp_start)
         time.sleep(3)
     finally:
         load.send_signal(signal.SIGTERM)

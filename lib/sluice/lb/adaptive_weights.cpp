@@ -9,7 +9,7 @@ namespace {
 
 // A latency this close to the peers' is never "slow", whatever the ratio: sub-millisecond
 // checks differ by large ratios from noise alone.
-constexpr double kMinLatencyGapMs = 2.0;
+constexpr double kMinLatencyGapMs = 5.0;
 // After a passive mark clears, the window still holds the retransmissions that caused it.
 constexpr std::uint64_t kPassiveRearmMs = 2000;
 
@@ -61,7 +61,18 @@ std::string describe(const BackendWeight& w) {
 
 }  // namespace
 
-void PeakEwma::add(double sample_ms, std::uint64_t now_ms) {
+void PeakEwma::add(double raw_ms, std::uint64_t now_ms) {
+  recent_[0] = recent_[1];
+  recent_[1] = recent_[2];
+  recent_[2] = raw_ms;
+  ++samples_;
+  // Fewer than three samples: the lowest so far (no spike is believed before it repeats).
+  double sample_ms = raw_ms;
+  if (samples_ == 2) sample_ms = std::min(recent_[1], recent_[2]);
+  if (samples_ >= 3) {
+    sample_ms = std::max(std::min(recent_[0], recent_[1]),
+                         std::min(std::max(recent_[0], recent_[1]), recent_[2]));
+  }
   if (!value_ || sample_ms >= *value_) {
     value_ = sample_ms;
   } else {

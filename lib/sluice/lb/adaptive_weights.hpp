@@ -103,8 +103,10 @@ class AdaptiveVip {
   std::map<std::string, Track> tracks_;
 };
 
-// Peak-EWMA of a latency: a higher sample is taken at once, a lower one pulls the estimate
-// down with time constant tau_ms (a slow backend is seen at once, recovery is believed slowly).
+// Peak-EWMA of a latency, over spike-filtered samples: each sample is replaced by the median
+// of the last three (so one slow check among fast ones, a scheduling hiccup, moves nothing,
+// while two in a row do), then a higher value is taken at once and a lower one pulls the
+// estimate down with time constant tau (Finagle's and Linkerd's peak EWMA).
 class PeakEwma {
  public:
   explicit PeakEwma(double tau_ms = 2000) : tau_ms_(tau_ms) {}
@@ -113,6 +115,8 @@ class PeakEwma {
 
  private:
   double tau_ms_;
+  double recent_[3] = {0, 0, 0};  // the last samples, oldest first
+  std::uint32_t samples_ = 0;
   std::optional<double> value_;
   std::uint64_t at_ms_ = 0;
 };

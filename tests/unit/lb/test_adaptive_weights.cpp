@@ -197,14 +197,42 @@ TEST(AdaptiveWeights, PassiveFailureOffIgnoresRetransmits) {
   EXPECT_EQ(vip.weight("198.18.1.1").percent, 100u);
 }
 
-TEST(AdaptiveWeights, PeakEwmaRisesAtOnceAndDecaysWithTau) {
+TEST(AdaptiveWeights, PeakEwmaRisesAtOnceOnTwoSlowSamplesAndDecaysWithTau) {
   PeakEwma e(2000);
   EXPECT_FALSE(e.value());
   e.add(5, 0);
+  e.add(5, 50);
   e.add(50, 100);
+  EXPECT_DOUBLE_EQ(*e.value(), 5) << "one slow sample among fast ones is a spike";
+  e.add(5, 150);
+  EXPECT_DOUBLE_EQ(*e.value(), 5);
+  e.add(50, 200);
+  e.add(50, 250);
+  EXPECT_DOUBLE_EQ(*e.value(), 50) << "two in a row are not";
+  e.add(5, 2250);  // the median of 50, 50, 5 is still 50
   EXPECT_DOUBLE_EQ(*e.value(), 50);
-  e.add(5, 2100);  // one tau later: 63% of the way down
+  e.add(5, 4250);  // now 5: one tau later, 63% of the way down
   EXPECT_NEAR(*e.value(), 50 - 45 * 0.632, 0.1);
+}
+
+TEST(AdaptiveWeights, ASmallAbsoluteGapIsNoise) {
+  // 1 ms checks against 4 ms: four times slower, but 3 ms is scheduling noise for a check.
+  AdaptiveVip vip;
+  std::vector<BackendSignals> s(3);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    s[i].key = "198.18.1." + std::to_string(i + 1);
+    s[i].weight = 1;
+    s[i].serving = true;
+    s[i].latency_ms = 1.0;
+  }
+  s[0].latency_ms = 4.0;
+  for (std::uint64_t t = 0; t <= 3000; t += 100)
+    vip.step(t, s);
+  EXPECT_EQ(vip.weight("198.18.1.1").percent, 100u);
+  s[0].latency_ms = 7.0;  // 6 ms above: slow
+  for (std::uint64_t t = 3100; t <= 9000; t += 100)
+    vip.step(t, s);
+  EXPECT_LT(vip.weight("198.18.1.1").percent, 100u);
 }
 
 }  // namespace

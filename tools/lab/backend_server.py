@@ -10,7 +10,11 @@ HTTP (TCP, IPv4 and IPv6 on one socket per --http-port; the same answers on ever
 With --delay-file, every HTTP answer (health checks included) waits the number of milliseconds
 that file holds (a missing or empty file: 0) before it starts: a slow backend. The file is
 read again whenever it changes, so `tools/lab/lab server BE slow MS` changes it at runtime and
-connections held open keep working.
+connections held open keep working. The file may hold a second number, a jitter in percent:
+"20 20" waits 16..24 ms, drawn anew for every answer.
+Agent (--agent-port, the adaptive lab): a TCP connection gets one HAProxy-style agent line
+("50%", "drain", "up 100%", ...) and is closed. The line is the first line of --agent-file,
+read at every connection (`tools/lab/lab agent BE TEXT|clear`), or --agent-default without one.
 UDP: every datagram gets "<name> <datagram>" back. The UDP sockets are bound to each given
 address (the VIPs and the backend's own address) so that replies leave from the address the
 client used: with DSR that must be the VIP.
@@ -18,6 +22,7 @@ client used: with DSR that must be the VIP.
 import argparse
 import http.server
 import os
+import random
 import selectors
 import socket
 import socketserver
@@ -31,13 +36,16 @@ MAX_DELAY_MS = 60_000
 
 
 class Delay:
-    """The delay in --delay-file, read again when the file's mtime or size changes."""
+    """The delay in --delay-file ("MS" or "MS JITTER_PCT"), read again when the file's mtime or
+    size changes."""
 
     def __init__(self, path):
         self.path = path
         self.key = None
         self.ms = 0
+        self.jitter = 0.0
         self.lock = threading.Lock()
+        self.random = random.Random()
 
     def seconds(self):
         if not self.path:
@@ -51,11 +59,14 @@ class Delay:
             if key != self.key:
                 try:
                     with open(self.path) as f:
-                        text = f.read().strip()
-                    self.ms = max(0, min(MAX_DELAY_MS, int(text))) if text else 0
+                        words = f.read().split()
+                    self.ms = max(0, min(MAX_DELAY_MS, int(words[0]))) if words else 0
+                    self.jitter = max(0, min(100, int(words[1]))) / 100 if len(words) > 1 else 0.0
                 except (OSError, ValueError):
-                    self.ms = 0
+                    self.ms, self.jitter = 0, 0.0
                 self.key = key
+            if self.jitter:
+                return self.ms * (1 + self.random.uniform(-self.jitter, self.jitter)) / 1000
             return self.ms / 1000
 
 
@@ -132,6 +143,35 @@ class DualStackHttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().server_bind()
 
 
+def serve_agent(port, path, default):
+    """The agent: every connection gets one line and is closed (the HAProxy agent protocol)."""
+    server = socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True,
+                                  backlog=64)
+    def answer(conn):
+        with conn:
+            line = default
+            if path:
+                try:
+                    with open(path) as f:
+                        line = f.readline().strip() or default
+                except OSError:
+                    pass
+            try:
+                conn.settimeout(1)
+                conn.sendall(f"{line}\n".encode())
+                conn.shutdown(socket.SHUT_WR)
+                # Read what the checker may have sent (HAProxy's agent-send) until it closes:
+                # closing with unread bytes would reset the connection under the line.
+                while conn.recv(512):
+                    pass
+            except OSError:
+                pass
+
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+
 def serve_udp(name, addresses, port):
     selector = selectors.DefaultSelector()
     for address in addresses:
@@ -159,6 +199,11 @@ def main():
     parser.add_argument("--pidfile")
     parser.add_argument("--delay-file",
                         help="file holding the milliseconds to wait before each HTTP answer")
+    parser.add_argument("--agent-port", type=int,
+                        help="TCP port of the agent (one HAProxy-style line per connection)")
+    parser.add_argument("--agent-file", help="file whose first line the agent answers")
+    parser.add_argument("--agent-default", default="up 100%",
+                        help="what the agent answers without --agent-file (default 'up 100%%')")
     args = parser.parse_args()
 
     if args.pidfile:
@@ -166,6 +211,10 @@ def main():
             f.write(f"{os.getpid()}\n")
     if args.udp_address:
         threading.Thread(target=serve_udp, args=(args.name, args.udp_address, args.udp_port),
+                         daemon=True).start()
+    if args.agent_port:
+        threading.Thread(target=serve_agent,
+                         args=(args.agent_port, args.agent_file, args.agent_default),
                          daemon=True).start()
     servers = [DualStackHttpServer(("::", port), make_handler(args.name, Delay(args.delay_file)))
                for port in args.http_port or [80]]

@@ -37,7 +37,24 @@ LAB_HC_INTERVAL_MS=${SLUICE_LAB_HC_INTERVAL_MS:-500}
 LAB_HC_TIMEOUT_MS=${SLUICE_LAB_HC_TIMEOUT_MS:-200}
 LAB_HC_FALL=${SLUICE_LAB_HC_FALL:-3}
 LAB_HC_RISE=${SLUICE_LAB_HC_RISE:-2}
-LAB_WEIGHTS=(1 2 3)  # be1, be2, be3
+# The backends' weights (be1, be2, be3) on every VIP: SLUICE_LAB_WEIGHTS, else those the running
+# lab was brought up with, else 1 2 3 (1 1 1 in the adaptive lab, where the control plane moves
+# the effective weights from there).
+_weights=${SLUICE_LAB_WEIGHTS:-$(lab_saved_setting weights)}
+if [[ -n $_weights ]]; then
+  read -r -a LAB_WEIGHTS <<<"$_weights"
+elif ((LAB_ADAPTIVE)); then
+  LAB_WEIGHTS=(1 1 1)
+else
+  LAB_WEIGHTS=(1 2 3)
+fi
+((${#LAB_WEIGHTS[@]} == ${#LAB_BACKENDS[@]})) ||
+  lab_die "SLUICE_LAB_WEIGHTS: expected ${#LAB_BACKENDS[@]} weights (${LAB_BACKENDS[*]}), got '${LAB_WEIGHTS[*]}'"
+for _w in "${LAB_WEIGHTS[@]}"; do
+  [[ $_w =~ ^[0-9]+$ ]] && ((_w >= 1 && _w <= 1000)) ||
+    lab_die "SLUICE_LAB_WEIGHTS: expected integers 1..1000, got '$_w'"
+done
+unset _w _weights
 
 lab_lb_pidfile() { echo "$LAB_LB_DIR/lb-$1.pid"; }
 
@@ -63,10 +80,15 @@ lab_lb_backend_lines() {
 }
 
 lab_lb_write_config() {
-  local http_check udp_check timing
+  local http_check udp_check timing adaptive="" rescue_off=""
   timing="interval_ms: $LAB_HC_INTERVAL_MS, timeout_ms: $LAB_HC_TIMEOUT_MS, rise: $LAB_HC_RISE, fall: $LAB_HC_FALL"
   http_check="{type: http, path: /health, expect_body: ok, $timing}"
   udp_check="{type: udp, request: health, expect: health, $timing}"
+  # Appended to a line of the main VIP (empty unless adaptive: the default file is unchanged).
+  if ((LAB_ADAPTIVE)); then
+    adaptive=$'\n'$(lab_lb_adaptive_lines on)
+    rescue_off=$'\n'$(lab_lb_rescue_off_vip "$http_check")
+  fi
   cat >"$LAB_LB_CONFIG.tmp" <<EOF
 # The lab's Sluice configuration, written by tools/lab/lb.sh (docs/lab.md). Runtime changes
 # made with sluicectl go to $LAB_LB_STATE_FILE.
@@ -79,10 +101,10 @@ vips:
   - address: $LAB_VIP4
     port: $LAB_HTTP_PORT
     protocol: tcp
-    encap: ipip
+    encap: ipip$adaptive
     health_check: $http_check
     backends:
-$(lab_lb_backend_lines 4)
+$(lab_lb_backend_lines 4)$rescue_off
   - address: $LAB_VIP4
     port: $LAB_UDP_PORT
     protocol: udp
@@ -107,6 +129,25 @@ dataplanes:
   - {name: lab-lb, control_socket: $LAB_LB_DATAPLANE_SOCKET}
 EOF
   mv "$LAB_LB_CONFIG.tmp" "$LAB_LB_CONFIG"
+}
+
+# The adaptive lab (SLUICE_LAB_ADAPTIVE=1, lib/common.sh): the keys of an adaptive VIP with
+# syn_rescue $1 (docs/adaptive-weights.md).
+lab_lb_adaptive_lines() {
+  printf '    weights: adaptive\n    slow_start_s: %s\n' "$LAB_SLOW_START_S"
+  printf '    agent_check: {port: %s, interval_ms: %s, timeout_ms: %s}\n' \
+    "$LAB_AGENT_PORT" "$LAB_AGENT_INTERVAL_MS" "$LAB_AGENT_TIMEOUT_MS"
+  printf '    passive_failure: on\n    syn_rescue: %s\n' "$1"
+}
+
+# The adaptive lab's second TCP VIP: the main one's twin on LAB_RESCUE_OFF_PORT with
+# syn_rescue off, so that one run compares rescue on and off under the same failure.
+lab_lb_rescue_off_vip() {
+  printf '  - address: %s\n    port: %s\n    protocol: tcp\n    encap: ipip\n' \
+    "$LAB_VIP4" "$LAB_RESCUE_OFF_PORT"
+  lab_lb_adaptive_lines off
+  printf '    health_check: %s\n    backends:\n' "$1"
+  lab_lb_backend_lines 4
 }
 
 # A tier's two more TCP VIPs on the IPv4 VIP address, both GUE: second_chance on and off

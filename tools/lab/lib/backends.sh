@@ -4,6 +4,10 @@
 lab_backend_pidfile() { echo "$LAB_RUN_DIR/$1-server.pid"; }
 # The milliseconds backend_server.py waits before each HTTP answer (`lab server BE slow MS`).
 lab_backend_delay_file() { echo "$LAB_RUN_DIR/$1-delay-ms"; }
+# The line backend_server.py's agent answers in the adaptive lab (`lab agent BE TEXT|clear`).
+lab_backend_agent_file() { echo "$LAB_RUN_DIR/$1-agent"; }
+# What the agent answers without a line set: back to full weight, HAProxy-style.
+LAB_AGENT_DEFAULT="up 100%"
 
 # The Sluice hosts' tunnel sources, one a line: the outer sources a backend's sluice-decap may
 # send a packet with a second hop on for (`attach --tunnel-source`). The single host's two
@@ -62,9 +66,11 @@ lab_backend_neighbour() {
   ip -n "$ns" -6 neigh replace "$(lab_backend_addr6 "$2")" lladdr "$mac" dev eth0 nud permanent
 }
 
-# HTTP ports of the backends' servers: the VIPs' port, in a tier also the second-chance VIPs'.
+# HTTP ports of the backends' servers: the VIPs' port, in a tier also the second-chance VIPs',
+# in the adaptive lab also the rescue-off VIP's.
 lab_backend_http_ports() {
   echo "$LAB_HTTP_PORT"
+  if ((LAB_ADAPTIVE)); then echo "$LAB_RESCUE_OFF_PORT"; fi
   if [[ ${LAB_TIER:-0} == 1 ]]; then
     echo "$LAB_SC_ON_PORT"
     echo "$LAB_SC_OFF_PORT"
@@ -99,6 +105,10 @@ lab_backend_up() {
 
   local port
   for port in $(lab_backend_http_ports); do ports+=(--http-port "$port"); done
+  if ((LAB_ADAPTIVE)); then
+    ports+=(--agent-port "$LAB_AGENT_PORT" --agent-file "$(lab_backend_agent_file "$be")"
+            --agent-default "$LAB_AGENT_DEFAULT")
+  fi
 
   pidfile=$(lab_backend_pidfile "$be")
   if ! lab_pid_alive "$pidfile" "$ns"; then
@@ -141,12 +151,16 @@ lab_backend_down() {
 #   `lab status` show.
 LAB_BLACKHOLE_TABLE=sluice_lab_blackhole
 
+# lab_backend_slow BE MS [JITTER_PCT]: with a jitter, each answer waits MS +- up to JITTER_PCT
+# percent of it, drawn anew for every request.
 lab_backend_slow() {
-  local be=$1 ms=$2 file
+  local be=$1 ms=$2 jitter=${3:-0} file
   [[ $ms =~ ^[0-9]+$ ]] && ((ms <= 60000)) || lab_die "slow: expected milliseconds 0..60000, got '$ms'"
+  jitter=${jitter%\%}
+  [[ $jitter =~ ^[0-9]+$ ]] && ((jitter <= 100)) || lab_die "slow: expected a jitter of 0..100 %, got '$3'"
   file=$(lab_backend_delay_file "$be")
   mkdir -p "$LAB_RUN_DIR"
-  echo "$ms" >"$file.tmp"
+  if ((jitter)); then echo "$ms $jitter" >"$file.tmp"; else echo "$ms" >"$file.tmp"; fi
   mv "$file.tmp" "$file"  # a new inode: the server sees the change at its next request
 }
 
@@ -185,14 +199,39 @@ lab_backend_normal() {
   fi
 }
 
-# One word: normal, slow:MS, blackhole or slow:MS+blackhole.
+# One word: normal, slow:MS (slow:MS~J% with a jitter), blackhole or slow:MS+blackhole.
 lab_backend_mode() {
-  local be=$1 file ms=0 mode=()
+  local be=$1 file ms=0 jitter=0 mode=()
   file=$(lab_backend_delay_file "$be")
-  [[ -s $file ]] && ms=$(<"$file")
-  ((ms > 0)) && mode+=("slow:$ms")
+  [[ -s $file ]] && read -r ms jitter <"$file"
+  if ((ms > 0 && ${jitter:-0} > 0)); then mode+=("slow:$ms~$jitter%")
+  elif ((ms > 0)); then mode+=("slow:$ms"); fi
   lab_ns_exists "$(lab_backend_ns "$be")" && lab_backend_blackholed "$be" && mode+=(blackhole)
   ((${#mode[@]})) || mode=(normal)
   local IFS=+
   echo "${mode[*]}"
+}
+
+# The agent (adaptive lab): `lab agent BE TEXT` makes BE's agent answer TEXT (one HAProxy-style
+# line: "50%", "drain", "down", "up", "weight:2", ...), from its next check on; `clear` goes
+# back to LAB_AGENT_DEFAULT.
+lab_backend_agent() {
+  local be=$1 text=$2 file
+  ((LAB_ADAPTIVE)) || lab_die "agent: the backends run an agent only in the adaptive lab (SLUICE_LAB_ADAPTIVE=1)"
+  file=$(lab_backend_agent_file "$be")
+  if [[ $text == clear ]]; then
+    rm -f "$file"
+    return 0
+  fi
+  [[ $text =~ ^[[:print:]]{1,64}$ ]] || lab_die "agent: expected one printable line of 1..64 characters, got '$text'"
+  mkdir -p "$LAB_RUN_DIR"
+  printf '%s\n' "$text" >"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# What BE's agent answers now.
+lab_backend_agent_reply() {
+  local file
+  file=$(lab_backend_agent_file "$1")
+  if [[ -s $file ]]; then head -1 "$file"; else echo "$LAB_AGENT_DEFAULT"; fi
 }

@@ -3,6 +3,12 @@
 # 2001:db8::/32; nothing routes out of the lab.
 # shellcheck shell=bash
 
+lab_log() { echo "lab: $*"; }
+lab_die() {
+  echo "lab: error: $*" >&2
+  exit 1
+}
+
 LAB_PREFIX=${SLUICE_LAB_PREFIX:-sluice-}
 LAB_RUN_DIR=${SLUICE_LAB_RUN_DIR:-/run/sluice-lab}
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -28,6 +34,37 @@ LAB_GUE_PORT=6080
 # off (tests/e2e/test_second_chance.py); the backends answer HTTP on these ports too.
 LAB_SC_ON_PORT=8081
 LAB_SC_OFF_PORT=8082
+# SLUICE_LAB_ADAPTIVE=1 (tests/e2e/test_adaptive_weights.py, tools/lab/scenario_adaptive.py):
+# the main TCP VIP gets `weights: adaptive` (slow start, an agent check, passive failure
+# detection, SYN rescue on), plus a second adaptive TCP VIP on LAB_RESCUE_OFF_PORT with
+# `syn_rescue: off`, same backends, so rescue on and off compare in one run. Every backend then
+# also answers HTTP on that port and runs an agent (`lab agent BE TEXT|clear`) on
+# LAB_AGENT_PORT. Without it the lab is as before.
+# `lab up` saves these settings (and the weights, lb.sh) in $LAB_RUN_DIR/lab-settings: later
+# commands on the running lab (`lab agent`, `lab server BE blackhole`, `lab env`) use them
+# unless the environment names others.
+LAB_SETTINGS_FILE=$LAB_RUN_DIR/lab-settings
+lab_saved_setting() {
+  [[ -f $LAB_SETTINGS_FILE ]] || return 0
+  sed -n "s/^$1=//p" "$LAB_SETTINGS_FILE" | head -1
+}
+lab_settings_save() {
+  mkdir -p "$LAB_RUN_DIR"
+  printf 'adaptive=%s\nslow_start_s=%s\nweights=%s\n' "$LAB_ADAPTIVE" "$LAB_SLOW_START_S" \
+    "${LAB_WEIGHTS[*]}" >"$LAB_SETTINGS_FILE.tmp"
+  mv "$LAB_SETTINGS_FILE.tmp" "$LAB_SETTINGS_FILE"
+}
+LAB_ADAPTIVE=${SLUICE_LAB_ADAPTIVE:-$(lab_saved_setting adaptive)}
+LAB_ADAPTIVE=${LAB_ADAPTIVE:-0}
+[[ $LAB_ADAPTIVE == [01] ]] || lab_die "SLUICE_LAB_ADAPTIVE: expected 0 or 1, got '$LAB_ADAPTIVE'"
+LAB_SLOW_START_S=${SLUICE_LAB_SLOW_START_S:-$(lab_saved_setting slow_start_s)}
+LAB_SLOW_START_S=${LAB_SLOW_START_S:-0}
+[[ $LAB_SLOW_START_S =~ ^[0-9]+$ ]] && ((LAB_SLOW_START_S <= 3600)) ||
+  lab_die "SLUICE_LAB_SLOW_START_S: expected seconds 0..3600, got '$LAB_SLOW_START_S'"
+LAB_RESCUE_OFF_PORT=8083
+LAB_AGENT_PORT=8090
+LAB_AGENT_INTERVAL_MS=500
+LAB_AGENT_TIMEOUT_MS=300
 
 # Links. client <-> router (1500 bytes, like an outside client).
 LAB_CLIENT4=198.18.1.2
@@ -49,11 +86,6 @@ lab_backend_index() { echo "${1#be}"; }
 lab_backend_addr4() { echo "198.18.3.1$(lab_backend_index "$1")"; }
 lab_backend_addr6() { echo "2001:db8:3::1$(lab_backend_index "$1")"; }
 
-lab_log() { echo "lab: $*"; }
-lab_die() {
-  echo "lab: error: $*" >&2
-  exit 1
-}
 lab_ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 lab_in() {
   local ns=$1

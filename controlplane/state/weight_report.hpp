@@ -23,7 +23,7 @@ struct AgentSignal {
 using AgentSignals = std::map<BackendRef, AgentSignal>;
 
 // Check latencies kept per backend for the windowed p50 / p99.
-inline constexpr std::size_t kLatencyWindow = 64;
+inline constexpr std::size_t kLatencyWindow = 20;
 
 // What status and metrics show of one backend of an adaptive VIP.
 struct WeightReport {

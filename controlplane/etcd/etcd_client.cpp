@@ -426,4 +426,18 @@ Error EtcdClient::watch(const std::string& key, std::uint64_t start_revision,
   return Error{ep.url + ": " + ended.message};
 }
 
+Result<std::unique_ptr<EtcdClient>> make_etcd_client(const config::EtcdSettings& settings) {
+  EtcdClientOptions options;
+  for (const std::string& url : settings.endpoints) {
+    Result<EtcdEndpoint> endpoint = parse_etcd_endpoint(url);
+    if (!endpoint.ok()) return Error{"controlplane.etcd.endpoints: " + endpoint.error().message};
+    options.endpoints.push_back(std::move(endpoint.value()));
+  }
+  if (options.endpoints.empty()) return Error{"controlplane.etcd.endpoints: none listed"};
+  options.tls = settings.tls;
+  auto client = std::make_unique<EtcdClient>(std::move(options));
+  if (Status ok = client->init(); !ok.ok()) return ok.error();
+  return client;
+}
+
 }  // namespace sluice::cp

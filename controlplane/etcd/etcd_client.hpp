@@ -101,4 +101,8 @@ class EtcdClient {
   std::size_t next_watch_ = 0;
 };
 
+// A client for `controlplane.etcd` (its endpoints and TLS), initialised; errors name the field.
+[[nodiscard]] Result<std::unique_ptr<EtcdClient>> make_etcd_client(
+    const config::EtcdSettings& settings);
+
 }  // namespace sluice::cp

@@ -72,16 +72,10 @@ EtcdWeightShare::~EtcdWeightShare() {
 }
 
 Status EtcdWeightShare::init() {
-  EtcdClientOptions client;
-  for (const std::string& url : settings_.endpoints) {
-    Result<EtcdEndpoint> endpoint = parse_etcd_endpoint(url);
-    if (!endpoint.ok()) return Error{"controlplane.etcd.endpoints: " + endpoint.error().message};
-    client.endpoints.push_back(std::move(endpoint.value()));
-  }
-  if (client.endpoints.empty()) return Error{"controlplane.etcd.endpoints: none listed"};
-  client.tls = settings_.tls;
-  client_ = std::make_unique<EtcdClient>(std::move(client));
-  return client_->init();
+  Result<std::unique_ptr<EtcdClient>> client = make_etcd_client(settings_);
+  if (!client.ok()) return client.error();
+  client_ = std::move(client.value());
+  return ok_status();
 }
 
 void EtcdWeightShare::start() {

@@ -131,37 +131,22 @@ struct AgentMonitor::Target {
 
 AgentMonitor::AgentMonitor(std::function<void()> on_change,
                            RateLimitedLog::Clock::duration log_interval)
-    : on_change_(std::move(on_change)),
-      log_interval_(log_interval),
-      work_(asio::make_work_guard(io_)) {
-  // The reactor's descriptors now, so a later shortage fails a check, not the thread.
-  asio::steady_timer create_reactor_now(io_);
-}
+    : on_change_(std::move(on_change)), log_interval_(log_interval) {}
 
 AgentMonitor::~AgentMonitor() {
   stop();
 }
 
 void AgentMonitor::start() {
-  thread_ = std::thread([this] { io_.run(); });
+  loop_.start();
 }
 
 void AgentMonitor::stop() {
-  if (!thread_.joinable()) return;
-  asio::post(io_, [this] {
-    for (auto& [ref, target] : targets_) {
-      target->stopped = true;
-      target->timer.cancel();
-    }
-    targets_.clear();
-    work_.reset();
-  });
-  // run() returns once the reads in flight have finished (each within its timeout).
-  thread_.join();
+  loop_.stop([this] { cancel_targets(targets_); });
 }
 
 void AgentMonitor::reconcile(const config::State& desired) {
-  asio::post(io_, [this, desired] { reconcile_now(desired); });
+  asio::post(loop_.io(), [this, desired] { reconcile_now(desired); });
 }
 
 AgentStatusMap AgentMonitor::snapshot() const {
@@ -186,7 +171,7 @@ void AgentMonitor::reconcile_now(const config::State& desired) {
         it->second->stopped = true;
         it->second->timer.cancel();
       }
-      auto target = std::make_shared<Target>(io_, ref, *agent, log_interval_);
+      auto target = std::make_shared<Target>(loop_.io(), ref, *agent, log_interval_);
       targets_.insert_or_assign(ref, target);
       {
         std::lock_guard lock(mutex_);
@@ -230,7 +215,7 @@ void AgentMonitor::schedule(const std::shared_ptr<Target>& target,
 
 void AgentMonitor::run_check(const std::shared_ptr<Target>& target) {
   target->started = std::chrono::steady_clock::now();
-  start_agent_read(io_, target->agent, [this, target](AgentRead read) {
+  start_agent_read(loop_.io(), target->agent, [this, target](AgentRead read) {
     if (target->stopped) return;
     record(target, read);
     // Fixed rate: the next check starts one interval after this one started.

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/check_thread.hpp"
 #include "common/rate_limited_log.hpp"
 #include "sluice/config/model.hpp"
 #include "sluice/ip_address.hpp"
@@ -102,9 +103,7 @@ class AgentMonitor {
 
   std::function<void()> on_change_;
   RateLimitedLog::Clock::duration log_interval_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
+  CheckThread loop_;
   std::map<BackendRef, std::shared_ptr<Target>> targets_;  // agent thread only
   bool first_reconcile_ = true;                            // agent thread only
   RateLimitedLog local_error_log_;

@@ -28,12 +28,8 @@ struct HealthMonitor::Target {
 HealthMonitor::HealthMonitor(HealthTable& table, std::function<void()> on_transition)
     : table_(table),
       on_transition_(std::move(on_transition)),
-      work_(asio::make_work_guard(io_)),
       tls_(asio::ssl::context::tls_client) {
   tls_.set_verify_mode(asio::ssl::verify_none);
-  // The io_context opens its epoll and eventfd descriptors with its first I/O object: do it
-  // now, so that a later shortage of descriptors fails a probe (a local error), not the thread.
-  asio::steady_timer create_reactor_now(io_);
 }
 
 HealthMonitor::~HealthMonitor() {
@@ -41,25 +37,15 @@ HealthMonitor::~HealthMonitor() {
 }
 
 void HealthMonitor::start() {
-  thread_ = std::thread([this] { io_.run(); });
+  loop_.start();
 }
 
 void HealthMonitor::stop() {
-  if (!thread_.joinable()) return;
-  asio::post(io_, [this] {
-    for (auto& [ref, target] : targets_) {
-      target->stopped = true;
-      target->timer.cancel();
-    }
-    targets_.clear();
-    work_.reset();
-  });
-  // run() returns once the probes in flight have finished (each within its timeout).
-  thread_.join();
+  loop_.stop([this] { cancel_targets(targets_); });
 }
 
 void HealthMonitor::reconcile(const config::State& desired) {
-  asio::post(io_, [this, desired] { reconcile_now(desired); });
+  asio::post(loop_.io(), [this, desired] { reconcile_now(desired); });
 }
 
 void HealthMonitor::reconcile_now(const config::State& desired) {
@@ -84,7 +70,7 @@ void HealthMonitor::reconcile_now(const config::State& desired) {
         it->second->stopped = true;
         it->second->timer.cancel();
       }
-      auto target = std::make_shared<Target>(io_, ref, *spec, healthy);
+      auto target = std::make_shared<Target>(loop_.io(), ref, *spec, healthy);
       targets_.insert_or_assign(ref, target);
 
       BackendHealth initial;
@@ -138,7 +124,7 @@ void HealthMonitor::schedule(const std::shared_ptr<Target>& target,
 
 void HealthMonitor::run_check(const std::shared_ptr<Target>& target) {
   target->started = std::chrono::steady_clock::now();
-  start_probe(io_, tls_, target->spec, [this, target](ProbeOutcome outcome) {
+  start_probe(loop_.io(), tls_, target->spec, [this, target](ProbeOutcome outcome) {
     if (target->stopped) return;
     record(target, outcome);
     // Fixed rate: the next check starts one interval after this one started.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/asio.hpp"
+#include "common/check_thread.hpp"
 #include "common/rate_limited_log.hpp"
 #include "health/dampener.hpp"
 #include "health/health_table.hpp"
@@ -51,10 +52,8 @@ class HealthMonitor {
 
   HealthTable& table_;
   std::function<void()> on_transition_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  CheckThread loop_;
   asio::ssl::context tls_;
-  std::thread thread_;
   std::map<BackendRef, std::shared_ptr<Target>> targets_;  // health thread only
   bool first_reconcile_ = true;
   RateLimitedLog local_error_log_;  // one line per interval, whatever the number of backends
